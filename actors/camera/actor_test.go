@@ -74,3 +74,80 @@ func TestAFailingCameraComesBack(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// device counts how often it is opened and closed, and is busy while open,
+// as a V4L2 device is.
+type device struct {
+	opens, closes atomic.Int32
+	open          atomic.Bool
+	seq           atomic.Uint64
+}
+
+func (d *device) Describe() string { return "counting test camera" }
+
+func (d *device) Run(ctx context.Context, emit func(hwcam.Frame)) error {
+	if !d.open.CompareAndSwap(false, true) {
+		return errors.New("device busy")
+	}
+	d.opens.Add(1)
+	defer func() {
+		d.closes.Add(1)
+		d.open.Store(false)
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Millisecond):
+			emit(hwcam.Frame{Seq: d.seq.Add(1), Width: 1, Height: 1})
+		}
+	}
+}
+
+// TestARestartedCameraReopensItsSource: a crash closes the source the old
+// incarnation opened, and the new one opens it again and streams.
+func TestARestartedCameraReopensItsSource(t *testing.T) {
+	s := kit.NewSystem(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer s.Shutdown()
+	src := &device{}
+	out := hwcam.NewBroadcaster()
+	frames, stop := out.Subscribe()
+	defer stop()
+	pid, err := s.Root.SpawnNamed(Props(Options{Source: src, Out: out}), "camera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() hwcam.Frame {
+		t.Helper()
+		select {
+		case f := <-frames:
+			return f
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no frame (opens %d, closes %d)", src.opens.Load(), src.closes.Load())
+		}
+		return hwcam.Frame{}
+	}
+	next()
+	for i := 1; i <= 3; i++ {
+		s.Tell(pid, &kit.Crash{Reason: "test"})
+		// Frames flow again, from a source opened once more.
+		deadline := time.Now().Add(5 * time.Second)
+		for src.opens.Load() < int32(i+1) && time.Now().Before(deadline) {
+			next()
+		}
+		if o, c := src.opens.Load(), src.closes.Load(); o != int32(i+1) || c != int32(i) {
+			t.Fatalf("after crash %d: opened %d times, closed %d times; want %d and %d", i, o, c, i+1, i)
+		}
+		last := src.seq.Load()
+		for next().Seq <= last {
+		}
+	}
+	st, err := kit.Ask[messages.CameraStatus](context.Background(), s, pid, &messages.GetCameraStatus{})
+	if err != nil || !st.Running || st.Failures != 0 || st.LastError != "" {
+		t.Fatalf("status after the crashes: %+v %v", st, err)
+	}
+	_ = s.Root.StopFuture(pid).Wait()
+	if o, c := src.opens.Load(), src.closes.Load(); o != c {
+		t.Fatalf("after the stop: opened %d times, closed %d times", o, c)
+	}
+}

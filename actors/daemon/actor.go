@@ -131,14 +131,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.started(ctx)
-	case *actor.Stopping:
-		if a.unsub != nil {
-			a.unsub()
-		}
-		if a.stopT != nil {
-			close(a.stopT)
-			a.stopT = nil
-		}
+	case *actor.Stopping, *actor.Restarting:
+		// What Started opened belongs to this incarnation: a restart builds
+		// a new one that subscribes and ticks again.
+		a.release()
 	case *messages.StartDaemon:
 		a.operation(ctx, "daemon-start", Op{Kind: OpStart, Wake: m.WakeUp})
 	case *messages.StopDaemon:
@@ -261,6 +257,18 @@ func (a *Actor) started(ctx actor.Context) {
 			}
 		}
 	}()
+}
+
+// release ends the event-stream subscriptions and the status ticker.
+func (a *Actor) release() {
+	if a.unsub != nil {
+		a.unsub()
+		a.unsub = nil
+	}
+	if a.stopT != nil {
+		close(a.stopT)
+		a.stopT = nil
+	}
 }
 
 // operation runs lifecycle operations as one job, or refuses with the

@@ -59,6 +59,11 @@ func Subscribe[T any](s *System, fn func(T)) (cancel func()) {
 	return func() { s.AS.EventStream.Unsubscribe(sub) }
 }
 
+// Subscriptions returns the number of subscriptions on the event stream
+// (protoactor's own included): tests use it to check that actors release
+// theirs when they stop or restart.
+func (s *System) Subscriptions() int { return int(s.AS.EventStream.Length()) }
+
 // Shutdown stops the actor system.
 func (s *System) Shutdown() { s.AS.Shutdown() }
 

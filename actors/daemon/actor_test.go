@@ -1,0 +1,84 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"reachyd/actors/kit"
+	"reachyd/messages"
+)
+
+func quietSystem(t *testing.T) *kit.System {
+	t.Helper()
+	s := kit.NewSystem(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// answers waits until the daemon answers a status request.
+func answers(t *testing.T, s *kit.System, pid *actor.PID) *messages.DaemonStatus {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		st, err := kit.Ask[*messages.DaemonStatus](ctx, s, pid, &messages.GetDaemonStatus{})
+		cancel()
+		if err == nil {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon does not answer: %v", err)
+		}
+	}
+}
+
+// spawnSupervised spawns props as name under a parent that restarts it at
+// once, every time.
+func spawnSupervised(t *testing.T, s *kit.System, props *actor.Props, name string) *actor.PID {
+	t.Helper()
+	parent := actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*actor.Started); ok {
+			if _, err := ctx.SpawnNamed(props, name); err != nil {
+				panic(err)
+			}
+		}
+	}, actor.WithSupervisor(kit.NewStrategy(s, kit.Backoff{})))
+	if _, err := s.Root.SpawnNamed(parent, "parent"); err != nil {
+		t.Fatal(err)
+	}
+	return s.PID("parent/" + name)
+}
+
+// TestARestartedDaemonReleasesWhatItOpened: each incarnation subscribes to
+// the event stream and runs a status ticker; a crash must release both, so
+// that after many crashes the counts are what they were after the first
+// start.
+func TestARestartedDaemonReleasesWhatItOpened(t *testing.T) {
+	s := quietSystem(t)
+	pid := spawnSupervised(t, s, Props(Options{System: s}), "daemon")
+	answers(t, s, pid)
+	subs, goroutines := s.Subscriptions(), runtime.NumGoroutine()
+	const crashes = 20
+	for i := 0; i < crashes; i++ {
+		s.Tell(pid, &kit.Crash{Reason: "test"})
+		answers(t, s, pid)
+	}
+	if n := s.Subscriptions(); n != subs {
+		t.Errorf("event-stream subscriptions after %d crashes: %d, want %d", crashes, n, subs)
+	}
+	// The old tickers' goroutines end at once; allow some slack for the
+	// runtime's own.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines+crashes/2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines+crashes/2 {
+		t.Errorf("goroutines after %d crashes: %d, %d after the first start", crashes, n, goroutines)
+	}
+}
