@@ -121,9 +121,12 @@ func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.started(ctx)
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// The subscription is this incarnation's; the next one subscribes
+		// again in Started.
 		if a.unsub != nil {
 			a.unsub()
+			a.unsub = nil
 		}
 	case *messages.GetAppStatus:
 		kit.Reply(ctx, messages.CurrentApp{Status: a.status(a.core.Current())})

@@ -59,7 +59,10 @@ type Actor struct {
 	ticks int
 }
 
-type housekeeping struct{}
+// housekeeping names the incarnation that armed it: one armed before a
+// restart and delivered after it is dropped (the new incarnation arms its
+// own), or every restart would add a timer chain.
+type housekeeping struct{ from *Actor }
 
 // reloadEvery: keys created or revoked with `reachyd keys` take effect
 // within this time.
@@ -84,11 +87,14 @@ func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.schedule(ctx)
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
 		if a.timer != nil {
 			a.timer.Stop()
 		}
 	case *housekeeping:
+		if m.from != a {
+			return
+		}
 		a.housekeeping(now)
 		a.schedule(ctx)
 	case *messages.AuthKey:
@@ -140,7 +146,8 @@ func authError(err error, text string) error {
 
 func (a *Actor) schedule(ctx actor.Context) {
 	self, root := ctx.Self(), ctx.ActorSystem().Root
-	a.timer = time.AfterFunc(reloadEvery, func() { root.Send(self, &housekeeping{}) })
+	h := &housekeeping{from: a}
+	a.timer = time.AfterFunc(reloadEvery, func() { root.Send(self, h) })
 }
 
 // housekeeping picks up keys changed by the CLI and ends idle sessions.

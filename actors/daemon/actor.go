@@ -47,6 +47,9 @@ type Options struct {
 	Jobs  *actor.PID
 	Log   *slog.Logger
 	Now   func() time.Time
+	// AfterFunc arms the lifecycle's and the idle reset's timers (default
+	// time.AfterFunc; tests fire them by hand).
+	AfterFunc func(time.Duration, func())
 	// Autostart, if set, starts the backend as soon as the daemon runs.
 	Autostart *Autostart
 	// Services are the actors pymirokai's get_services lists; Logs keeps
@@ -65,12 +68,19 @@ type ShutdownDone struct{}
 // Autostart starts the backend at boot, without a job.
 type Autostart struct{ WakeUp bool }
 
+// Timers name the incarnation that armed them: generations restart with
+// each incarnation's core, so a timer armed before a crash must not be
+// taken for one of the new core's.
 type timerFired struct {
 	kind TimerKind
 	gen  uint64
+	from *Actor
 }
 
-type idleFired struct{ gen uint64 }
+type idleFired struct {
+	gen  uint64
+	from *Actor
+}
 
 type statusTick struct{}
 
@@ -101,6 +111,9 @@ func Props(opt Options) *actor.Props {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.AfterFunc == nil {
+		opt.AfterFunc = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &Actor{opt: opt, log: opt.Log.With("actor", "daemon")}
@@ -156,6 +169,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *messages.MoveDone:
 		a.exec(a.core.MoveDone(*m))
 	case *timerFired:
+		if m.from != a {
+			return
+		}
 		a.exec(a.core.TimerFired(m.kind, m.gen))
 	case *actor.Terminated:
 		if a.robot != nil && m.Who.Equal(a.robot) {
@@ -192,7 +208,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case messages.LockEvent:
 		a.lockEvent(ctx, m)
 	case *idleFired:
-		a.idleFired(ctx, m.gen)
+		if m.from == a {
+			a.idleFired(ctx, m.gen)
+		}
 	case *messages.GetSetting:
 		kit.Reply(ctx, messages.Setting{Raw: a.getSetting(m.Key)})
 	case *messages.PutSetting:
@@ -328,7 +346,8 @@ func (a *Actor) exec(fx Effects) {
 	if fx.Timer != nil {
 		t := *fx.Timer
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		time.AfterFunc(t.After, func() { root.Send(self, &timerFired{kind: t.Kind, gen: t.Gen}) })
+		fired := &timerFired{kind: t.Kind, gen: t.Gen, from: a}
+		a.opt.AfterFunc(t.After, func() { root.Send(self, fired) })
 	}
 	for job, lines := range fx.JobLines {
 		ctx.Send(a.opt.Jobs, &messages.JobProgress{ID: job, Lines: lines})
@@ -358,7 +377,8 @@ func (a *Actor) lockEvent(ctx actor.Context, e messages.LockEvent) {
 	case messages.LockBecameFree:
 		d, gen := a.idle.Free(e.Handoff)
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		time.AfterFunc(d, func() { root.Send(self, &idleFired{gen: gen}) })
+		fired := &idleFired{gen: gen, from: a}
+		a.opt.AfterFunc(d, func() { root.Send(self, fired) })
 	case messages.LockLocalAcquired, messages.LockRemoteAcquired:
 		a.idle.Cancel()
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,5 +82,83 @@ func TestARestartedDaemonReleasesWhatItOpened(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > goroutines+crashes/2 {
 		t.Errorf("goroutines after %d crashes: %d, %d after the first start", crashes, n, goroutines)
+	}
+}
+
+// timers records the timers the daemon arms, to fire them by hand.
+type timers struct {
+	mu sync.Mutex
+	fs []func()
+}
+
+func (tm *timers) after(_ time.Duration, f func()) {
+	tm.mu.Lock()
+	tm.fs = append(tm.fs, f)
+	tm.mu.Unlock()
+}
+
+func (tm *timers) armed() []func() {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return append([]func(){}, tm.fs...)
+}
+
+// sink is an actor that takes any message.
+var sink = actor.PropsFromFunc(func(actor.Context) {})
+
+// TestATimerOfAPreviousIncarnationIsIgnored: timer generations restart with
+// each incarnation's core. The ready timer armed by the first incarnation
+// must not fail the start the second one is waiting for.
+func TestATimerOfAPreviousIncarnationIsIgnored(t *testing.T) {
+	s := quietSystem(t)
+	hub, _ := s.Root.SpawnNamed(sink, "hub")
+	jobs, _ := s.Root.SpawnNamed(sink, "jobs")
+	var spawns atomic.Int32
+	release := make(chan struct{})
+	robot := func(daemon *actor.PID) *actor.Props {
+		n := spawns.Add(1)
+		return actor.PropsFromFunc(func(ctx actor.Context) {
+			if _, ok := ctx.Message().(*actor.Started); !ok {
+				return
+			}
+			if n == 1 {
+				ctx.Send(daemon, &messages.RobotReady{})
+				return
+			}
+			// The second backend becomes ready only when the test says.
+			root := ctx.ActorSystem().Root
+			go func() {
+				<-release
+				root.Send(daemon, &messages.RobotReady{})
+			}()
+		})
+	}
+	tm := &timers{}
+	pid := spawnSupervised(t, s, Props(Options{System: s, Hub: hub, Jobs: jobs, Robot: robot, Autostart: &Autostart{}, AfterFunc: tm.after}), "daemon")
+	for st := answers(t, s, pid); st.State != messages.StateRunning; st = answers(t, s, pid) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	old := tm.armed() // the first start's ready timer
+	if len(old) != 1 {
+		t.Fatalf("%d timers armed by the first start", len(old))
+	}
+	s.Tell(pid, &kit.Crash{Reason: "test"})
+	for spawns.Load() < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := answers(t, s, pid); st.State != messages.StateStarting {
+		t.Fatalf("state after the crash: %s", st.State)
+	}
+	old[0]() // fires late, into the new incarnation
+	close(release)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		st := answers(t, s, pid)
+		if st.State == messages.StateRunning {
+			break
+		}
+		if st.State == messages.StateError || time.Now().After(deadline) {
+			t.Fatalf("state %s (%s): the previous incarnation's timer was taken for the new one's", st.State, st.Error)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

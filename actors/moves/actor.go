@@ -31,10 +31,23 @@ type Options struct {
 	UploadDir string
 }
 
-// Cell keeps the core's snapshot across restarts of the actor.
+// Cell keeps the core's snapshot across restarts of the actor, and the
+// upload store: uploads in progress and the audio files stored on disk
+// (deleted after playback or when they expire) are not forgotten by a
+// restart. Only the current incarnation touches the store.
 type Cell struct {
-	mu   sync.Mutex
-	snap Snapshot
+	mu      sync.Mutex
+	snap    Snapshot
+	uploads *Uploads
+}
+
+func (c *Cell) uploadStore() *Uploads {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.uploads == nil {
+		c.uploads = NewUploads()
+	}
+	return c.uploads
 }
 
 func (c *Cell) save(s Snapshot) {
@@ -89,7 +102,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.core = New(a.opt.Config, kinematics.New(a.opt.Geometry))
-		a.uploads = NewUploads()
+		a.uploads = a.opt.Cell.uploadStore()
 		a.execute(ctx, a.core.Restore(a.opt.Cell.load()))
 	case *messages.SetSpeechOffsets:
 		if err := a.core.SetSpeechOffsets(m.Offsets); err != nil {

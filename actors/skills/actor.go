@@ -51,6 +51,7 @@ type Cell struct {
 	restarts int
 	closed   bool              // shutting down: no more hosts
 	moves    map[string]string // move id -> mission id (running built-ins)
+	hostGen  int               // generations of host followers, across restarts
 }
 
 // NewCell returns a cell with the built-in skills.
@@ -81,6 +82,10 @@ type Actor struct {
 	waiters map[string][]waiter
 	timer   *time.Timer
 	hostGen int
+	// followed is the host process followed last; unfollow ends this
+	// incarnation's goroutines that follow it.
+	followed *host.Process
+	unfollow chan struct{}
 }
 
 // internal messages
@@ -90,7 +95,7 @@ type (
 		frame       []byte
 	}
 	hostFrame struct {
-		gen   int
+		p     *host.Process
 		frame []byte
 	}
 	hostExited struct {
@@ -127,14 +132,22 @@ func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.started(ctx)
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// The timer and the host followers are this incarnation's: the
+		// next one follows the same host process again in Started.
 		if a.timer != nil {
 			a.timer.Stop()
+		}
+		if a.unfollow != nil {
+			close(a.unfollow)
+			a.unfollow = nil
 		}
 	case *startHost:
 		a.startHost(ctx)
 	case *hostFrame:
-		if m.gen == a.hostGen {
+		// A frame read by a follower of a previous incarnation is the
+		// followed host's all the same.
+		if m.p == a.followed {
 			a.fromHost(ctx, m.frame)
 		}
 	case *hostExited:
@@ -271,16 +284,34 @@ func (a *Actor) startHost(ctx actor.Context) {
 
 // follow pumps the host's frames and its end into the mailbox.
 func (a *Actor) follow(ctx actor.Context, p *host.Process) {
-	a.hostGen++
-	gen, self, root := a.hostGen, ctx.Self(), ctx.ActorSystem().Root
+	a.followed = p
+	a.c.mu.Lock()
+	a.c.hostGen++
+	a.hostGen = a.c.hostGen
+	a.c.mu.Unlock()
+	if a.unfollow == nil {
+		a.unfollow = make(chan struct{})
+	}
+	gen, self, root, quit := a.hostGen, ctx.Self(), ctx.ActorSystem().Root, a.unfollow
 	go func() {
-		for f := range p.Frames() {
-			root.Send(self, &hostFrame{gen: gen, frame: f})
+		for {
+			select {
+			case f, ok := <-p.Frames():
+				if !ok {
+					return
+				}
+				root.Send(self, &hostFrame{p: p, frame: f})
+			case <-quit:
+				return
+			}
 		}
 	}()
 	go func() {
-		<-p.Done()
-		root.Send(self, &hostExited{gen: gen, err: p.Err()})
+		select {
+		case <-p.Done():
+			root.Send(self, &hostExited{gen: gen, err: p.Err()})
+		case <-quit:
+		}
 	}()
 }
 

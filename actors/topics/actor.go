@@ -43,7 +43,10 @@ type Actor struct {
 	unsub func()
 }
 
-type feedTick struct{}
+// feedTick is the robot topics' clock. It names the incarnation that armed
+// it: a tick armed before a restart and delivered after it is dropped, or
+// every restart would add a feed loop.
+type feedTick struct{ from *Actor }
 
 // Props returns the broker actor's props.
 func Props(opt Options) *actor.Props {
@@ -66,12 +69,15 @@ func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.started(ctx)
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// The timer and the subscription are this incarnation's: the next
+		// one arms and subscribes again in Started.
 		if a.timer != nil {
 			a.timer.Stop()
 		}
 		if a.unsub != nil {
 			a.unsub()
+			a.unsub = nil
 		}
 	case *messages.TopicAttach:
 		kit.Reply(ctx, a.attach(m))
@@ -95,7 +101,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case messages.JobBatch:
 		a.jobBatch(m)
 	case *feedTick:
-		a.feed(ctx)
+		if m.from == a {
+			a.feed(ctx)
+		}
 	}
 }
 
@@ -133,7 +141,8 @@ func (a *Actor) period() time.Duration {
 
 func (a *Actor) schedule(ctx actor.Context) {
 	self, root := ctx.Self(), ctx.ActorSystem().Root
-	a.timer = time.AfterFunc(a.period(), func() { root.Send(self, &feedTick{}) })
+	tick := &feedTick{from: a}
+	a.timer = time.AfterFunc(a.period(), func() { root.Send(self, tick) })
 }
 
 // feed publishes the robot topics that have subscribers: robot_state at
