@@ -239,6 +239,9 @@ type StartMove struct {
 	InitialGoto float64
 	// Force replays wake_up even when already awake at the init pose.
 	Force bool
+	// Preempt cancels the move that runs, if any, instead of refusing this
+	// one (the daemon's sleep on stop).
+	Preempt bool
 	// Notify, if set, receives MoveDone when the move ends (the daemon uses
 	// it for wake-up and sleep on start and stop).
 	Notify *actor.PID

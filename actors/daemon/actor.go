@@ -50,6 +50,11 @@ type Options struct {
 	// AfterFunc arms the lifecycle's and the idle reset's timers (default
 	// time.AfterFunc; tests fire them by hand).
 	AfterFunc func(time.Duration, func())
+	// Apps is the app manager: a stop that puts the robot to sleep stops
+	// the running app first, waiting for it at most AppStopTimeout
+	// (default 25 s: the app's grace and its kill).
+	Apps           *actor.PID
+	AppStopTimeout time.Duration
 	// Autostart, if set, starts the backend as soon as the daemon runs.
 	Autostart *Autostart
 	// Services are the actors pymirokai's get_services lists; Logs keeps
@@ -62,8 +67,9 @@ type Options struct {
 // answers ShutdownDone when it is stopped.
 type Shutdown struct{ GotoSleep bool }
 
-// ShutdownDone answers Shutdown.
-type ShutdownDone struct{}
+// ShutdownDone answers Shutdown. Err says why the robot did not reach the
+// sleep pose when it was asked to.
+type ShutdownDone struct{ Err string }
 
 // Autostart starts the backend at boot, without a job.
 type Autostart struct{ WakeUp bool }
@@ -111,6 +117,9 @@ func Props(opt Options) *actor.Props {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.AppStopTimeout <= 0 {
+		opt.AppStopTimeout = 25 * time.Second
 	}
 	if opt.AfterFunc == nil {
 		opt.AfterFunc = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
@@ -356,9 +365,18 @@ func (a *Actor) exec(fx Effects) {
 		ctx.Send(a.opt.Jobs, &messages.FinishJob{ID: d.Job, Err: d.Err})
 	}
 	for _, r := range fx.Replies {
-		if pid, ok := r.(*actor.PID); ok && pid != nil {
-			ctx.Send(pid, &ShutdownDone{})
+		if pid, ok := r.To.(*actor.PID); ok && pid != nil {
+			ctx.Send(pid, &ShutdownDone{Err: r.Err})
 		}
+	}
+	for _, w := range fx.Warnings {
+		a.log.Warn(w)
+	}
+	if fx.StopMoves {
+		ctx.Send(a.child("moves"), &messages.StopAllMoves{})
+	}
+	if fx.StopApp {
+		a.stopApp(ctx)
 	}
 	if fx.BackendUp {
 		ctx.Send(a.opt.Hub, &hub.BackendUp{})
@@ -369,6 +387,26 @@ func (a *Actor) exec(fx Effects) {
 	if fx.Status && a.core.Backend() != nil {
 		a.publishStatus()
 	}
+}
+
+// stopApp asks the app manager to stop the running app before the robot
+// goes to sleep; the core goes on when it did, or could not.
+func (a *Actor) stopApp(ctx actor.Context) {
+	if a.opt.Apps == nil {
+		a.exec(a.core.AppStopped())
+		return
+	}
+	kit.AskFrom(ctx, a.opt.Apps, &messages.StopApp{}, a.opt.AppStopTimeout, func(_ any, err error) {
+		switch {
+		case err == nil:
+			a.log.Info("stopped the running app to put the robot to sleep")
+		case messages.KindOf(err) == messages.KindBadRequest:
+			// No app was running.
+		default:
+			a.log.Warn("could not stop the running app before going to sleep", "err", err)
+		}
+		a.exec(a.core.AppStopped())
+	})
 }
 
 // lockEvent schedules or cancels the idle reset.

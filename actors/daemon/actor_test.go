@@ -16,6 +16,8 @@ import (
 	"reachyd/messages"
 )
 
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
 func quietSystem(t *testing.T) *kit.System {
 	t.Helper()
 	s := kit.NewSystem(slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -63,7 +65,7 @@ func spawnSupervised(t *testing.T, s *kit.System, props *actor.Props, name strin
 // start.
 func TestARestartedDaemonReleasesWhatItOpened(t *testing.T) {
 	s := quietSystem(t)
-	pid := spawnSupervised(t, s, Props(Options{System: s}), "daemon")
+	pid := spawnSupervised(t, s, Props(Options{System: s, Log: quiet}), "daemon")
 	answers(t, s, pid)
 	subs, goroutines := s.Subscriptions(), runtime.NumGoroutine()
 	const crashes = 20
@@ -134,7 +136,7 @@ func TestATimerOfAPreviousIncarnationIsIgnored(t *testing.T) {
 		})
 	}
 	tm := &timers{}
-	pid := spawnSupervised(t, s, Props(Options{System: s, Hub: hub, Jobs: jobs, Robot: robot, Autostart: &Autostart{}, AfterFunc: tm.after}), "daemon")
+	pid := spawnSupervised(t, s, Props(Options{System: s, Log: quiet, Hub: hub, Jobs: jobs, Robot: robot, Autostart: &Autostart{}, AfterFunc: tm.after}), "daemon")
 	for st := answers(t, s, pid); st.State != messages.StateRunning; st = answers(t, s, pid) {
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -50,6 +50,7 @@ const (
 	phaseIdle phase = iota
 	phaseWaitReady
 	phaseWaitWake
+	phaseWaitApp // a stop that will sleep waits for the app to stop
 	phaseWaitSleep
 	phaseWaitStopped
 )
@@ -67,15 +68,29 @@ const (
 type Effects struct {
 	SpawnRobot bool
 	StopRobot  bool
-	Modes      []messages.MotorMode
-	Moves      []messages.StartMove
-	Timer      *Timer
-	JobLines   map[string][]string
-	JobDone    []JobEnd
-	Replies    []any
-	BackendUp  bool
-	BackendDn  string
-	Status     bool // the status changed: publish it now
+	// StopMoves cancels whatever move runs; StopApp asks the app manager to
+	// stop the running app, and AppStopped is fed back once it did (or
+	// could not).
+	StopMoves bool
+	StopApp   bool
+	Modes     []messages.MotorMode
+	Moves     []messages.StartMove
+	Timer     *Timer
+	JobLines  map[string][]string
+	JobDone   []JobEnd
+	Replies   []Reply
+	// Warnings are logged by the shell (they are in the job's log too).
+	Warnings  []string
+	BackendUp bool
+	BackendDn string
+	Status    bool // the status changed: publish it now
+}
+
+// Reply tells To (an Op's Reply) that its operation ended, with Err when
+// it did not end as asked (the robot could not go to sleep).
+type Reply struct {
+	To  any
+	Err string
 }
 
 // Timer asks the shell to fire Kind after After; Gen tells stale firings.
@@ -113,7 +128,9 @@ type Core struct {
 	phase phase
 	queue []Op
 	// moveID is the daemon's own move (wake-up or sleep) being waited for.
-	moveID   string
+	moveID string
+	// sleepErr says why the current stop could not put the robot to sleep.
+	sleepErr string
 	timerGen uint64
 	newID    func() string
 	started  bool
@@ -188,12 +205,12 @@ func (c *Core) end(fx *Effects, errText string) {
 	if op == nil {
 		return
 	}
-	c.cur, c.phase, c.moveID = nil, phaseIdle, ""
+	c.cur, c.phase, c.moveID, c.sleepErr = nil, phaseIdle, "", ""
 	if op.Job != "" {
 		fx.JobDone = append(fx.JobDone, JobEnd{Job: op.Job, Err: errText})
 	}
 	if op.Reply != nil {
-		fx.Replies = append(fx.Replies, op.Reply)
+		fx.Replies = append(fx.Replies, Reply{To: op.Reply, Err: errText})
 	}
 	fx.Status = true
 	c.next(fx)
@@ -226,6 +243,9 @@ func (c *Core) beginStart(fx *Effects) {
 func (c *Core) beginStop(fx *Effects) {
 	op := c.cur
 	if !c.robotUp {
+		if op.Sleep {
+			c.cannotSleep(fx, "the robot backend is not running")
+		}
 		if c.state != messages.StateNotInitialized || op.Kind == OpShutdown {
 			if c.state != messages.StateError {
 				c.state = messages.StateStopped
@@ -235,19 +255,66 @@ func (c *Core) beginStop(fx *Effects) {
 		c.end(fx, "")
 		return
 	}
-	prev := c.State()
+	prev, prevErr := c.State(), c.Error()
 	c.state = messages.StateStopping
 	fx.Status = true
 	fx.log(op.Job, "Stopping the robot backend...")
-	if op.Sleep && prev == messages.StateRunning && c.ready {
-		c.moveID = c.newID()
-		fx.log(op.Job, "Putting the robot to sleep.")
-		fx.Moves = append(fx.Moves, messages.StartMove{ID: c.moveID, Kind: messages.MoveResetToSleep, Origin: messages.OriginDaemon})
-		c.phase = phaseWaitSleep
-		c.setTimer(fx, TimerSleep, SleepTimeout)
-		return
+	if op.Sleep {
+		switch {
+		case prev == messages.StateRunning && c.ready:
+			// The robot must be free to sleep: the running move stops now,
+			// the app is asked to stop (it releases the robot), then the
+			// sleep takes over whatever the app left running.
+			fx.StopMoves, fx.StopApp = true, true
+			c.phase = phaseWaitApp
+			return
+		case prev == messages.StateError:
+			c.cannotSleep(fx, "the daemon is in error: "+prevErr)
+		case prev == messages.StateRunning:
+			c.cannotSleep(fx, "the robot backend is not ready")
+		default:
+			c.cannotSleep(fx, "the daemon is "+string(prev))
+		}
 	}
 	c.stopRobot(fx)
+}
+
+// cannotSleep says why a stop that asked for the sleep pose goes without.
+func (c *Core) cannotSleep(fx *Effects, why string) {
+	line := "Not putting the robot to sleep: " + why + "."
+	fx.log(c.cur.Job, line)
+	fx.Warnings = append(fx.Warnings, line)
+}
+
+// sleepFailed records why the robot did not reach the sleep pose and stops
+// the backend: the stop ends in error with this reason.
+func (c *Core) sleepFailed(fx *Effects, why string) {
+	c.timerGen++ // cancels the sleep timer
+	c.sleepErr = "Going to sleep failed: " + why
+	fx.log(c.cur.Job, c.sleepErr)
+	fx.Warnings = append(fx.Warnings, c.sleepErr)
+	c.stopRobot(fx)
+}
+
+// AppStopped handles the end of the app stop that a stop with sleep asked
+// for (or its failure: the robot goes to sleep all the same).
+func (c *Core) AppStopped() Effects {
+	var fx Effects
+	if c.cur == nil || c.phase != phaseWaitApp {
+		return fx
+	}
+	op := c.cur
+	if c.backend != nil && c.backend.Error != "" {
+		// The bus failed meanwhile.
+		c.sleepFailed(&fx, c.backend.Error)
+		return fx
+	}
+	c.moveID = c.newID()
+	fx.log(op.Job, "Putting the robot to sleep.")
+	fx.Moves = append(fx.Moves, messages.StartMove{ID: c.moveID, Kind: messages.MoveResetToSleep, Origin: messages.OriginDaemon, Preempt: true})
+	c.phase = phaseWaitSleep
+	c.setTimer(&fx, TimerSleep, SleepTimeout)
+	return fx
 }
 
 func (c *Core) stopRobot(fx *Effects) {
@@ -301,10 +368,14 @@ func (c *Core) MoveDone(d messages.MoveDone) Effects {
 		}
 		c.running(&fx)
 	case phaseWaitSleep:
-		if d.Result == messages.MoveFailed {
-			fx.log(c.cur.Job, "Going to sleep failed: "+d.Detail)
+		switch d.Result {
+		case messages.MoveFailed:
+			c.sleepFailed(&fx, d.Detail)
+		case messages.MoveCancelled:
+			c.sleepFailed(&fx, "the sleep move was cancelled")
+		default:
+			c.stopRobot(&fx)
 		}
-		c.stopRobot(&fx)
 	}
 	return fx
 }
@@ -328,8 +399,7 @@ func (c *Core) TimerFired(k TimerKind, gen uint64) Effects {
 		c.state, c.err = messages.StateError, "wake up did not finish in time"
 		c.end(&fx, c.err)
 	case k == TimerSleep && c.phase == phaseWaitSleep:
-		fx.log(c.cur.Job, "Going to sleep took too long; stopping anyway.")
-		c.stopRobot(&fx)
+		c.sleepFailed(&fx, "it took longer than "+SleepTimeout.String())
 	}
 	return fx
 }
@@ -347,12 +417,23 @@ func (c *Core) RobotStopped() Effects {
 	c.robotUp, c.ready, c.backend = false, false, nil
 	fx.BackendDn = "daemon stopped"
 	fx.Status = true
-	if c.cur != nil && c.phase == phaseWaitStopped {
-		if c.state != messages.StateError || c.err == "" {
+	if c.cur != nil && (c.cur.Kind == OpStop || c.cur.Kind == OpShutdown) && c.phase != phaseIdle {
+		// The end of the stop (or the backend died while the stop waited
+		// for the app or the sleep: the stop is over all the same).
+		if c.phase == phaseWaitApp || c.phase == phaseWaitSleep {
+			c.sleepErr = "the robot backend stopped"
+			fx.log(c.cur.Job, "Going to sleep failed: the robot backend stopped.")
+		}
+		errText := c.sleepErr
+		switch {
+		case errText != "":
+			// The robot did not reach the sleep pose: say why.
+			c.state, c.err = messages.StateError, errText
+		case c.state != messages.StateError || c.err == "":
 			c.state = messages.StateStopped
 		}
 		fx.log(c.cur.Job, "Daemon stopped.")
-		c.end(&fx, "")
+		c.end(&fx, errText)
 		return fx
 	}
 	if c.state == messages.StateRunning || c.state == messages.StateStarting {
@@ -382,8 +463,8 @@ func (c *Core) RobotFailed(reason string) Effects {
 		case phaseWaitReady, phaseWaitWake:
 			fx.log(c.cur.Job, c.err)
 			c.end(&fx, c.err)
-		case phaseWaitSleep:
-			c.stopRobot(&fx)
+		case phaseWaitApp, phaseWaitSleep:
+			c.sleepFailed(&fx, c.err)
 		}
 	}
 	return fx
@@ -399,5 +480,10 @@ func (c *Core) BackendStatus(s messages.BackendStatus) Effects {
 		fx.Status = true
 	}
 	c.backend = &s
+	if c.cur != nil && c.phase == phaseWaitSleep && !s.Ready && s.Error != "" {
+		// The bus failed under the sleep move: it cannot finish. Stop now
+		// rather than wait for the sleep timeout.
+		c.sleepFailed(&fx, s.Error)
+	}
 	return fx
 }

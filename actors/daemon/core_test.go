@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"reachyd/messages"
@@ -86,18 +87,32 @@ func running(t *testing.T) *Core {
 	return c
 }
 
-func TestStopWithSleep(t *testing.T) {
-	c := running(t)
-	fx := c.Submit(Op{Kind: OpStop, Sleep: true, Job: "s"})
-	if c.State() != messages.StateStopping || len(fx.Moves) != 1 || fx.Moves[0].Kind != messages.MoveResetToSleep || fx.StopRobot {
+// sleeping submits a stop with sleep to a running core and plays it up to
+// the sleep move.
+func sleeping(t *testing.T, c *Core, op Op) messages.StartMove {
+	t.Helper()
+	op.Sleep = true
+	fx := c.Submit(op)
+	// The running move stops and the app is asked to stop first.
+	if c.State() != messages.StateStopping || !fx.StopMoves || !fx.StopApp || len(fx.Moves) != 0 || fx.StopRobot {
 		t.Fatalf("stop effects %+v", fx)
 	}
-	fx = c.MoveDone(messages.MoveDone{ID: fx.Moves[0].ID, Result: messages.MoveCompleted})
+	fx = c.AppStopped()
+	if len(fx.Moves) != 1 || fx.Moves[0].Kind != messages.MoveResetToSleep || !fx.Moves[0].Preempt || fx.StopRobot || fx.Timer == nil {
+		t.Fatalf("after the app stopped: %+v", fx)
+	}
+	return fx.Moves[0]
+}
+
+func TestStopWithSleep(t *testing.T) {
+	c := running(t)
+	mv := sleeping(t, c, Op{Kind: OpStop, Job: "s"})
+	fx := c.MoveDone(messages.MoveDone{ID: mv.ID, Result: messages.MoveCompleted})
 	if !fx.StopRobot || c.State() != messages.StateStopping {
 		t.Fatalf("after sleep: %+v", fx)
 	}
 	fx = c.RobotStopped()
-	if c.State() != messages.StateStopped || fx.BackendDn == "" || len(fx.JobDone) != 1 || c.Busy() {
+	if c.State() != messages.StateStopped || fx.BackendDn == "" || len(fx.JobDone) != 1 || fx.JobDone[0].Err != "" || c.Busy() {
 		t.Fatalf("after stop: %s %+v", c.State(), fx)
 	}
 	if c.Backend() != nil {
@@ -114,10 +129,85 @@ func TestStopWithoutSleepAndSleepTimeout(t *testing.T) {
 	c.RobotStopped()
 
 	c = running(t)
-	fx = c.Submit(Op{Kind: OpStop, Sleep: true})
+	c.Submit(Op{Kind: OpStop, Sleep: true, Job: "s"})
+	fx = c.AppStopped()
 	fx = c.TimerFired(TimerSleep, fx.Timer.Gen)
-	if !fx.StopRobot {
-		t.Fatal("sleep timeout must stop the robot anyway")
+	if !fx.StopRobot || len(fx.Warnings) != 1 {
+		t.Fatalf("sleep timeout must stop the robot anyway, and say so: %+v", fx)
+	}
+	fx = c.RobotStopped()
+	if c.State() != messages.StateError || !strings.Contains(c.Error(), "took longer") || fx.JobDone[0].Err != c.Error() {
+		t.Fatalf("after a sleep that timed out: %s %q %+v", c.State(), c.Error(), fx.JobDone)
+	}
+}
+
+// TestBusFailureDuringSleepEndsTheStop: a bus that stops answering under
+// the sleep move ends the stop as soon as motorbus reports it, not at the
+// sleep timeout, and the stop reports why.
+func TestBusFailureDuringSleepEndsTheStop(t *testing.T) {
+	c := running(t)
+	sleeping(t, c, Op{Kind: OpShutdown, Reply: "caller"})
+	// A healthy status changes nothing.
+	if fx := c.BackendStatus(messages.BackendStatus{Ready: true, Mode: messages.ModeEnabled}); fx.StopRobot {
+		t.Fatal("a healthy status stopped the sleep")
+	}
+	fx := c.BackendStatus(messages.BackendStatus{Mode: messages.ModeEnabled, Error: "No response from the robot's motor for the last second."})
+	if !fx.StopRobot || len(fx.Warnings) != 1 || !strings.Contains(fx.Warnings[0], "No response") {
+		t.Fatalf("bus failure during the sleep: %+v", fx)
+	}
+	fx = c.RobotStopped()
+	if len(fx.Replies) != 1 || !strings.Contains(fx.Replies[0].Err, "Going to sleep failed: No response") {
+		t.Fatalf("shutdown reply %+v", fx.Replies)
+	}
+	if c.State() != messages.StateError || !strings.Contains(c.Error(), "No response") || c.Busy() {
+		t.Fatalf("after the stop: %s %q", c.State(), c.Error())
+	}
+}
+
+// TestStopWithSleepSaysWhyItCannot: a stop that cannot sleep logs why.
+func TestStopWithSleepSaysWhyItCannot(t *testing.T) {
+	cases := []struct {
+		name string
+		core func(t *testing.T) *Core
+		why  string
+	}{
+		{"stopped", func(*testing.T) *Core { return newCore() }, "not running"},
+		{"bus error", func(t *testing.T) *Core {
+			c := running(t)
+			c.BackendStatus(messages.BackendStatus{Error: "No response from the robot's motor for the last second."})
+			return c
+		}, "in error: No response"},
+		{"not ready", func(t *testing.T) *Core {
+			c := newCore()
+			c.Submit(Op{Kind: OpStart})
+			c.TimerFired(TimerReady, 1) // the backend never became ready
+			c.robotUp = true            // and still runs
+			return c
+		}, "in error"},
+	}
+	for _, tc := range cases {
+		c := tc.core(t)
+		fx := c.Submit(Op{Kind: OpStop, Sleep: true, Job: "s"})
+		if len(fx.Warnings) != 1 || !strings.Contains(fx.Warnings[0], tc.why) || len(fx.Moves) != 0 || fx.StopApp {
+			t.Errorf("%s: %+v", tc.name, fx)
+		}
+		if !strings.Contains(strings.Join(fx.JobLines["s"], "\n"), "Not putting the robot to sleep") {
+			t.Errorf("%s: job lines %v", tc.name, fx.JobLines)
+		}
+	}
+}
+
+// TestBackendGoneWhileWaitingForTheAppEndsTheStop: the stop does not wait
+// forever for a sleep it can no longer play.
+func TestBackendGoneWhileWaitingForTheAppEndsTheStop(t *testing.T) {
+	c := running(t)
+	c.Submit(Op{Kind: OpStop, Sleep: true, Job: "s"})
+	fx := c.RobotStopped()
+	if c.Busy() || len(fx.JobDone) != 1 || fx.JobDone[0].Err == "" || c.State() != messages.StateError {
+		t.Fatalf("%s busy %v %+v", c.State(), c.Busy(), fx)
+	}
+	if fx := c.AppStopped(); len(fx.Moves) != 0 {
+		t.Fatal("a late app stop started the sleep")
 	}
 }
 
@@ -184,7 +274,7 @@ func TestShutdownReplies(t *testing.T) {
 	c := running(t)
 	fx := c.Submit(Op{Kind: OpShutdown, Reply: "caller"})
 	fx = c.RobotStopped()
-	if len(fx.Replies) != 1 || fx.Replies[0] != "caller" || c.State() != messages.StateStopped {
+	if len(fx.Replies) != 1 || fx.Replies[0].To != "caller" || fx.Replies[0].Err != "" || c.State() != messages.StateStopped {
 		t.Fatalf("%+v", fx)
 	}
 }

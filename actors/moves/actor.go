@@ -186,7 +186,7 @@ func (a *Actor) send(ctx actor.Context, to *actor.PID, v any) {
 func (a *Actor) start(ctx actor.Context, sender *actor.PID, m *messages.StartMove, rec motion.Move) {
 	req := StartRequest{
 		ID: m.ID, Kind: m.Kind, Origin: m.Origin, Goto: m.Goto, Recorded: rec,
-		InitialGoto: m.InitialGoto, Force: m.Force,
+		InitialGoto: m.InitialGoto, Force: m.Force, Preempt: m.Preempt,
 	}
 	if m.Notify != nil {
 		req.Notify = m.Notify

@@ -512,7 +512,9 @@ type StartRequest struct {
 	Recorded    motion.Move
 	InitialGoto float64
 	Force       bool
-	Notify      any
+	// Preempt cancels the running move instead of refusing this one.
+	Preempt bool
+	Notify  any
 }
 
 // Start starts a move. Bad requests (unknown method, unreachable target) are
@@ -528,8 +530,11 @@ func (c *Core) Start(req StartRequest) (Effects, error) {
 	}
 	r := &running{id: req.ID, kind: req.Kind, origin: req.Origin, notify: req.Notify, steps: steps}
 	if c.active != nil {
-		c.refuse(&fx, r)
-		return fx, nil
+		if !req.Preempt {
+			c.refuse(&fx, r)
+			return fx, nil
+		}
+		c.finish(&fx, c.active, messages.MoveCancelled, "")
 	}
 	if !c.havePresent {
 		return fx, messages.ErrBackendNotRunning

@@ -406,6 +406,31 @@ func TestResetToSleepEnablesFirst(t *testing.T) {
 	}
 }
 
+// TestPreemptingMoveCancelsTheRunningOne: the daemon's sleep on stop takes
+// over from a long goto (reported cancelled) and reaches the sleep pose.
+func TestPreemptingMoveCancelsTheRunningOne(t *testing.T) {
+	r := newRig(t, neutral())
+	r.tick()
+	target := poseOf(0, 0, 10, 0, 0, 0)
+	r.start(StartRequest{ID: "long", Kind: messages.MoveGoto, Origin: messages.OriginSDK, Goto: messages.GotoParams{Head: &target, Duration: 30}, Notify: "app"})
+	r.ticks(5)
+	r.start(StartRequest{ID: "sleep", Kind: messages.MoveResetToSleep, Origin: messages.OriginDaemon, Preempt: true, Notify: "daemon"})
+	if ids := r.c.Running(); len(ids) != 1 || ids[0] != "sleep" {
+		t.Fatalf("running %v", ids)
+	}
+	if len(r.done) != 1 || r.done[0].Notify != "app" || r.done[0].Msg.Result != messages.MoveCancelled {
+		t.Fatalf("the preempted goto: %+v", r.done)
+	}
+	if len(r.tasks) != 1 || r.tasks[0].ID != "long" || r.tasks[0].Error != "" {
+		t.Fatalf("the preempted SDK task: %+v", r.tasks)
+	}
+	r.runUntilIdle(15 * time.Second)
+	r.tick()
+	if !r.c.IsAtSleepPose() || r.done[len(r.done)-1].Msg.Result != messages.MoveCompleted {
+		t.Fatalf("not asleep after the preempting sleep: %+v", r.done)
+	}
+}
+
 type fakeMove struct{ d float64 }
 
 func (f fakeMove) Duration() float64 { return f.d }

@@ -13,6 +13,7 @@ package system
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -216,10 +217,18 @@ func Start(cfg Config) (*System, error) {
 		if cfg.Autostart {
 			auto = &daemon.Autostart{WakeUp: cfg.WakeUp}
 		}
-		must(ctx.SpawnNamed(daemon.Props(daemon.Options{
+		dopt := daemon.Options{
 			Config: cfg.Daemon, System: ks, Robot: robotProps, Hub: s.Hub, Jobs: s.Jobs, Log: cfg.Log,
 			Autostart: auto, Services: Services, Logs: cfg.Logs,
-		}), "daemon"))
+		}
+		if a := cfg.Apps; a != nil {
+			// A stop with sleep stops the app first: its grace, then the kill.
+			dopt.Apps = s.Apps
+			if a.StopGrace > 0 {
+				dopt.AppStopTimeout = a.StopGrace + 5*time.Second
+			}
+		}
+		must(ctx.SpawnNamed(daemon.Props(dopt), "daemon"))
 	}, actor.WithSupervisor(kit.NewStrategy(ks, cfg.Backoff)))
 	rootPID, err := ks.Root.SpawnNamed(rootProps, Root)
 	if err != nil {
@@ -251,7 +260,10 @@ func (s *System) Shutdown(ctx context.Context, gotoSleep bool) error {
 	if _, err := s.Kit.AskAny(ctx, s.Apps, &messages.StopApp{}); err != nil && messages.KindOf(err) != messages.KindBadRequest {
 		s.Kit.Log.Debug("stopping the app at shutdown", "err", err)
 	}
-	_, err := kit.Ask[*daemon.ShutdownDone](ctx, s.Kit, s.Daemon, &daemon.Shutdown{GotoSleep: gotoSleep})
+	done, err := kit.Ask[*daemon.ShutdownDone](ctx, s.Kit, s.Daemon, &daemon.Shutdown{GotoSleep: gotoSleep})
+	if err == nil && done.Err != "" {
+		err = errors.New(done.Err)
+	}
 	_ = s.Kit.Root.StopFuture(s.Kit.PID(Root)).Wait()
 	s.Kit.Shutdown()
 	return err
