@@ -13,6 +13,13 @@ const (
 	// DirectiveEscalate: the budget is spent and the failure goes to the
 	// supervisor's own parent.
 	DirectiveEscalate Directive = "escalate"
+	// DirectiveRespawn: a top-level actor spent its failure budget; it is
+	// stopped (its mailbox with it) and spawned afresh after Delay, on the
+	// same cell.
+	DirectiveRespawn Directive = "respawn"
+	// DirectiveUnrecoverable: the root's own budget of respawns is spent
+	// too: the daemon reports the error and exits.
+	DirectiveUnrecoverable Directive = "unrecoverable"
 )
 
 // SupervisionEvent is published on the actor system's event stream for every

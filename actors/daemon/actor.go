@@ -191,6 +191,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.exec(a.core.BackendStatus(*m))
 	case messages.SupervisionEvent:
 		a.log.Warn("actor failed", "actor", m.Child, "directive", m.Directive, "delay", m.Delay, "failures", m.Failures, "reason", m.Reason)
+		if m.Directive == messages.DirectiveUnrecoverable {
+			a.exec(a.core.Unrecoverable(fmt.Sprintf("%s keeps failing: %s", m.Child, m.Reason)))
+		}
 		a.events = append(a.events, m)
 		if over := len(a.events) - supervisionKeep; over > 0 {
 			a.events = append([]messages.SupervisionEvent(nil), a.events[over:]...)
@@ -594,7 +597,8 @@ func (a *Actor) service(m *messages.GetService) any {
 	for _, e := range a.events {
 		if e.Child == m.Name || strings.HasSuffix(e.Child, "/"+m.Name) {
 			restarts++
-			if e.Directive != messages.DirectiveRestart {
+			switch e.Directive {
+			case messages.DirectiveStop, messages.DirectiveEscalate, messages.DirectiveUnrecoverable:
 				st = "failed"
 			}
 		}

@@ -134,6 +134,9 @@ type Core struct {
 	timerGen uint64
 	newID    func() string
 	started  bool
+	// fatal is why the daemon cannot recover (the actor tree gave up): the
+	// state is error from then on.
+	fatal string
 }
 
 // NewCore returns a core in not_initialized. newID makes move ids.
@@ -144,6 +147,9 @@ func NewCore(newID func() string) *Core {
 // State returns the lifecycle state as the reference reports it: a running
 // daemon whose backend reports an error is in error.
 func (c *Core) State() messages.DaemonState {
+	if c.fatal != "" {
+		return messages.StateError
+	}
 	if c.state == messages.StateRunning && c.backend != nil && c.backend.Error != "" {
 		return messages.StateError
 	}
@@ -152,6 +158,9 @@ func (c *Core) State() messages.DaemonState {
 
 // Error returns the error to report.
 func (c *Core) Error() string {
+	if c.fatal != "" {
+		return c.fatal
+	}
 	if c.err != "" {
 		return c.err
 	}
@@ -468,6 +477,13 @@ func (c *Core) RobotFailed(reason string) Effects {
 		}
 	}
 	return fx
+}
+
+// Unrecoverable records that part of the daemon is dead for good: the
+// state is error, with the reason, until the process exits.
+func (c *Core) Unrecoverable(reason string) Effects {
+	c.fatal = "reachyd cannot recover and is restarting: " + reason
+	return Effects{Status: true}
 }
 
 // BackendStatus stores motorbus's latest status.

@@ -1,14 +1,14 @@
 // Package system assembles reachyd's actor tree:
 //
-//	reachyd (root supervisor)
-//	├── hub      state fan-out to WebSocket subscribers
-//	├── jobs     job register
+//	reachyd (root supervisor: restarts, respawns, gives up; kit.RootProps)
+//	├── hub, jobs, applock, topics, auth, camera, skills, appmon, apps
 //	└── daemon   lifecycle; owns the backend while it runs
 //	    └── robot (supervisor)
 //	        ├── moves     move scheduler, IK/FK
 //	        └── motorbus  the bus and the control clock
 //
-// and gives the gateway and main the PIDs they talk to.
+// and gives the gateway and main the PIDs they talk to, and the channel
+// on which the tree says it cannot recover.
 package system
 
 import (
@@ -48,8 +48,16 @@ type Config struct {
 	Motorbus motorbus.Config
 	Moves    moves.Config
 	Library  motion.Library
-	Backoff  kit.Backoff
-	Log      *slog.Logger
+	// Backoff is the robot backend's restart policy (motorbus and moves are
+	// never given up on).
+	Backoff kit.Backoff
+	// RootChild and RootTree are the top-level actors' policies: restarts,
+	// then a respawn of a crash-looping actor, then, when respawns do not
+	// help, the tree reports it cannot recover (defaults:
+	// kit.DefaultChildBackoff and kit.DefaultTreeBackoff).
+	RootChild kit.Backoff
+	RootTree  kit.Backoff
+	Log       *slog.Logger
 	// Autostart starts the backend at once (WakeUp: with the wake-up
 	// sequence).
 	Autostart bool
@@ -109,10 +117,20 @@ type System struct {
 	Skills   *actor.PID // nil without Config.Skills
 	Camera   *actor.PID // nil without Config.Camera
 
-	skillsCell *skills.Cell
+	skillsCell    *skills.Cell
+	unrecoverable chan string
+	crashable     []*actor.PID
 }
 
-type treeReady struct{}
+// Unrecoverable delivers, once, the reason why the actor tree cannot
+// recover by itself: a top-level actor kept failing after it was
+// respawned. The daemon reports state error; main stops and exits non-zero
+// so that the service manager starts the process afresh.
+func (s *System) Unrecoverable() <-chan string { return s.unrecoverable }
+
+// Crashable lists the actors that take kit.Crash (fault injection): the
+// top-level actors, then motorbus and moves.
+func (s *System) Crashable() []*actor.PID { return append([]*actor.PID(nil), s.crashable...) }
 
 // Services are the actors get_services lists.
 var Services = []string{"daemon", "robot", "motorbus", "moves", "hub", "jobs", "applock", "apps", "appmon", "topics", "auth", "skills", "camera"}
@@ -128,6 +146,12 @@ func Start(cfg Config) (*System, error) {
 	if cfg.Backoff == (kit.Backoff{}) {
 		cfg.Backoff = kit.DefaultBackoff
 	}
+	if cfg.RootChild == (kit.Backoff{}) {
+		cfg.RootChild = kit.DefaultChildBackoff
+	}
+	if cfg.RootTree == (kit.Backoff{}) {
+		cfg.RootTree = kit.DefaultTreeBackoff
+	}
 	if cfg.Open == nil {
 		return nil, fmt.Errorf("system: no bus opener")
 	}
@@ -142,6 +166,8 @@ func Start(cfg Config) (*System, error) {
 		Lock:     ks.PID(Root + "/applock"),
 		Apps:     ks.PID(Root + "/apps"),
 		Topics:   ks.PID(Root + "/topics"),
+
+		unrecoverable: make(chan string, 1),
 	}
 	if cfg.Auth != nil {
 		s.Auth = ks.PID(Root + "/auth")
@@ -173,63 +199,70 @@ func Start(cfg Config) (*System, error) {
 			},
 		})
 	}
-	rootProps := actor.PropsFromFunc(func(ctx actor.Context) {
-		if _, ok := ctx.Message().(*treeReady); ok {
-			kit.Reply(ctx, struct{}{})
-			return
+	// The top-level actors, in the order they start. Their props are kept
+	// by the root: a crash-looping one is respawned from them, on the same
+	// cell.
+	var children []kit.Child
+	add := func(name string, p *actor.Props) { children = append(children, kit.Child{Name: name, Props: p}) }
+	add("hub", hub.Props(hub.Options{Cell: hubCell, Log: cfg.Log}))
+	add("jobs", jobs.Props(jobsCell, nil))
+	add("applock", applock.Props(applock.Options{Cell: lockCell, Log: cfg.Log,
+		Publish: func(e messages.LockEvent) { ks.Publish(e) }}))
+	topicOpts := topics.Options{Hub: s.Hub, Daemon: s.Daemon, Motorbus: s.Motorbus, StateHz: cfg.TopicStateHz, Cell: topicsCell, Log: cfg.Log}
+	if cfg.Apps != nil {
+		topicOpts.Apps = s.Apps
+	}
+	add("topics", topics.Props(topicOpts))
+	if cfg.Auth != nil {
+		add("auth", auth.Props(auth.Options{Cell: cfg.Auth, Log: cfg.Log}))
+	}
+	if cc := cfg.Camera; cc != nil {
+		add("camera", camera.Props(camera.Options{Source: cc.Source, Out: cc.Out, Log: cfg.Log}))
+	}
+	if sc := cfg.Skills; sc != nil {
+		add("skills", skills.Props(skills.Options{Files: sc.Files, Python: sc.Python, APIURL: sc.APIURL, WorkDir: sc.WorkDir,
+			Broker: s.Topics, Moves: s.Moves, Cell: s.skillsCell, Log: cfg.Log}))
+	}
+	if a := cfg.Apps; a != nil {
+		appmon := ks.PID(Root + "/appmon")
+		add("appmon", apps.AppmonProps(apps.MonitorOptions{Manager: s.Apps, Jobs: s.Jobs, Log: cfg.Log}, ks))
+		add("apps", apps.Props(apps.Options{
+			Store: a.Store, HF: a.HF, TokenPath: a.TokenPath, RecordPath: a.RecordPath, StopGrace: a.StopGrace,
+			Lock: s.Lock, Jobs: s.Jobs, Moves: s.Moves, Daemon: s.Daemon, Appmon: appmon, Log: cfg.Log, Cell: appsCell,
+		}, ks))
+	}
+	var auto *daemon.Autostart
+	if cfg.Autostart {
+		auto = &daemon.Autostart{WakeUp: cfg.WakeUp}
+	}
+	dopt := daemon.Options{
+		Config: cfg.Daemon, System: ks, Robot: robotProps, Hub: s.Hub, Jobs: s.Jobs, Log: cfg.Log,
+		Autostart: auto, Services: Services, Logs: cfg.Logs,
+	}
+	if a := cfg.Apps; a != nil {
+		// A stop with sleep stops the app first: its grace, then the kill.
+		dopt.Apps = s.Apps
+		if a.StopGrace > 0 {
+			dopt.AppStopTimeout = a.StopGrace + 5*time.Second
 		}
-		if _, ok := ctx.Message().(*actor.Started); !ok {
-			return
+	}
+	add("daemon", daemon.Props(dopt))
+	s.crashable = make([]*actor.PID, 0, len(children)+2)
+	for _, c := range children {
+		if c.Name != "appmon" { // a plain supervisor: its monitors restart, not it
+			s.crashable = append(s.crashable, ks.PID(Root+"/"+c.Name))
 		}
-		must := func(_ *actor.PID, err error) {
-			if err != nil {
-				panic(err)
-			}
-		}
-		must(ctx.SpawnNamed(hub.Props(hub.Options{Cell: hubCell, Log: cfg.Log}), "hub"))
-		must(ctx.SpawnNamed(jobs.Props(jobsCell, nil), "jobs"))
-		must(ctx.SpawnNamed(applock.Props(applock.Options{Cell: lockCell, Log: cfg.Log,
-			Publish: func(e messages.LockEvent) { ks.Publish(e) }}), "applock"))
-		topicOpts := topics.Options{Hub: s.Hub, Daemon: s.Daemon, Motorbus: s.Motorbus, StateHz: cfg.TopicStateHz, Cell: topicsCell, Log: cfg.Log}
-		if cfg.Apps != nil {
-			topicOpts.Apps = s.Apps
-		}
-		must(ctx.SpawnNamed(topics.Props(topicOpts), "topics"))
-		if cfg.Auth != nil {
-			must(ctx.SpawnNamed(auth.Props(auth.Options{Cell: cfg.Auth, Log: cfg.Log}), "auth"))
-		}
-		if cc := cfg.Camera; cc != nil {
-			must(ctx.SpawnNamed(camera.Props(camera.Options{Source: cc.Source, Out: cc.Out, Log: cfg.Log}), "camera"))
-		}
-		if sc := cfg.Skills; sc != nil {
-			must(ctx.SpawnNamed(skills.Props(skills.Options{Files: sc.Files, Python: sc.Python, APIURL: sc.APIURL, WorkDir: sc.WorkDir,
-				Broker: s.Topics, Moves: s.Moves, Cell: s.skillsCell, Log: cfg.Log}), "skills"))
-		}
-		if a := cfg.Apps; a != nil {
-			appmon := ks.PID(Root + "/appmon")
-			must(ctx.SpawnNamed(apps.AppmonProps(apps.MonitorOptions{Manager: s.Apps, Jobs: s.Jobs, Log: cfg.Log}, ks), "appmon"))
-			must(ctx.SpawnNamed(apps.Props(apps.Options{
-				Store: a.Store, HF: a.HF, TokenPath: a.TokenPath, RecordPath: a.RecordPath, StopGrace: a.StopGrace,
-				Lock: s.Lock, Jobs: s.Jobs, Moves: s.Moves, Daemon: s.Daemon, Appmon: appmon, Log: cfg.Log, Cell: appsCell,
-			}, ks), "apps"))
-		}
-		var auto *daemon.Autostart
-		if cfg.Autostart {
-			auto = &daemon.Autostart{WakeUp: cfg.WakeUp}
-		}
-		dopt := daemon.Options{
-			Config: cfg.Daemon, System: ks, Robot: robotProps, Hub: s.Hub, Jobs: s.Jobs, Log: cfg.Log,
-			Autostart: auto, Services: Services, Logs: cfg.Logs,
-		}
-		if a := cfg.Apps; a != nil {
-			// A stop with sleep stops the app first: its grace, then the kill.
-			dopt.Apps = s.Apps
-			if a.StopGrace > 0 {
-				dopt.AppStopTimeout = a.StopGrace + 5*time.Second
-			}
-		}
-		must(ctx.SpawnNamed(daemon.Props(dopt), "daemon"))
-	}, actor.WithSupervisor(kit.NewStrategy(ks, cfg.Backoff)))
+	}
+	s.crashable = append(s.crashable, s.Motorbus, s.Moves)
+
+	rootProps := kit.RootProps(kit.RootOptions{
+		Children: children, Child: cfg.RootChild, Tree: cfg.RootTree,
+		Publish: func(e messages.SupervisionEvent) { ks.Publish(e) },
+		Unrecoverable: func(reason string) {
+			cfg.Log.Error("reachyd cannot recover: part of the actor tree keeps failing", "reason", reason)
+			s.unrecoverable <- reason // buffered; called once
+		},
+	})
 	rootPID, err := ks.Root.SpawnNamed(rootProps, Root)
 	if err != nil {
 		ks.Shutdown()
@@ -240,7 +273,7 @@ func Start(cfg Config) (*System, error) {
 	// gateway's first request cannot land in dead letters.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := ks.AskAny(ctx, rootPID, &treeReady{}); err != nil {
+	if _, err := ks.AskAny(ctx, rootPID, &kit.TreeReady{}); err != nil {
 		ks.Shutdown()
 		return nil, fmt.Errorf("system: actor tree did not start: %w", err)
 	}

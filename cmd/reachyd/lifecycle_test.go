@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,5 +105,117 @@ func TestCrashedActorsReleaseWhatTheyOpened(t *testing.T) {
 	t.Logf("goroutines %d -> %d", goroutines, runtime.NumGoroutine())
 	if n := runtime.NumGoroutine(); n > goroutines+slack {
 		t.Errorf("goroutines after %d rounds of crashes: %d, %d before", rounds, n, goroutines)
+	}
+}
+
+// crashLoop crashes the named top-level actors every 2 ms until stopped.
+func crashLoop(d *testDaemon, names ...string) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			for _, n := range names {
+				d.sys.Kit.Tell(d.sys.Kit.PID("reachyd/"+n), &kit.Crash{Reason: "crash loop of " + n})
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// supervision records the supervision decisions published.
+type supervision struct {
+	mu     sync.Mutex
+	events []messages.SupervisionEvent
+	gaveUp chan struct{}
+}
+
+func watchSupervision(t *testing.T, d *testDaemon) *supervision {
+	s := &supervision{gaveUp: make(chan struct{})}
+	cancel := kit.Subscribe(d.sys.Kit, func(e messages.SupervisionEvent) {
+		s.mu.Lock()
+		s.events = append(s.events, e)
+		s.mu.Unlock()
+		if e.Directive == messages.DirectiveUnrecoverable {
+			close(s.gaveUp)
+		}
+	})
+	t.Cleanup(cancel)
+	return s
+}
+
+func (s *supervision) count(d messages.Directive) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range s.events {
+		if e.Directive == d {
+			n++
+		}
+	}
+	return n
+}
+
+// TestACrashLoopThatStopsEndsHealthy: hub, jobs and topics crash in a loop
+// until one of them has spent its failure budget and been respawned; then
+// the loop stops and the daemon is healthy again: every actor answers, the
+// state is running, and the daemon did not exit.
+func TestACrashLoopThatStopsEndsHealthy(t *testing.T) {
+	d := stoppableDaemon(t)
+	d.waitRunning()
+	sup := watchSupervision(t, d.testDaemon)
+	stop := crashLoop(d.testDaemon, "hub", "jobs", "topics")
+	eventually(t, "a crash-looping actor is respawned", func() bool { return sup.count(messages.DirectiveRespawn) > 0 })
+	stop()
+	d.waitHealthy(30 * time.Second)
+	if sup.count(messages.DirectiveUnrecoverable) != 0 {
+		t.Fatal("the daemon gave up on a crash loop that stopped")
+	}
+	if err, ended := d.exited(0); ended {
+		t.Fatalf("the daemon exited: %v", err)
+	}
+	// The state stream works again.
+	c := d.dialSDK()
+	c.waitFrame("joint_positions", 5*time.Second, nil)
+}
+
+// TestACrashLoopThatGoesOnEndsInErrorAndExit: hub, jobs and topics keep
+// crashing whatever is done: the daemon reports state error with the
+// reason, then run returns an error (reachyd exits with code 1 and systemd
+// restarts it) instead of running on with dead actors.
+func TestACrashLoopThatGoesOnEndsInErrorAndExit(t *testing.T) {
+	d := stoppableDaemon(t)
+	d.waitRunning()
+	sup := watchSupervision(t, d.testDaemon)
+	stop := crashLoop(d.testDaemon, "hub", "jobs", "topics")
+	defer stop()
+	select {
+	case <-sup.gaveUp:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the daemon never gave up on a crash loop (%d restarts, %d respawns)",
+			sup.count(messages.DirectiveRestart), sup.count(messages.DirectiveRespawn))
+	}
+	// The daemon actor saw the decision before this ask (events reach it
+	// first): it reports the error.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	st, err := kit.Ask[*messages.DaemonStatus](ctx, d.sys.Kit, d.sys.Daemon, &messages.GetDaemonStatus{})
+	cancel()
+	if err != nil {
+		t.Fatalf("daemon status: %v", err)
+	}
+	if st.State != messages.StateError || !strings.Contains(st.Error, "cannot recover") || !strings.Contains(st.Error, "crash loop of") {
+		t.Errorf("status while giving up: %s %q", st.State, st.Error)
+	}
+	err, ended := d.exited(30 * time.Second)
+	if !ended {
+		t.Fatal("run did not return after the tree gave up")
+	}
+	if err == nil || !strings.Contains(err.Error(), "cannot recover") {
+		t.Fatalf("run returned %v, want an error (exit code 1)", err)
 	}
 }

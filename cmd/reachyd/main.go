@@ -188,16 +188,24 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	}
 	log.Info("skills API", "topics", topicsLn.Addr().String(), "uds", opts.UDS, "skills_dir", opts.SkillsDir)
 
+	var fatal error
+	stopWithin, sleep := 25*time.Second, opts.GotoSleepOnStop
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")
 	case <-gw.Watchdog():
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)
+	case reason := <-sys.Unrecoverable():
+		// Part of the daemon is dead for good: stop what can be stopped,
+		// quickly, and exit non-zero so that systemd starts it afresh.
+		fatal = fmt.Errorf("cannot recover: %s", reason)
+		log.Error("stopping: reachyd cannot recover by itself", "reason", reason)
+		stopWithin, sleep = unrecoverableStop, false
 	}
-	sctx, scancel := context.WithTimeout(context.Background(), 25*time.Second)
+	sctx, scancel := context.WithTimeout(context.Background(), stopWithin)
 	defer scancel()
-	if err := sys.Shutdown(sctx, opts.GotoSleepOnStop); err != nil {
+	if err := sys.Shutdown(sctx, sleep); err != nil {
 		log.Warn("backend did not stop cleanly", "err", err)
 	}
 	cancel()
@@ -207,8 +215,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if rtspSrv != nil {
 		_ = rtspSrv.Close()
 	}
-	return nil
+	return fatal
 }
+
+// unrecoverableStop bounds the stop when the actor tree gave up.
+const unrecoverableStop = 5 * time.Second
 
 // hostNames are the Host header names accepted besides the defaults: the
 // bind address when it is a name.

@@ -14,9 +14,19 @@ import (
 	"reachyd/sim/x330"
 )
 
-// stoppableDaemon is startDaemon whose run the test ends itself, as
-// SIGTERM does: stop cancels run's context and returns its error.
-func stoppableDaemon(t *testing.T, extra ...string) (*testDaemon, func() error) {
+// ownDaemon is a daemon whose run the test ends itself, as SIGTERM does,
+// or watches end on its own.
+type ownDaemon struct {
+	*testDaemon
+	cancel context.CancelFunc
+	errc   chan error
+	result error
+	ended  bool
+}
+
+// stoppableDaemon is startDaemon whose run the test ends (stop) or waits
+// for (exited).
+func stoppableDaemon(t *testing.T, extra ...string) *ownDaemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"--backend", "sim", "--fastapi-port", "0", "--data-dir", t.TempDir(),
@@ -40,23 +50,33 @@ func stoppableDaemon(t *testing.T, extra ...string) (*testDaemon, func() error) 
 		cancel()
 		t.Fatal("daemon did not start in 5 s")
 	}
-	var result error
-	done := false
-	stop := func() error {
-		if done {
-			return result
-		}
-		cancel()
-		select {
-		case result = <-errc:
-		case <-time.After(30 * time.Second):
-			t.Fatal("daemon did not stop in 30 s")
-		}
-		done = true
-		return result
+	d := &ownDaemon{testDaemon: &testDaemon{t: t, base: "http://" + u.addr, ws: "ws://" + u.addr, sys: u.sys}, cancel: cancel, errc: errc}
+	t.Cleanup(func() { _ = d.stop() })
+	return d
+}
+
+// stop ends run as SIGTERM does and returns its error.
+func (d *ownDaemon) stop() error {
+	d.cancel()
+	if err, ok := d.exited(30 * time.Second); ok {
+		return err
 	}
-	t.Cleanup(func() { _ = stop() })
-	return &testDaemon{t: t, base: "http://" + u.addr, ws: "ws://" + u.addr, sys: u.sys}, stop
+	d.t.Fatal("daemon did not stop in 30 s")
+	return nil
+}
+
+// exited waits for run to return by itself and reports its error.
+func (d *ownDaemon) exited(within time.Duration) (error, bool) {
+	if d.ended {
+		return d.result, true
+	}
+	select {
+	case d.result = <-d.errc:
+		d.ended = true
+		return d.result, true
+	case <-time.After(within):
+		return nil, false
+	}
 }
 
 // lastJoints returns the last joint_positions frame a client received: the
@@ -208,13 +228,13 @@ func TestStopWithSleepStopsTheApp(t *testing.T) {
 // a 30 s goto runs: the robot goes to sleep and the daemon exits well
 // before the goto would have ended.
 func TestShutdownSleepsThroughAGoto(t *testing.T) {
-	d, stop := stoppableDaemon(t, "--goto-sleep-on-stop")
+	d := stoppableDaemon(t, "--goto-sleep-on-stop")
 	d.waitRunning()
 	c := d.dialSDK()
 	c.waitFrame("joint_positions", 5*time.Second, nil)
 	d.awayThenLongGoto(c)
 	t0 := time.Now()
-	if err := stop(); err != nil {
+	if err := d.stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	took := time.Since(t0)
