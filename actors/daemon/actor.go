@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -63,6 +64,21 @@ type Options struct {
 	Logs     *kit.LogRing
 }
 
+// cell keeps what outlives a restart of the daemon actor. A restart of the
+// daemon stops its robot child (protoactor stops an actor's children
+// before it restarts it): the new incarnation starts the backend again,
+// without the wake-up, if it ran, and does not run the boot's autostart
+// again if it did not. The supervision events, the start time and the
+// media flag carry over.
+type cell struct {
+	mu      sync.Mutex
+	booted  bool // an incarnation ran: the boot's autostart is done
+	backend bool // the backend ran (or was starting) when the last incarnation ended
+	events  []messages.SupervisionEvent
+	start   time.Time
+	media   bool
+}
+
 // Shutdown stops the backend (with the sleep sequence if GotoSleep) and
 // answers ShutdownDone when it is stopped.
 type Shutdown struct{ GotoSleep bool }
@@ -107,6 +123,7 @@ type Actor struct {
 	stopT  chan struct{}
 	start  time.Time
 	idle   IdleReset
+	cell   *cell
 }
 
 // Props returns the daemon actor's props. The daemon is its robot's
@@ -124,8 +141,9 @@ func Props(opt Options) *actor.Props {
 	if opt.AfterFunc == nil {
 		opt.AfterFunc = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
 	}
+	c := &cell{}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &Actor{opt: opt, log: opt.Log.With("actor", "daemon")}
+		return &Actor{opt: opt, log: opt.Log.With("actor", "daemon"), cell: c}
 	}, kit.CrashOption())
 }
 
@@ -256,7 +274,13 @@ func (a *Actor) Receive(ctx actor.Context) {
 func (a *Actor) started(ctx actor.Context) {
 	a.ctx = ctx
 	a.core = NewCore(func() string { return uuid.NewString() })
-	a.start = a.opt.Now()
+	a.cell.mu.Lock()
+	restarted, backend := a.cell.booted, a.cell.backend
+	if !restarted {
+		a.cell.booted, a.cell.start = true, a.opt.Now()
+	}
+	a.start, a.events, a.media = a.cell.start, a.cell.events, a.cell.media
+	a.cell.mu.Unlock()
 	a.name = a.opt.Config.RobotName
 	if n, err := a.loadName(); err == nil && n != "" {
 		a.name = n
@@ -269,8 +293,14 @@ func (a *Actor) started(ctx actor.Context) {
 		u2 := kit.Subscribe(a.opt.System, func(e messages.LockEvent) { root.Send(self, e) })
 		a.unsub = func() { u1(); u2() }
 	}
-	if a.opt.Autostart != nil {
+	switch {
+	case !restarted && a.opt.Autostart != nil:
 		a.exec(a.core.Submit(Op{Kind: OpStart, Wake: a.opt.Autostart.WakeUp}))
+	case restarted && backend:
+		// The crash stopped the backend with the old incarnation: start it
+		// again; the robot was awake, so without the wake-up.
+		a.log.Info("restarting the robot backend after a crash of the daemon actor")
+		a.exec(a.core.Submit(Op{Kind: OpStart}))
 	}
 	// The reference's 1 Hz status thread.
 	a.stopT = make(chan struct{})
@@ -289,8 +319,16 @@ func (a *Actor) started(ctx actor.Context) {
 	}()
 }
 
-// release ends the event-stream subscriptions and the status ticker.
+// release ends the event-stream subscriptions and the status ticker, and
+// keeps in the cell what the next incarnation needs.
 func (a *Actor) release() {
+	if a.core != nil {
+		a.cell.mu.Lock()
+		a.cell.backend = a.robot != nil && a.core.State() != messages.StateStopping
+		a.cell.events = append([]messages.SupervisionEvent(nil), a.events...)
+		a.cell.media = a.media
+		a.cell.mu.Unlock()
+	}
 	if a.unsub != nil {
 		a.unsub()
 		a.unsub = nil

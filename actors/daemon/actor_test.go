@@ -164,3 +164,61 @@ func TestATimerOfAPreviousIncarnationIsIgnored(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestARestartedDaemonRestoresTheBackendItRan: a crash of the daemon
+// actor stops its robot child with it; the new incarnation starts the
+// backend again if it ran, and keeps the supervision events. After a
+// stop, a crash does not start it again (the boot's autostart ran once).
+func TestARestartedDaemonRestoresTheBackendItRan(t *testing.T) {
+	s := quietSystem(t)
+	hub, _ := s.Root.SpawnNamed(sink, "hub")
+	jobs, _ := s.Root.SpawnNamed(sink, "jobs")
+	var spawns atomic.Int32
+	robot := func(daemon *actor.PID) *actor.Props {
+		return actor.PropsFromFunc(func(ctx actor.Context) {
+			if _, ok := ctx.Message().(*actor.Started); ok {
+				spawns.Add(1)
+				ctx.Send(daemon, &messages.RobotReady{})
+			}
+		})
+	}
+	pid := spawnSupervised(t, s, Props(Options{System: s, Log: quiet, Hub: hub, Jobs: jobs, Robot: robot, Autostart: &Autostart{}}), "daemon")
+	state := func(want messages.DaemonState) *messages.DaemonStatus {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			st := answers(t, s, pid)
+			if st.State == want {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("state %s, want %s", st.State, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	state(messages.StateRunning)
+	s.Publish(messages.SupervisionEvent{Child: "reachyd/hub", Directive: messages.DirectiveRestart, Reason: "before"})
+	s.Tell(pid, &kit.Crash{Reason: "test"})
+	st := state(messages.StateRunning)
+	if n := spawns.Load(); n != 2 {
+		t.Fatalf("backend started %d times, want 2", n)
+	}
+	found := false
+	for _, e := range st.Backoff {
+		found = found || e.Reason == "before"
+	}
+	if !found {
+		t.Errorf("supervision events lost in the crash: %+v", st.Backoff)
+	}
+
+	if _, err := s.AskAny(context.Background(), pid, &messages.StopDaemon{}); err != nil {
+		t.Fatal(err)
+	}
+	state(messages.StateStopped)
+	s.Tell(pid, &kit.Crash{Reason: "test"})
+	// A start would be submitted in Started, before this ask is answered.
+	if st := answers(t, s, pid); st.State == messages.StateRunning || st.State == messages.StateStarting {
+		t.Fatalf("after a stop and a crash: %d backends, state %s", spawns.Load(), st.State)
+	}
+}
