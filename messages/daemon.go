@@ -30,7 +30,21 @@ type RestartDaemon struct{}
 type JobStarted struct{ JobID string }
 
 // GetDaemonStatus asks the daemon for its status. Reply: *DaemonStatus.
-type GetDaemonStatus struct{}
+type GetDaemonStatus struct {
+	// WithRuntime adds the process's runtime figures (GET
+	// /api/daemon/status; not the pushed frames, which would then change
+	// every second).
+	WithRuntime bool
+}
+
+// RuntimeStats are the daemon process's own figures, for operators and
+// soak runs.
+type RuntimeStats struct {
+	Goroutines int
+	// ControlHz is the control loop's measured rate over the last second
+	// (0 without a backend).
+	ControlHz float64
+}
 
 // FaceTarget is the reference's face target (no tracker in reachyd yet: it
 // is always "not detected").
@@ -68,6 +82,7 @@ type DaemonStatus struct {
 	StartedAt   time.Time
 	ControlHz   float64
 	BackendName string
+	Runtime     *RuntimeStats // only when asked WithRuntime
 }
 
 // RobotReadyTimeout and friends are sent by the daemon to itself.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -221,7 +222,14 @@ func (a *Actor) Receive(ctx actor.Context) {
 			a.publishStatus()
 		}
 	case *messages.GetDaemonStatus:
-		kit.Reply(ctx, a.status())
+		st := a.status()
+		if m.WithRuntime {
+			st.Runtime = &messages.RuntimeStats{Goroutines: runtime.NumGoroutine()}
+			if b := a.core.Backend(); b != nil {
+				st.Runtime.ControlHz = b.MeanHz
+			}
+		}
+		kit.Reply(ctx, st)
 	case *messages.GetServices:
 		kit.Reply(ctx, messages.Services{Names: append([]string(nil), a.opt.Services...)})
 	case *messages.GetService:

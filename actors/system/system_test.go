@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"testing"
@@ -68,4 +69,39 @@ func TestBackendRunsAndFollowsTargets(t *testing.T) {
 	if n := r.Motors.Counts()[dynamixel.InstSyncWrite]; n == 0 {
 		t.Fatal("no goal was written to the simulated motors")
 	}
+}
+
+// TestChaosCrashesEachActorInTurn: --chaos-every crashes the crashable
+// actors one after the other, and the tree takes it.
+func TestChaosCrashesEachActorInTurn(t *testing.T) {
+	s, _ := startSim(t, false)
+	seen := make(chan string, 64)
+	cancel := kit.Subscribe(s.Kit, func(e messages.SupervisionEvent) {
+		select {
+		case seen <- e.Child:
+		default:
+		}
+	})
+	defer cancel()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go s.Chaos(ctx, 5*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	want := map[string]bool{}
+	for _, pid := range s.Crashable() {
+		want[pid.Id] = true
+	}
+	deadline := time.After(10 * time.Second)
+	for len(want) > 0 {
+		select {
+		case c := <-seen:
+			delete(want, c)
+		case <-deadline:
+			t.Fatalf("never crashed: %v", want)
+		}
+	}
+	stop()
+	waitFor(t, "running after the chaos", func() bool {
+		st, err := kit.Ask[*messages.DaemonStatus](context.Background(), s.Kit, s.Daemon, &messages.GetDaemonStatus{})
+		return err == nil && st.State == messages.StateRunning
+	})
 }

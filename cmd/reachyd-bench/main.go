@@ -4,12 +4,16 @@
 // (one of which never reads), and the control tick's jitter.
 //
 //	go run ./cmd/reachyd-bench [-scenario all|startup|http|ws|tick|apps|joblog|topics|auth] [-duration 10s]
+//	go run ./cmd/reachyd-bench -scenario soak -duration 30m [-chaos-every 30s] [-sample 10s] [-soak-clients 4]
 //
 // apps measures start-to-running and stop-to-released of trivial apps;
 // joblog streams an app's 10 000 lines/s to 10 job-log subscribers and
 // follows the daemon's memory; topics fans a topic out to 50 subscribers;
 // auth compares a route without authentication with a Bearer-checked
-// command. The daemon scenarios build and start
+// command. soak runs the daemon for the duration with one actor crashed in
+// turn every -chaos-every and SDK clients streaming, and follows its
+// memory, open files, goroutines and control rate (it is not part of all).
+// The daemon scenarios build and start
 // bin/reachyd on the simulator on a free loopback port; the tick scenario
 // runs the actor tree in-process.
 package main
@@ -42,13 +46,16 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "all, startup, http, ws, tick, apps, joblog, topics or auth")
+	scenario := flag.String("scenario", "all", "all, startup, http, ws, tick, apps, joblog, topics, auth, or soak (not in all)")
 	duration := flag.Duration("duration", 10*time.Second, "length of each load run")
 	conns := flag.Int("conns", 8, "HTTP connections")
 	clients := flag.Int("clients", 100, "WebSocket clients")
 	hz := flag.Float64("hz", 50, "control rate for the ws scenario")
 	tickHz := flag.Float64("tick-hz", 200, "control rate for the tick scenario")
 	bin := flag.String("bin", "bin/reachyd", "daemon binary (built if missing)")
+	chaosEvery := flag.Duration("chaos-every", 30*time.Second, "soak: crash one actor in turn at this interval")
+	sample := flag.Duration("sample", 10*time.Second, "soak: sampling interval")
+	soakClients := flag.Int("soak-clients", 4, "soak: SDK clients streaming targets")
 	flag.Parse()
 
 	run := func(name string) bool { return *scenario == "all" || *scenario == name }
@@ -84,6 +91,12 @@ func main() {
 	}
 	if run("auth") {
 		authCost(*bin, *conns, *duration/2)
+	}
+	if *scenario == "soak" { // long: never part of all
+		if err := build(*bin); err != nil {
+			fail(err)
+		}
+		soak(soakOptions{bin: *bin, duration: *duration, chaosEvery: *chaosEvery, sample: *sample, clients: *soakClients})
 	}
 }
 

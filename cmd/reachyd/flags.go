@@ -59,6 +59,10 @@ type Options struct {
 	CameraFPS   int
 	RTSPHost    string
 	RTSPPort    int
+
+	// ChaosEvery is a testing aid for soak runs: crash one actor in turn
+	// at this interval (0: never).
+	ChaosEvery time.Duration
 }
 
 // negatable registers --name and --no-name on one bool, as argparse's
@@ -173,6 +177,7 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.IntVar(&o.CameraFPS, "camera-fps", 15, "camera frame rate")
 	fs.StringVar(&o.RTSPHost, "rtsp-host", "", "address of the RTSP server (default: the --fastapi-host address)")
 	fs.IntVar(&o.RTSPPort, "rtsp-port", 8554, "port of the RTSP server (rtsp://<host>:<port>/head_color)")
+	fs.DurationVar(&o.ChaosEvery, "chaos-every", 0, "testing aid, never for a robot in use: crash one actor in turn (round robin) at this interval, e.g. 30s, to soak-test supervision (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -238,6 +243,9 @@ func (o *Options) validate() error {
 	}
 	if o.NoMedia {
 		o.Camera = "none"
+	}
+	if o.ChaosEvery < 0 {
+		return fmt.Errorf("--chaos-every must not be negative, got %v", o.ChaosEvery)
 	}
 	return nil
 }

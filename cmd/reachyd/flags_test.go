@@ -13,7 +13,7 @@ func TestFlagsFollowTheReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Backend != "robot" || o.Host != "127.0.0.1" || o.Port != 8000 || o.SerialPort != "auto" || o.RobotName != "reachy_mini" ||
-		!o.Autostart || !o.WakeUpOnStart || !o.GotoSleepOnStop || o.ControlHz != 50 {
+		!o.Autostart || !o.WakeUpOnStart || !o.GotoSleepOnStop || o.ControlHz != 50 || o.ChaosEvery != 0 {
 		t.Fatalf("defaults %+v", o)
 	}
 	o, err = parseFlags([]string{"--mockup-sim", "--no-autostart", "--no-wake-up-on-start", "--goto-sleep-on-stop=false",
@@ -42,6 +42,7 @@ func TestFlagsFollowTheReference(t *testing.T) {
 	for _, bad := range [][]string{
 		{"--backend", "mujoco"}, {"--backend", "robot", "--sim"}, {"--control-hz", "0"}, {"--log-level", "LOUD"},
 		{"--kinematics-engine", "Placo"}, {"--check-collision"}, {"--timeout-health-check", "-1"}, {"stray"},
+		{"--chaos-every", "-1s"},
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)

@@ -219,3 +219,26 @@ func TestACrashLoopThatGoesOnEndsInErrorAndExit(t *testing.T) {
 		t.Fatalf("run returned %v, want an error (exit code 1)", err)
 	}
 }
+
+// TestStatusReportsRuntimeFigures: GET /api/daemon/status carries the
+// process's goroutine count and the measured control rate (what soak runs
+// follow); the pushed daemon_status frames do not.
+func TestStatusReportsRuntimeFigures(t *testing.T) {
+	d := startDaemon(t)
+	d.waitRunning()
+	eventually(t, "a measured control rate", func() bool {
+		var st map[string]any
+		d.getJSON("/api/daemon/status", &st)
+		rt, _ := st["reachyd"].(map[string]any)["runtime"].(map[string]any)
+		if rt == nil || fnum(rt["goroutines"]) < 1 {
+			t.Fatalf("runtime figures: %v", st["reachyd"])
+		}
+		hz, _ := rt["mean_control_loop_frequency"].(float64)
+		return hz > 40 && hz < 60
+	})
+	c := d.dialSDK()
+	f := c.waitFrame("daemon_status", 5*time.Second, nil)
+	if _, ok := f.data["reachyd"].(map[string]any)["runtime"]; ok {
+		t.Error("runtime figures in the pushed daemon_status frame")
+	}
+}

@@ -187,6 +187,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 		go func() { served <- gw.ServeUnix(srvCtx, udsLn) }()
 	}
 	log.Info("skills API", "topics", topicsLn.Addr().String(), "uds", opts.UDS, "skills_dir", opts.SkillsDir)
+	if opts.ChaosEvery > 0 {
+		log.Warn("chaos: crashing one actor in turn (--chaos-every, a testing aid)", "every", opts.ChaosEvery)
+		go sys.Chaos(srvCtx, opts.ChaosEvery, log)
+	}
 
 	var fatal error
 	stopWithin, sleep := 25*time.Second, opts.GotoSleepOnStop

@@ -132,7 +132,7 @@ func (g *Gateway) status(c echo.Context) (*messages.DaemonStatus, error) {
 }
 
 func (g *Gateway) daemonStatus(c echo.Context) error {
-	st, err := g.status(c)
+	st, err := ask[*messages.DaemonStatus](g, c, g.sys.Daemon, &messages.GetDaemonStatus{WithRuntime: true})
 	if err != nil {
 		return g.fail(c, err, false)
 	}

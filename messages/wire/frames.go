@@ -130,6 +130,18 @@ func DaemonStatus(b []byte, s *messages.DaemonStatus, style FloatStyle) []byte {
 	} else {
 		r.Time("started_at", s.StartedAt, true)
 	}
+	if rt := s.Runtime; rt != nil {
+		r.Key("runtime")
+		ro := ObjStart(r.B)
+		ro.Style = style
+		ro.Int("goroutines", int64(rt.Goroutines))
+		if s.Backend != nil {
+			ro.Float("mean_control_loop_frequency", rt.ControlHz)
+		} else {
+			ro.Null("mean_control_loop_frequency")
+		}
+		r.B = ro.End()
+	}
 	if s.Backend != nil && s.Backend.HaveHealth {
 		r.Key("motors")
 		r.B = MotorHealth(r.B, &s.Backend.Health, nil, style)
