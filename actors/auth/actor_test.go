@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	authcore "reachyd/actors/auth/core"
 	"reachyd/actors/kit"
 	"reachyd/messages"
@@ -29,14 +27,14 @@ func TestARestartedAuthActorKeepsOneHousekeepingTimer(t *testing.T) {
 	// Every message the actor handles reads the clock once.
 	var handled atomic.Int64
 	now := func() time.Time { handled.Add(1); return time.Now() }
-	parent := actor.PropsFromFunc(func(ctx actor.Context) {
-		if _, ok := ctx.Message().(*actor.Started); ok {
-			if _, err := ctx.SpawnNamed(Props(Options{Cell: cell, Now: now}), "auth"); err != nil {
-				panic(err)
-			}
-		}
-	}, actor.WithSupervisor(kit.NewStrategy(s, kit.Backoff{})))
-	if _, err := s.Root.SpawnNamed(parent, "parent"); err != nil {
+	// A parent that restarts it at once, every time; it answers once the
+	// child is spawned.
+	parent := kit.RootProps(kit.RootOptions{Children: []kit.Child{{Name: "auth", Props: Props(Options{Cell: cell, Now: now})}}})
+	ppid, err := s.Root.SpawnNamed(parent, "parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AskAny(context.Background(), ppid, &kit.TreeReady{}); err != nil {
 		t.Fatal(err)
 	}
 	pid := s.PID("parent/auth")

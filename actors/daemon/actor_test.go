@@ -43,17 +43,14 @@ func answers(t *testing.T, s *kit.System, pid *actor.PID) *messages.DaemonStatus
 }
 
 // spawnSupervised spawns props as name under a parent that restarts it at
-// once, every time.
+// once, every time, and returns once it is spawned.
 func spawnSupervised(t *testing.T, s *kit.System, props *actor.Props, name string) *actor.PID {
 	t.Helper()
-	parent := actor.PropsFromFunc(func(ctx actor.Context) {
-		if _, ok := ctx.Message().(*actor.Started); ok {
-			if _, err := ctx.SpawnNamed(props, name); err != nil {
-				panic(err)
-			}
-		}
-	}, actor.WithSupervisor(kit.NewStrategy(s, kit.Backoff{})))
-	if _, err := s.Root.SpawnNamed(parent, "parent"); err != nil {
+	parent, err := s.Root.SpawnNamed(kit.RootProps(kit.RootOptions{Children: []kit.Child{{Name: name, Props: props}}}), "parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AskAny(context.Background(), parent, &kit.TreeReady{}); err != nil {
 		t.Fatal(err)
 	}
 	return s.PID("parent/" + name)

@@ -21,5 +21,14 @@ func Crashable(next actor.ReceiverFunc) actor.ReceiverFunc {
 	}
 }
 
-// CrashOption adds Crashable to props.
-func CrashOption() actor.PropsOption { return actor.WithReceiverMiddleware(Crashable) }
+// CrashOption is the option every reachyd actor is built with: Crashable,
+// and the spawn-safe mailbox (see SpawnSafeMailbox), since each of them
+// receives messages by name from other goroutines and may be (re)spawned
+// while they arrive.
+func CrashOption() actor.PropsOption {
+	crash, mailbox := actor.WithReceiverMiddleware(Crashable), actor.WithMailbox(SpawnSafeMailbox())
+	return func(p *actor.Props) {
+		crash(p)
+		mailbox(p)
+	}
+}

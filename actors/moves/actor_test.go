@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"reachyd/actors/kit"
 	"reachyd/hw/kinematics"
 	"reachyd/messages"
@@ -24,14 +22,14 @@ func TestAnUploadSurvivesARestart(t *testing.T) {
 	s := kit.NewSystem(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer s.Shutdown()
 	dir := t.TempDir()
-	parent := actor.PropsFromFunc(func(ctx actor.Context) {
-		if _, ok := ctx.Message().(*actor.Started); ok {
-			if _, err := ctx.SpawnNamed(Props(Options{UploadDir: dir, Geometry: kinematics.DefaultGeometry()}), "moves"); err != nil {
-				panic(err)
-			}
-		}
-	}, actor.WithSupervisor(kit.NewStrategy(s, kit.Backoff{})))
-	if _, err := s.Root.SpawnNamed(parent, "parent"); err != nil {
+	// A parent that restarts it at once, every time; it answers once the
+	// child is spawned.
+	parent := kit.RootProps(kit.RootOptions{Children: []kit.Child{{Name: "moves", Props: Props(Options{UploadDir: dir, Geometry: kinematics.DefaultGeometry()})}}})
+	ppid, err := s.Root.SpawnNamed(parent, "parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AskAny(context.Background(), ppid, &kit.TreeReady{}); err != nil {
 		t.Fatal(err)
 	}
 	pid := s.PID("parent/moves")

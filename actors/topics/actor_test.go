@@ -34,14 +34,14 @@ func TestARestartedBrokerKeepsOneFeedAndOneSubscription(t *testing.T) {
 		t.Fatal(err)
 	}
 	const hz = 20
-	parent := actor.PropsFromFunc(func(ctx actor.Context) {
-		if _, ok := ctx.Message().(*actor.Started); ok {
-			if _, err := ctx.SpawnNamed(Props(Options{Hub: hub, StateHz: hz}), "topics"); err != nil {
-				panic(err)
-			}
-		}
-	}, actor.WithSupervisor(kit.NewStrategy(s, kit.Backoff{})))
-	if _, err := s.Root.SpawnNamed(parent, "parent"); err != nil {
+	// A parent that restarts it at once, every time; it answers once the
+	// child is spawned.
+	parent := kit.RootProps(kit.RootOptions{Children: []kit.Child{{Name: "topics", Props: Props(Options{Hub: hub, StateHz: hz})}}})
+	ppid, err := s.Root.SpawnNamed(parent, "parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AskAny(context.Background(), ppid, &kit.TreeReady{}); err != nil {
 		t.Fatal(err)
 	}
 	pid := s.PID("parent/topics")
