@@ -4,6 +4,8 @@ import (
 	"math"
 	"net/url"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"reachyd/hw/geom"
 )
@@ -301,8 +303,33 @@ func DecodeRobotName(body []byte) (string, Errors) {
 // RobotNameFromValue validates an already decoded RobotNameRequest body.
 func RobotNameFromValue(v any) (string, Errors) {
 	return requiredField(v, "name", func(x any, loc []any, errs *Errors) (string, bool) {
-		return StringLen(x, loc, 1, 64, errs)
+		s, ok := StringLen(x, loc, 1, 64, errs)
+		if ok && !PrintableName(s) {
+			// Not in the reference: the name is shown in apps, logs and
+			// mDNS, where a control character or a bidirectional override
+			// could disguise it or forge log lines.
+			const why = "the name must not contain control characters or bidirectional text controls"
+			errs.add("value_error", loc, "Value error, "+why, x, map[string]any{"error": map[string]any{}})
+			return "", false
+		}
+		return s, ok
 	})
+}
+
+// PrintableName reports whether s has no control characters (C0, C1, DEL)
+// and no bidirectional text controls (embeddings, overrides, isolates and
+// marks: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which
+// could make a name display as something else.
+func PrintableName(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError, unicode.IsControl(r):
+			return false
+		case r == 0x061C, r == 0x200E, r == 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+			return false
+		}
+	}
+	return true
 }
 
 // requiredField validates a body model with a single required field.
