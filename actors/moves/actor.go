@@ -27,7 +27,8 @@ type Options struct {
 	Log      *slog.Logger
 	Cell     *Cell
 	// UploadDir is where uploaded audio is stored (default: the system
-	// temporary folder, as the reference does).
+	// temporary folder, as the reference does; the daemon keeps it in its
+	// data folder, away from other users).
 	UploadDir string
 }
 

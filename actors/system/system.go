@@ -67,6 +67,9 @@ type Config struct {
 	TopicStateHz float64
 	// Camera, when set, runs a camera source into a broadcaster.
 	Camera *CameraConfig
+	// UploadDir is where audio uploaded over /ws/sdk is kept until it is
+	// played (main sets <data-dir>/uploads/audio).
+	UploadDir string
 }
 
 // CameraConfig configures the camera actor.
@@ -168,7 +171,7 @@ func Start(cfg Config) (*System, error) {
 			},
 			Moves: moves.Options{
 				Config: cfg.Moves, Geometry: geometry, Library: cfg.Library,
-				Hub: s.Hub, Daemon: daemonPID, Log: cfg.Log,
+				Hub: s.Hub, Daemon: daemonPID, Log: cfg.Log, UploadDir: cfg.UploadDir,
 			},
 		})
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"reachyd/http/validate"
 )
 
 // Options are reachyd's command-line options: the reference daemon's flags
@@ -59,6 +61,10 @@ type Options struct {
 	CameraFPS   int
 	RTSPHost    string
 	RTSPPort    int
+	// Limits and opt-ins.
+	AllowRawBus    bool
+	MaxConnections int
+	MaxWebSockets  int
 }
 
 // negatable registers --name and --no-name on one bool, as argparse's
@@ -173,6 +179,9 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.IntVar(&o.CameraFPS, "camera-fps", 15, "camera frame rate")
 	fs.StringVar(&o.RTSPHost, "rtsp-host", "", "address of the RTSP server (default: the --fastapi-host address)")
 	fs.IntVar(&o.RTSPPort, "rtsp-port", 8554, "port of the RTSP server (rtsp://<host>:<port>/head_color)")
+	fs.BoolVar(&o.AllowRawBus, "allow-raw-bus", false, "serve WS /api/move/ws/raw/write (raw Dynamixel packets; instructions that could brick a motor are refused even then)")
+	fs.IntVar(&o.MaxConnections, "max-connections", 1024, "open connections at most on each listener (API, unix socket, topic bus); one more waits until one closes")
+	fs.IntVar(&o.MaxWebSockets, "max-websockets", 256, "WebSocket clients at most, over every endpoint")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -199,6 +208,9 @@ func (o *Options) validate() error {
 	}
 	if o.Port < 0 || o.Port > 65535 {
 		return fmt.Errorf("--fastapi-port out of range: %d", o.Port)
+	}
+	if o.RobotName == "" || len(o.RobotName) > 256 || !validate.PrintableName(o.RobotName) {
+		return fmt.Errorf("--robot-name must be non-empty, printable, and have no bidirectional text controls, got %q", o.RobotName)
 	}
 	if o.KinematicsEngine != "AnalyticalKinematics" {
 		return fmt.Errorf("--kinematics-engine %s is not available: reachyd implements AnalyticalKinematics only", o.KinematicsEngine)
@@ -238,6 +250,9 @@ func (o *Options) validate() error {
 	}
 	if o.NoMedia {
 		o.Camera = "none"
+	}
+	if o.MaxConnections < 1 || o.MaxWebSockets < 1 {
+		return fmt.Errorf("--max-connections and --max-websockets must be positive, got %d and %d", o.MaxConnections, o.MaxWebSockets)
 	}
 	return nil
 }

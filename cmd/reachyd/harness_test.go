@@ -29,6 +29,12 @@ type testDaemon struct {
 // simulated robot. Extra flags are appended.
 func startDaemon(t *testing.T, extra ...string) *testDaemon {
 	t.Helper()
+	return startDaemonLog(t, io.Discard, extra...)
+}
+
+// startDaemonLog is startDaemon with the daemon's log written to w.
+func startDaemonLog(t *testing.T, w io.Writer, extra ...string) *testDaemon {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"--backend", "sim", "--fastapi-port", "0", "--data-dir", t.TempDir(),
 		"--log-level", "ERROR", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--no-skill-host", "--camera", "none", "--rtsp-port", "0"}, extra...)
@@ -39,7 +45,7 @@ func startDaemon(t *testing.T, extra ...string) *testDaemon {
 	ready := make(chan up, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, args, io.Discard, func(addr string, sys *system.System) { ready <- up{addr, sys} })
+		errc <- run(ctx, args, w, func(addr string, sys *system.System) { ready <- up{addr, sys} })
 	}()
 	var u up
 	select {

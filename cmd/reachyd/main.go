@@ -116,6 +116,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if err != nil {
 		return err
 	}
+	// Uploads left by a daemon that died are never played: start afresh.
+	_ = os.RemoveAll(filepath.Dir(cfg.UploadDir))
 	cfg.Logs = logs
 	if cfg.Auth, err = auth.Open(authcore.StoreDir(opts.DataDir), authcore.Config{}); err != nil {
 		return fmt.Errorf("auth: %w", err)
@@ -159,6 +161,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	gcfg := gateway.Config{
 		RobotName: opts.RobotName, HealthCheckTimeout: opts.HealthCheckTimeout,
 		Log: log, Version: APIVersion, ExtraHosts: hostNames(opts.Host),
+		AllowRawBus: opts.AllowRawBus, MaxConnections: opts.MaxConnections, MaxWebSockets: opts.MaxWebSockets,
 	}
 	if cfg.Camera != nil {
 		gcfg.Video = cfg.Camera.Out
@@ -226,6 +229,7 @@ func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
 		dirs = append(dirs, hc)
 	}
 	cfg := system.Config{
+		UploadDir: filepath.Join(o.DataDir, "uploads", "audio"),
 		Period:    time.Duration(float64(time.Second) / o.ControlHz),
 		Library:   motion.Library{Dirs: dirs},
 		Log:       log,

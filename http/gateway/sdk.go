@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/gorilla/websocket"
 
@@ -169,12 +170,12 @@ func (g *Gateway) sdkReadLoop(w *wsConn) {
 		case err == nil:
 		case errors.As(err, &de):
 			// As the reference: the error ends this client's connection.
-			g.log.Warn("WS client error", "err", de.msg)
+			g.badInput.Log(g.log, slog.LevelWarn, "WS client error", "err", de.msg)
 			w.out.Close(de.msg)
 			w.closeFrame(websocket.CloseInternalServerErr, truncate(de.msg, 120))
 			return
 		default:
-			g.log.Debug("WS invalid message", "err", err)
+			g.badInput.Log(g.log, slog.LevelDebug, "WS invalid message", "err", err)
 		}
 	}
 }
