@@ -103,7 +103,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.log.Info("session opened", "client_id", g.ClientID, "level", g.Level.String(), "local", m.TrustedLocal)
 		kit.Reply(ctx, messages.AuthGrant{Token: g.Token, ClientID: g.ClientID, Level: g.Level})
 	case *messages.VerifyToken:
-		p, err := a.c.core.Verify(m.Token, m.Remote, now)
+		p, err := a.c.core.Verify(m.Token, m.Remote, m.Channel, now)
 		if err != nil {
 			kit.Reply(ctx, authError(err, "Invalid or expired token"))
 			return
@@ -130,7 +130,8 @@ func authError(err error, text string) error {
 			Reason: "rate_limited", RetryAfter: rl.RetryAfter}
 	}
 	for _, e := range []error{authcore.ErrBadKey, authcore.ErrRevokedKey, authcore.ErrUnknownKey, authcore.ErrTokenMalformed,
-		authcore.ErrTokenExpired, authcore.ErrTokenSignature, authcore.ErrTokenTooLarge, authcore.ErrTokenClaims, authcore.ErrSessionEnded} {
+		authcore.ErrTokenExpired, authcore.ErrTokenSignature, authcore.ErrTokenTooLarge, authcore.ErrTokenClaims, authcore.ErrTokenChannel,
+		authcore.ErrSessionEnded} {
 		if errors.Is(err, e) {
 			return &messages.Error{Kind: messages.KindUnauthorized, Detail: text, Reason: "unauthorized"}
 		}

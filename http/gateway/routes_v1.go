@@ -112,7 +112,11 @@ func (g *Gateway) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 			return unauthorized(c, "Invalid authorization scheme: use Bearer <token>")
 		}
-		p, err := ask[messages.Principal](g, c, g.sys.Auth, &messages.VerifyToken{Token: strings.TrimSpace(token), Remote: remote(c)})
+		ch := messages.ChannelNetwork
+		if _, unix := peerOf(c.Request().Context()); unix {
+			ch = messages.ChannelUnix
+		}
+		p, err := ask[messages.Principal](g, c, g.sys.Auth, &messages.VerifyToken{Token: strings.TrimSpace(token), Remote: remote(c), Channel: ch})
 		if err != nil {
 			if messages.KindOf(err) == messages.KindUnauthorized {
 				return unauthorized(c, err.Error())
