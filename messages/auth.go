@@ -97,6 +97,13 @@ type VerifyToken struct {
 	Channel Channel
 }
 
+// SessionsEnded is published on the event stream by the auth actor when
+// sessions end (key revoked or deleted, idle, ended explicitly), so that
+// what they hold open (topic WebSockets) is closed at once.
+type SessionsEnded struct {
+	SessionIDs []string
+}
+
 // Principal is an authenticated caller: one session of an API key.
 type Principal struct {
 	ClientID  string

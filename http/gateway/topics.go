@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -22,8 +23,12 @@ const (
 	// pymirokai, reconnects and resubscribes at once.
 	topicQueue = 1024
 	// reverify: an open topic connection re-checks its token this often,
-	// so a revoked key or an ended session closes it.
+	// which keeps its session from going idle. A revoked key or an ended
+	// session closes it at once (messages.SessionsEnded).
 	reverify = time.Minute
+	// tokenInvalid is the close reason (code 1008) of a connection whose
+	// session ended.
+	tokenInvalid = "token no longer valid"
 )
 
 var topicClients atomic.Uint64
@@ -101,6 +106,15 @@ func (g *Gateway) serveTopics(w http.ResponseWriter, r *http.Request, token stri
 		return
 	}
 	defer g.sys.Kit.Tell(g.sys.Topics, &messages.TopicDetach{Client: id})
+	// Closed as soon as its session ends (key revoked). The subscription
+	// comes before the first re-check in reverifyTopics, so a session that
+	// ended after the handshake's check is caught by one or the other.
+	unsub := kit.Subscribe(g.sys.Kit, func(e messages.SessionsEnded) {
+		if slices.Contains(e.SessionIDs, p.SessionID) {
+			out.Close(tokenInvalid)
+		}
+	})
+	defer unsub()
 	go wc.writeLoop()
 	go g.reverifyTopics(wc, token, remoteOf(r), ch)
 	for {
@@ -128,23 +142,23 @@ func (g *Gateway) serveTopics(w http.ResponseWriter, r *http.Request, token stri
 }
 
 // reverifyTopics closes a topic connection whose token's session ended
-// (key revoked, session expired); it also keeps a live session from going
-// idle while its WebSocket is open.
+// (key revoked, session expired): once at once, then every reverify; it
+// also keeps a live session from going idle while its WebSocket is open.
 func (g *Gateway) reverifyTopics(wc *wsConn, token, remote string, ch messages.Channel) {
 	t := time.NewTicker(reverify)
 	defer t.Stop()
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
+		_, err := kit.Ask[messages.Principal](ctx, g.sys.Kit, g.sys.Auth, &messages.VerifyToken{Token: token, Remote: remote, Channel: ch})
+		cancel()
+		if messages.KindOf(err) == messages.KindUnauthorized {
+			wc.out.Close(tokenInvalid)
+			return
+		}
 		select {
 		case <-wc.done:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
-			_, err := kit.Ask[messages.Principal](ctx, g.sys.Kit, g.sys.Auth, &messages.VerifyToken{Token: token, Remote: remote, Channel: ch})
-			cancel()
-			if messages.KindOf(err) == messages.KindUnauthorized {
-				wc.out.Close("token no longer valid")
-				return
-			}
 		}
 	}
 }

@@ -137,8 +137,11 @@ type Core struct {
 	sessions map[string]*list.Element // of *session
 	lru      *list.List               // front: most recently used
 	ended    map[string]time.Time     // session id -> refuse its tokens until
-	limiter  *Limiter                 // per credential
-	addrs    *Limiter                 // per address
+	// justEnded: sessions ended since the last TakeEnded, for the shell to
+	// close what they hold open.
+	justEnded []string
+	limiter   *Limiter // per credential
+	addrs     *Limiter // per address
 }
 
 // NewCore assembles a Core.
@@ -440,6 +443,16 @@ func (c *Core) Sweep(now time.Time) int {
 	return len(victims)
 }
 
+// TakeEnded returns the ids of the sessions ended since the last call
+// (by Verify, Rotate, EndSession, EndSessionsOfKey or Sweep; not those
+// evicted for room, whose tokens may re-create them) and forgets them.
+// The shell closes what those sessions hold open (topic WebSockets).
+func (c *Core) TakeEnded() []string {
+	out := c.justEnded
+	c.justEnded = nil
+	return out
+}
+
 // Sessions lists the live sessions, most recently used first.
 func (c *Core) Sessions() []SessionInfo {
 	out := make([]SessionInfo, 0, len(c.sessions))
@@ -488,6 +501,9 @@ func (c *Core) drop(e *list.Element) {
 func (c *Core) end(s *session, now time.Time) {
 	if e, ok := c.sessions[s.id]; ok {
 		c.drop(e)
+	}
+	if len(c.justEnded) < maxTombstones(c.cfg.MaxSessions) {
+		c.justEnded = append(c.justEnded, s.id)
 	}
 	until := s.maxExp.Add(Leeway)
 	if !now.IsZero() && !now.Before(until) {

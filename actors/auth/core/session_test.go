@@ -3,6 +3,7 @@ package authcore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -412,5 +413,34 @@ func TestLocalTokenBoundToHost(t *testing.T) {
 	g := e.grant(t, key, t0)
 	if _, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, t0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Sessions ended by a revocation (seen at a Sweep), explicitly or at use
+// are handed to the shell once, so it can close their WebSockets.
+func TestTakeEnded(t *testing.T) {
+	e := newEnv(t, Config{})
+	key, k := e.key(t, "k", messages.LevelUser)
+	other, _ := e.key(t, "other", messages.LevelUser)
+	a, b := e.grant(t, key, t0), e.grant(t, key, t0)
+	c := e.grant(t, other, t0)
+	if got := e.core.TakeEnded(); len(got) != 0 {
+		t.Fatalf("ended before anything ended: %v", got)
+	}
+	e.store.Revoke(k.ID, t0)
+	e.core.Sweep(t0.Add(time.Second))
+	got := e.core.TakeEnded()
+	slices.Sort(got)
+	want := []string{a.SessionID, b.SessionID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("ended = %v, want %v", got, want)
+	}
+	if got := e.core.TakeEnded(); len(got) != 0 {
+		t.Fatalf("ended twice: %v", got)
+	}
+	e.core.EndSession(c.SessionID)
+	if got := e.core.TakeEnded(); !slices.Equal(got, []string{c.SessionID}) {
+		t.Fatalf("ended = %v", got)
 	}
 }
