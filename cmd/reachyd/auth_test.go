@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,9 +16,106 @@ import (
 	"reachyd/messages"
 )
 
+// syncBuffer collects the daemon's log; the logger writes from many
+// goroutines while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // keyID is the id part of an API key (rmk_<id>_<secret>), as `reachyd keys
 // list` shows it.
 func keyID(key string) string { return strings.Split(key, "_")[1] }
+
+// TestSkillFilesNeedAdmin: uploading, enabling, disabling and removing
+// skill files runs code, so a USER key gets 403 on each (before its body
+// is looked at) while ADMIN succeeds; every change is logged at INFO with
+// the key id that made it and the skill's name, never the key or a token.
+func TestSkillFilesNeedAdmin(t *testing.T) {
+	dataDir := t.TempDir()
+	admin := createKey(t, dataDir, "dev", messages.LevelAdmin)
+	user := createKey(t, dataDir, "guest", messages.LevelUser)
+	var log syncBuffer
+	d := startDaemonLog(t, &log, "--data-dir", dataDir, "--log-level", "INFO")
+	d.waitRunning()
+	a, u := newV1(t, d.base, nil), newV1(t, d.base, nil)
+	a.login(admin)
+	u.login(user)
+
+	enable := func(c *v1, name string, on bool) v1Resp {
+		b, _ := json.Marshal(map[string]any{"command": name, "value": on})
+		return c.do("PATCH", "/api/v1/skill/enable/", b, nil)
+	}
+	remove := func(c *v1, name string) v1Resp {
+		return c.do("DELETE", "/api/v1/skill/remove/?skill_name="+name, nil, nil)
+	}
+	forbidden := func(what string, r v1Resp) {
+		t.Helper()
+		var m map[string]any
+		if r.code != 403 || json.Unmarshal(r.body, &m) != nil || len(m) != 1 || !strings.Contains(fmt.Sprint(m["detail"]), "ADMIN") {
+			t.Errorf("USER %s: %d %s, want 403 {\"detail\": ...}", what, r.code, r.body)
+		}
+	}
+
+	forbidden("upload", u.upload("evil.py", "import os\n"))
+	if r := a.upload("greet.py", "def greet():\n    return 1\n"); r.code != 200 {
+		t.Fatalf("ADMIN upload: %d %s", r.code, r.body)
+	}
+	forbidden("disable", enable(u, "greet.py", false))
+	forbidden("enable", enable(u, "greet.py", true))
+	forbidden("remove", remove(u, "greet.py"))
+	// A refused upload wrote nothing; listing stays open to USER.
+	r := u.do("GET", "/api/v1/skill/list/", nil, nil)
+	if r.code != 200 || strings.Contains(string(r.body), "evil") || !strings.Contains(string(r.body), `"greet.py"`) {
+		t.Fatalf("USER list: %d %s", r.code, r.body)
+	}
+	for _, step := range []struct {
+		what string
+		r    v1Resp
+	}{
+		{"disable", enable(a, "greet.py", false)},
+		{"enable", enable(a, "greet.py", true)},
+		{"remove", remove(a, "greet.py")},
+	} {
+		if step.r.code != 200 {
+			t.Fatalf("ADMIN %s: %d %s", step.what, step.r.code, step.r.body)
+		}
+	}
+
+	id := keyID(admin)
+	for _, op := range []string{"uploaded", "disabled", "enabled", "removed"} {
+		want := fmt.Sprintf(`level=INFO msg="skill file changed" component=gateway op=%s skill=greet.py key_id=%s`, op, id)
+		found := false
+		for _, line := range strings.Split(log.String(), "\n") {
+			if strings.Contains(line, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no log line %q in:\n%s", want, log.String())
+		}
+	}
+	if !strings.Contains(log.String(), "key_id="+keyID(user)) {
+		t.Error("the refusals do not name the USER key id")
+	}
+	for _, secret := range []string{admin, user, a.token, u.token} {
+		if strings.Contains(log.String(), secret) {
+			t.Fatal("the log shows a key or a token")
+		}
+	}
+}
 
 // TestRevokedKeyEndsItsTopicSocket: `reachyd keys revoke` (which edits
 // api_keys.json) closes the open topic WebSockets of the key's sessions
