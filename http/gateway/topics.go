@@ -142,7 +142,7 @@ func (g *Gateway) serveTopics(w http.ResponseWriter, r *http.Request, token stri
 }
 
 // reverifyTopics closes a topic connection whose token's session ended
-// (key revoked, session expired): once at once, then every reverify; it
+// (key revoked, session expired): right away, then every reverify; it
 // also keeps a live session from going idle while its WebSocket is open.
 func (g *Gateway) reverifyTopics(wc *wsConn, token, remote string, ch messages.Channel) {
 	t := time.NewTicker(reverify)
