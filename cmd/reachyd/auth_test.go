@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +13,6 @@ import (
 
 	"reachyd/messages"
 )
-
-// syncBuffer collects the daemon's log; the logger writes from many
-// goroutines while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // keyID is the id part of an API key (rmk_<id>_<secret>), as `reachyd keys
 // list` shows it.
@@ -47,7 +26,7 @@ func TestSkillFilesNeedAdmin(t *testing.T) {
 	dataDir := t.TempDir()
 	admin := createKey(t, dataDir, "dev", messages.LevelAdmin)
 	user := createKey(t, dataDir, "guest", messages.LevelUser)
-	var log syncBuffer
+	var log lockedBuffer
 	d := startDaemonLog(t, &log, "--data-dir", dataDir, "--log-level", "INFO")
 	d.waitRunning()
 	a, u := newV1(t, d.base, nil), newV1(t, d.base, nil)

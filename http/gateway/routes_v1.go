@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"path/filepath"
@@ -92,7 +93,7 @@ func (g *Gateway) v1Auth(c echo.Context) error {
 	gr, err := ask[messages.AuthGrant](g, c, g.sys.Auth, &messages.AuthKey{Key: key, Remote: remote(c), TrustedLocal: trusted})
 	if err != nil {
 		if messages.KindOf(err) == messages.KindUnauthorized {
-			g.log.Info("API key refused", "remote", remote(c))
+			g.badInput.Log(g.log, slog.LevelInfo, "API key refused", "remote", remote(c))
 			return unauthorized(c, err.Error())
 		}
 		return g.fail(c, err, false)
@@ -148,7 +149,7 @@ func (g *Gateway) needLevel(need messages.AccessLevel, what string) echo.Middlew
 		return func(c echo.Context) error {
 			p := principal(c)
 			if !p.Level.Allows(need) {
-				g.log.Info("refused: access level too low", "path", c.Request().URL.Path, "key_id", p.KeyID,
+				g.badInput.Log(g.log, slog.LevelInfo, "refused: access level too low", "path", c.Request().URL.Path, "key_id", p.KeyID,
 					"client_id", p.ClientID, "level", p.Level.String(), "needs", need.String())
 				return detail(c, http.StatusForbidden, what+" needs the "+need.String()+" access level or higher")
 			}
