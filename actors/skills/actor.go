@@ -39,6 +39,10 @@ type Options struct {
 	Moves        *actor.PID
 	Cell         *Cell
 	Log          *slog.Logger
+
+	// ImportTimeout bounds the import of one skill file in the host (10 s
+	// if zero); a file over it is skipped until it changes.
+	ImportTimeout time.Duration
 }
 
 // Cell keeps the registry, the missions and the skill host across
@@ -49,6 +53,7 @@ type Cell struct {
 	host     *host.Process
 	hostAt   time.Time
 	restarts int
+	started  bool              // a host was started in this cell
 	closed   bool              // shutting down: no more hosts
 	moves    map[string]string // move id -> mission id (running built-ins)
 }
@@ -240,6 +245,7 @@ func (a *Actor) started(ctx actor.Context) {
 func (a *Actor) startHost(ctx actor.Context) {
 	a.c.mu.Lock()
 	skip := a.c.host != nil || a.c.closed
+	first := !a.c.started
 	a.c.mu.Unlock()
 	if skip {
 		return
@@ -247,7 +253,10 @@ func (a *Actor) startHost(ctx actor.Context) {
 	log := a.log.With("component", "skillhost")
 	p, err := host.Start(host.Options{
 		Python: a.opt.Python, SkillsDir: a.opt.Files.Dir, APIURL: a.opt.APIURL, ListInterval: a.opt.ListInterval,
-		WorkDir: a.opt.WorkDir, Log: func(line string) { log.Info(line) },
+		WorkDir: a.opt.WorkDir, ImportTimeout: a.opt.ImportTimeout, Log: func(line string) { log.Info(line) },
+		// The files skipped for hanging at import get another chance when
+		// reachyd restarts.
+		ForgetSkipped: first,
 	})
 	if err != nil {
 		a.log.Error("cannot start the skill host", "err", err)
@@ -255,7 +264,7 @@ func (a *Actor) startHost(ctx actor.Context) {
 		return
 	}
 	a.c.mu.Lock()
-	a.c.host, a.c.hostAt = p, time.Now()
+	a.c.host, a.c.hostAt, a.c.started = p, time.Now(), true
 	a.c.mu.Unlock()
 	a.log.Info("skill host started", "pid", p.Pid(), "skills_dir", a.opt.Files.Dir)
 	ctx.Send(a.opt.Broker, &messages.TopicDetach{Client: hostClient})
@@ -311,7 +320,10 @@ func (a *Actor) hostExited(ctx actor.Context, m *hostExited, now time.Time) {
 	closed := a.c.closed
 	a.c.mu.Unlock()
 	reason := "the skill host stopped"
-	if m.err != nil {
+	switch {
+	case errors.Is(m.err, host.ErrImportStuck):
+		reason = "the skill host restarted: a skill file blocked at import (see skill_manager_errors)"
+	case m.err != nil:
 		reason += ": " + m.err.Error()
 	}
 	if closed {

@@ -85,6 +85,8 @@ type SkillsConfig struct {
 	Python  string
 	APIURL  string
 	WorkDir string
+	// ImportTimeout bounds the import of one skill file (10 s if zero).
+	ImportTimeout time.Duration
 }
 
 // AppsConfig configures the app manager.
@@ -205,7 +207,7 @@ func Start(cfg Config) (*System, error) {
 		}
 		if sc := cfg.Skills; sc != nil {
 			must(ctx.SpawnNamed(skills.Props(skills.Options{Files: sc.Files, Python: sc.Python, APIURL: sc.APIURL, WorkDir: sc.WorkDir,
-				Broker: s.Topics, Moves: s.Moves, Cell: s.skillsCell, Log: cfg.Log}), "skills"))
+				ImportTimeout: sc.ImportTimeout, Broker: s.Topics, Moves: s.Moves, Cell: s.skillsCell, Log: cfg.Log}), "skills"))
 		}
 		if a := cfg.Apps; a != nil {
 			appmon := ks.PID(Root + "/appmon")

@@ -65,6 +65,9 @@ type Options struct {
 	AllowRawBus    bool
 	MaxConnections int
 	MaxWebSockets  int
+
+	// SkillImportTimeout bounds the import of one skill file in the host.
+	SkillImportTimeout time.Duration
 }
 
 // negatable registers --name and --no-name on one bool, as argparse's
@@ -174,6 +177,8 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.IntVar(&o.TopicsPort, "topics-port", 8001, "port of the topic bus WebSocket (pymirokai's WebSocketAPI)")
 	fs.StringVar(&o.SkillsDir, "skills-dir", "", "skills folder (default <data-dir>/custom_skills; disabled files go beside it in <dir>.disabled)")
 	boolPair(fs, &o.SkillHost, "skill-host", true, "run the skill host that runs the skills folder's Python skills")
+	o.SkillImportTimeout = 10 * time.Second
+	fs.Var(secondsFlag{&o.SkillImportTimeout}, "skill-import-timeout", "seconds the skill host may spend importing one skill file; a file over it is reported and skipped until it changes (default 10)")
 	fs.StringVar(&o.Camera, "camera", "auto", "camera source: auto (a test pattern on the simulator, the first V4L2 camera on the robot), test, none, or a device such as /dev/video0")
 	fs.StringVar(&o.CameraSize, "camera-size", "640x480", "camera frame size, WIDTHxHEIGHT")
 	fs.IntVar(&o.CameraFPS, "camera-fps", 15, "camera frame rate")

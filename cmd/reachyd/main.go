@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 		return fmt.Errorf("auth: %w", err)
 	}
 	cfg.Skills = &system.SkillsConfig{Files: skills.Files{Dir: opts.SkillsDir}, APIURL: "http://" + ln.Addr().String(),
-		WorkDir: filepath.Join(opts.DataDir, "skillhost")}
+		WorkDir: filepath.Join(opts.DataDir, "skillhost"), ImportTimeout: opts.SkillImportTimeout}
 	if opts.SkillHost {
 		cfg.Skills.Python = "python3"
 		if opts.Python != "" {

@@ -284,3 +284,40 @@ async def heartbeat():
 		}
 	})
 }
+
+// TestSkillHostHardening: a file that blocks at import does not freeze the
+// other skills.
+func TestSkillHostHardening(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the Python skill host")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not available")
+	}
+	dataDir := t.TempDir()
+	key := createKey(t, dataDir, "dev", messages.LevelAdmin)
+	d := startDaemon(t, "--data-dir", dataDir, "--skill-host", "--skill-import-timeout", "1")
+	d.waitRunning()
+	c := newV1(t, d.base, nil)
+	c.login(key)
+	c.upload("good.py", "def good():\n    return 'good'\ngood.skill_info = {}\n")
+	c.waitSkills(true, "good")
+
+	t.Run("a file that blocks at import is reported, the others run", func(t *testing.T) {
+		c.upload("block.py", "import time\ntime.sleep(3600)\n")
+		eventually(t, "block.py reported", func() bool {
+			e, _ := c.get("get_skill_manager_errors")["result"].(map[string]any)["block.py"].(string)
+			return strings.Contains(e, "block.py: ImportTimeout: the import did not finish within 1 s")
+		})
+		// The host restarts without it: good is listed and runs (a call
+		// may reach the host that is going away first).
+		eventually(t, "good runs", func() bool {
+			r := c.call("good", nil)
+			return r["called"] == true && c.wait(r["msg"])["value"] == "good"
+		})
+		eventually(t, "block.py still reported", func() bool {
+			e, _ := c.get("get_skill_manager_errors")["result"].(map[string]any)["block.py"].(string)
+			return strings.Contains(e, "ImportTimeout")
+		})
+	})
+}

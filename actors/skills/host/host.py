@@ -17,6 +17,12 @@ on request, runs and cancels skills on ``RPC_command`` (answering on
 ``RPC_result``), and reports files that do not import on
 ``skill_manager_errors``.
 
+Each file is imported in a thread of its own within ``--import-timeout``
+seconds. A thread stuck in an import cannot be stopped, so a file that does
+not import in time is reported, remembered in ``--state-dir`` (skipped until
+it changes) and the host exits with status 3 for the daemon to start a new
+one. A file during whose import the host died is skipped the same way.
+
 Only the Python standard library is used: the robot may have no package index.
 Everything on stderr is the host's log; the daemon logs it.
 """
@@ -61,6 +67,13 @@ SHUTDOWN_GRACE = 3.0
 FLUSH_TIMEOUT = 2.0
 # JSON-RPC "internal error", the code the reference uses for every refusal.
 RPC_ERROR = -32603
+# Exit status of a host that stops because a skill file blocked at import:
+# the daemon starts a new host, which skips that file until it changes.
+EXIT_IMPORT_STUCK = 3
+# In the state folder: the file being imported now (written before the
+# import starts, removed after), and the files skipped until they change.
+IMPORTING_NAME = "importing.json"
+SKIPPED_NAME = "import-skipped.json"
 # Nesting deeper than this is stringified rather than recursed into, so a
 # self-referencing value cannot crash the serializer.
 MAX_DEPTH = 64
@@ -834,32 +847,110 @@ def list_python_files(root: str) -> Dict[str, Tuple[int, ...]]:
     return out
 
 
-def scan(root: str, previous: Dict[str, FileState]) -> Tuple[Dict[str, FileState], Set[str]]:
-    """Re-import changed files; keep the rest. Runs in a worker thread.
+class ImportGuard:
+    """The skill files whose import hung or took the host down.
 
-    Returns the new file states and the paths (re)loaded by this scan.
+    Such files are skipped (reported with their error, never imported)
+    until they change, across restarts of the host: a thread stuck in an
+    import cannot be stopped, so the host that hit one exits and a new host
+    starts without it.
+
+    Before each import IMPORTING_NAME is written in the state folder
+    ({"pid", "file", "sig"}) and it is removed after. A host that finds it
+    at start died during that import (a crash or os._exit at import, or the
+    daemon killed a host whose import held the interpreter), and skips the
+    file. The daemon reads it too, to kill a host stuck in an import that
+    keeps the host's own deadline from firing.
     """
-    files: Dict[str, FileState] = {}
-    loaded: Set[str] = set()
-    for rel, sig in sorted(list_python_files(root).items()):
-        old = previous.get(rel)
-        if old is not None and old.sig == sig:
-            files[rel] = old
-            continue
-        started = time.monotonic()
-        files[rel] = load_file(root, rel, sig)
-        loaded.add(rel)
-        took = time.monotonic() - started
-        state = files[rel]
-        if state.error:
-            LOG.warning("import failed: %s", state.error)
-        else:
-            LOG.info("imported %s (%d skills, %.2f s)", rel, len(state.skills), took)
-    for rel, old in previous.items():
-        if rel not in files:
-            sys.modules.pop(old.module_name, None)
-            LOG.info("%s is gone", rel)
-    return files, loaded
+
+    def __init__(self, state_dir: str) -> None:
+        self.dir = state_dir
+        self.marker = os.path.join(state_dir, IMPORTING_NAME)
+        self.path = os.path.join(state_dir, SKIPPED_NAME)
+        self.skipped: Dict[str, Tuple[Tuple[int, ...], str]] = {}
+
+    def load(self) -> None:
+        """Read the skipped files, and turn a leftover marker into one."""
+        try:
+            with open(self.path, "r", encoding="utf-8") as f:
+                raw = json.load(f)
+            for rel, item in raw.items():
+                self.skipped[rel] = (tuple(int(v) for v in item["sig"]), str(item["error"]))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            LOG.warning("%s unreadable, ignored: %s", self.path, exc)
+        try:
+            with open(self.marker, "r", encoding="utf-8") as f:
+                last = json.load(f)
+            rel, sig = str(last["file"]), tuple(int(v) for v in last["sig"])
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            LOG.warning("%s unreadable, ignored: %s", self.marker, exc)
+            self.end()
+            return
+        text = (
+            "%s: ImportCrash: the skill host stopped while importing this file (a crash or an exit "
+            "at import, or an import that hung the host); the file is skipped until it changes" % rel
+        )
+        LOG.error("%s", text)
+        self.skip(rel, sig, text)
+        self.end()
+
+    def check(self, rel: str, sig: Tuple[int, ...]) -> Optional[str]:
+        """The error of a skipped file, or None: import it (a changed file is forgiven)."""
+        item = self.skipped.get(rel)
+        if item is None:
+            return None
+        if item[0] == sig:
+            return item[1]
+        LOG.info("%s changed: it is imported again", rel)
+        del self.skipped[rel]
+        self.save()
+        return None
+
+    def forget_missing(self, present: Mapping[str, Any]) -> None:
+        """Forget the skipped files that are gone."""
+        gone = [rel for rel in self.skipped if rel not in present]
+        for rel in gone:
+            del self.skipped[rel]
+        if gone:
+            self.save()
+
+    def skip(self, rel: str, sig: Tuple[int, ...], text: str) -> None:
+        """Skip a file until it changes."""
+        self.skipped[rel] = (sig, text)
+        self.save()
+
+    def begin(self, rel: str, sig: Tuple[int, ...]) -> None:
+        """Record the import about to start."""
+        self._write(self.marker, {"pid": os.getpid(), "file": rel, "sig": list(sig)})
+
+    def end(self) -> None:
+        """The import is over, whatever its outcome."""
+        try:
+            os.remove(self.marker)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            LOG.warning("cannot remove %s: %s", self.marker, exc)
+
+    def save(self) -> None:
+        """Write the skipped files."""
+        data = {rel: {"sig": list(sig), "error": text} for rel, (sig, text) in sorted(self.skipped.items())}
+        self._write(self.path, data)
+
+    @staticmethod
+    def _write(path: str, obj: Any) -> None:
+        """Write JSON atomically (temporary file, then rename); failures are logged."""
+        tmp = path + ".tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(dumps(obj))
+            os.replace(tmp, path)
+        except OSError as exc:
+            LOG.error("cannot write %s: %s", path, exc)
 
 
 # ---------------------------------------------------------------------------
@@ -885,11 +976,23 @@ class RPCRefusal(Exception):
 class Host:
     """Discovery, the skills list, runs and cancels, on one event loop."""
 
-    def __init__(self, root: str, api_url: str, list_interval: float, writer: FrameWriter) -> None:
+    def __init__(
+        self,
+        root: str,
+        api_url: str,
+        list_interval: float,
+        writer: FrameWriter,
+        import_timeout: float = 10.0,
+        state_dir: str = ".",
+    ) -> None:
         self.root = root
         self.api_url = api_url
         self.list_interval = list_interval
         self.writer = writer
+        self.import_timeout = import_timeout
+        self.guard = ImportGuard(state_dir)
+        self.guard.load()
+        self.exit_code = 0
         self.files: Dict[str, FileState] = {}
         self.skills: Dict[str, SkillDef] = {}
         self.runs: Dict[str, Run] = {}
@@ -902,10 +1005,11 @@ class Host:
 
     # -- lifecycle
 
-    def request_stop(self, reason: str) -> None:
+    def request_stop(self, reason: str, exit_code: int = 0) -> None:
         """Ask the host to cancel its skills and exit (idempotent)."""
         if not self._stop.is_set():
             self._stop_reason = reason
+            self.exit_code = exit_code
             self._stop.set()
 
     async def run(self, reader: LineReader) -> str:
@@ -921,6 +1025,8 @@ class Host:
         LOG.info("stopping: %s", self._stop_reason)
         lister.cancel()
         await self._cancel_all("host stopping")
+        # An import cut short by the stop is not the file's fault.
+        self.guard.end()
         return self._stop_reason
 
     async def _cancel_all(self, reason: str) -> None:
@@ -993,10 +1099,71 @@ class Host:
             self._list_wanted.clear()
 
     async def rescan(self) -> None:
-        """Bring the skills up to date with the folder (imports in a thread)."""
+        """Bring the skills up to date with the folder.
+
+        Changed files are re-imported, each in a thread of its own and
+        within import_timeout; the rest is kept. A file that does not import
+        in time stops the host (see _import).
+        """
         async with self._scan_lock:
-            files, loaded = await run_in_thread(scan, self.root, self.files)
+            if self._stop.is_set():
+                return
+            listing = await run_in_thread(list_python_files, self.root)
+            self.guard.forget_missing(listing)
+            files: Dict[str, FileState] = {}
+            loaded: Set[str] = set()
+            for rel, sig in sorted(listing.items()):
+                old = self.files.get(rel)
+                if old is not None and old.sig == sig:
+                    files[rel] = old
+                    continue
+                loaded.add(rel)
+                skipped = self.guard.check(rel, sig)
+                if skipped is not None:
+                    LOG.warning("not imported: %s", skipped)
+                    files[rel] = FileState(rel, sig, module_name_for(rel), {}, skipped)
+                    continue
+                state = await self._import(rel, sig)
+                if state is None:
+                    return  # it hung: the host is stopping
+                files[rel] = state
+            for rel, old in self.files.items():
+                if rel not in files:
+                    sys.modules.pop(old.module_name, None)
+                    LOG.info("%s is gone", rel)
             self._apply(files, loaded)
+
+    async def _import(self, rel: str, sig: Tuple[int, ...]) -> Optional[FileState]:
+        """Import one file in a thread of its own, within import_timeout.
+
+        A thread stuck in an import cannot be stopped (and may hold locks
+        or a CPU), so a file that does not import in time is skipped from
+        then on until it changes, reported on skill_manager_errors, and the
+        host stops with EXIT_IMPORT_STUCK for the daemon to start a new one
+        without it. Returns None then.
+        """
+        started = time.monotonic()
+        self.guard.begin(rel, sig)
+        try:
+            state = await asyncio.wait_for(run_in_thread(load_file, self.root, rel, sig), self.import_timeout)
+        except asyncio.TimeoutError:
+            text = (
+                "%s: ImportTimeout: the import did not finish within %g s (a blocking call or an endless "
+                "loop at module level?); the file is skipped until it changes" % (rel, self.import_timeout)
+            )
+            LOG.error("%s; the skill host restarts to leave the stuck import behind", text)
+            self.guard.skip(rel, sig, text)
+            self.publish(T_ERRORS, "str", text, filename=rel)
+            self.request_stop("skill file %s blocked at import" % rel, EXIT_IMPORT_STUCK)
+            return None
+        finally:
+            self.guard.end()
+        took = time.monotonic() - started
+        if state.error:
+            LOG.warning("import failed: %s", state.error)
+        else:
+            LOG.info("imported %s (%d skills, %.2f s)", rel, len(state.skills), took)
+        return state
 
     def _apply(self, files: Dict[str, FileState], loaded: Set[str]) -> None:
         """Install a scan's result: skills, clashes, errors, vanished runs."""
@@ -1163,7 +1330,10 @@ class Host:
         if self.runs.get(sk.name) is run:
             del self.runs[sk.name]
         result: Dict[str, Any]
-        if task.cancelled():
+        if task.cancelled() and self.exit_code == EXIT_IMPORT_STUCK and run.cancel_reason == "host stopping":
+            # Nobody cancelled it: the host restarts under it.
+            result = {"value": None, "status": ERROR, "exception": "SkillHostRestart: " + self._stop_reason}
+        elif task.cancelled():
             result = {"value": None, "status": CANCELLED}
             if not inspect.iscoroutinefunction(sk.fn):
                 LOG.info("skill %s is sync: its thread runs on until it returns", sk.name)
@@ -1213,16 +1383,29 @@ def decode_data(data: Any) -> Any:
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    """Command line: --skills-dir, --api-url, --list-interval, --verbose."""
+    """Command line: --skills-dir, --api-url, --list-interval, --import-timeout, --state-dir, --verbose."""
     parser = argparse.ArgumentParser(description="reachyd skill host (JSON lines on stdin/stdout)")
     parser.add_argument("--skills-dir", required=True, help="folder scanned recursively for *.py skill files")
     parser.add_argument("--api-url", default="http://127.0.0.1:8000", help="the daemon's HTTP API")
     parser.add_argument("--list-interval", type=float, default=1.0, help="seconds between skills lists")
+    parser.add_argument(
+        "--import-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a skill file's import may take; a file over it is skipped until it changes and the host exits "
+        "with status %d" % EXIT_IMPORT_STUCK,
+    )
+    parser.add_argument(
+        "--state-dir", default="", help="where the skipped files are remembered (default: the working folder)"
+    )
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
     if not args.list_interval > 0:
         parser.error("--list-interval must be positive")
     args.list_interval = max(args.list_interval, 0.05)
+    if not args.import_timeout > 0 or not math.isfinite(args.import_timeout):
+        parser.error("--import-timeout must be a positive number")
+    args.state_dir = os.path.abspath(args.state_dir or os.getcwd())
     return args
 
 
@@ -1257,17 +1440,25 @@ def main(argv: Optional[List[str]] = None) -> None:
     writer = FrameWriter(proto_out, broken)
 
     async def serve() -> str:
-        host = Host(os.path.abspath(args.skills_dir), args.api_url.rstrip("/"), args.list_interval, writer)
+        host = Host(
+            os.path.abspath(args.skills_dir),
+            args.api_url.rstrip("/"),
+            args.list_interval,
+            writer,
+            import_timeout=args.import_timeout,
+            state_dir=args.state_dir,
+        )
         holder.append(host)
         return await host.run(reader)
 
     reason = loop.run_until_complete(serve())
     writer.close(FLUSH_TIMEOUT)
-    LOG.info("exit (%s)", reason)
+    code = holder[0].exit_code if holder else 0
+    LOG.info("exit (%s)%s", reason, " with status %d" % code if code else "")
     logging.shutdown()
     # os._exit: threads of cancelled sync skills, or non-daemon threads a
-    # skill started, must not keep the host alive after a stop.
-    os._exit(0)
+    # skill started (or a stuck import), must not keep the host alive.
+    os._exit(code)
 
 
 if __name__ == "__main__":
