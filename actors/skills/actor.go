@@ -370,19 +370,22 @@ func (c *Cell) StopHost(grace time.Duration) {
 // ---- topics ---------------------------------------------------------------------
 
 func (a *Actor) topicIn(ctx actor.Context, m *topicIn, now time.Time) {
-	var f struct {
-		Data json.RawMessage `json:"data"`
-	}
 	switch m.topic {
 	case "skills_list_result":
-		if json.Unmarshal(m.frame, &f) != nil {
+		var lf struct {
+			Data json.RawMessage `json:"data"`
+			// reachyd's host: skills whose cancelled run still runs.
+			Finishing []string `json:"finishing"`
+		}
+		if json.Unmarshal(m.frame, &lf) != nil {
 			return
 		}
-		list, err := ParseSkillsList(f.Data)
+		list, err := ParseSkillsList(lf.Data)
 		if err != nil {
 			a.log.Warn("bad skills list", "from", m.from, "err", err)
 			return
 		}
+		a.core.SetFinishing(managerOf(m.from), lf.Finishing)
 		a.run(ctx, a.core.SkillsListed(managerOf(m.from), list, newRequestID, now))
 	case "RPC_result":
 		if r, ok := ParseRPCResult(m.frame); ok {

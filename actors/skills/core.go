@@ -130,20 +130,22 @@ const (
 
 // Core is the pure skills state. Not safe for concurrent use.
 type Core struct {
-	newID    func() string
-	builtins map[string]Skill
-	managers map[string]map[string]Skill  // manager -> skills it published
-	errors   map[string]map[string]string // manager -> file ("" if unnamed) -> error text
-	missions map[string]*Mission
-	order    []string // mission ids, oldest first
-	auto     map[string]*autoState
+	newID     func() string
+	builtins  map[string]Skill
+	managers  map[string]map[string]Skill  // manager -> skills it published
+	errors    map[string]map[string]string // manager -> file ("" if unnamed) -> error text
+	finishing map[string]map[string]bool   // manager -> skills whose cancelled run still runs
+	missions  map[string]*Mission
+	order     []string // mission ids, oldest first
+	auto      map[string]*autoState
 }
 
 // NewCore returns a core with the given built-in skills. newID makes
 // mission ids (they must never look like JSON scalars: "m-<hex>").
 func NewCore(builtins []Skill, newID func() string) *Core {
 	c := &Core{newID: newID, builtins: map[string]Skill{}, managers: map[string]map[string]Skill{},
-		errors: map[string]map[string]string{}, missions: map[string]*Mission{}, auto: map[string]*autoState{}}
+		errors: map[string]map[string]string{}, finishing: map[string]map[string]bool{},
+		missions: map[string]*Mission{}, auto: map[string]*autoState{}}
 	for _, b := range builtins {
 		b.BuiltIn = true
 		c.builtins[b.Name] = b
@@ -242,6 +244,10 @@ func (c *Core) Call(p Principal, name string, params map[string]json.RawMessage,
 				return CallResult{Msg: fmt.Sprintf("Skill '%s' is already running (mission %s).", name, m.ID)}, nil
 			}
 		}
+		if c.finishing[s.Manager][name] {
+			return CallResult{Msg: fmt.Sprintf("Skill '%s' is still finishing a cancelled run: a sync skill's thread "+
+				"cannot be interrupted, and the skill can start again when it returns.", name)}, nil
+		}
 	}
 	m := &Mission{ID: c.newID(), Skill: name, Owner: p.ClientID, BuiltIn: s.BuiltIn, Params: params, CreatedAt: now}
 	c.missions[m.ID] = m
@@ -297,6 +303,21 @@ func (c *Core) BuiltinStarted(id string, err error, now time.Time) []Effect {
 		return []Effect{StopBuiltin{MissionID: id}}
 	}
 	return nil
+}
+
+// SetFinishing records which skills of a manager are still finishing a
+// cancelled run (the "finishing" key of its skills list): they cannot
+// start again until it ends.
+func (c *Core) SetFinishing(manager string, names []string) {
+	if len(names) == 0 {
+		delete(c.finishing, manager)
+		return
+	}
+	set := map[string]bool{}
+	for _, n := range names {
+		set[n] = true
+	}
+	c.finishing[manager] = set
 }
 
 // Finish ends a mission (once; later results are ignored).
@@ -441,6 +462,7 @@ func (c *Core) ManagerGone(manager, reason string, now time.Time) []Effect {
 	gone := c.managers[manager]
 	delete(c.managers, manager)
 	delete(c.errors, manager)
+	delete(c.finishing, manager)
 	var fx []Effect
 	for _, m := range c.Running() {
 		if m.BuiltIn {

@@ -209,6 +209,25 @@ func TestManagerGoneEndsItsMissions(t *testing.T) {
 	}
 }
 
+// TestFinishingSkillRefused: a skill whose cancelled run still runs on its
+// manager cannot start again until the manager says it ended.
+func TestFinishingSkillRefused(t *testing.T) {
+	c := newTestCore()
+	listed(t, c)
+	who := map[string]json.RawMessage{"who": json.RawMessage(`"x"`)}
+	c.SetFinishing("host", []string{"greet"})
+	r, fx := c.Call(user, "greet", who, t0)
+	if r.Called || fx != nil || r.Msg != "Skill 'greet' is still finishing a cancelled run: a sync skill's thread cannot be interrupted, and the skill can start again when it returns." {
+		t.Fatalf("call while finishing: %+v %v", r, fx)
+	}
+	// Finishing elsewhere does not matter.
+	c.SetFinishing("host", nil)
+	c.SetFinishing("other", []string{"greet"})
+	if r, _ := c.Call(user, "greet", who, t0); !r.Called {
+		t.Fatalf("call after the thread ended: %+v", r)
+	}
+}
+
 func TestAutoStartRestartsWithBackoff(t *testing.T) {
 	c := newTestCore()
 	listed(t, c)

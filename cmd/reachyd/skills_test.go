@@ -285,7 +285,8 @@ async def heartbeat():
 	})
 }
 
-// TestSkillHostHardening: a file that blocks at import does not freeze the
+// TestSkillHostHardening: a cancelled sync skill cannot start again while
+// its thread runs, and a file that blocks at import does not freeze the
 // other skills.
 func TestSkillHostHardening(t *testing.T) {
 	if testing.Short() {
@@ -300,8 +301,49 @@ func TestSkillHostHardening(t *testing.T) {
 	d.waitRunning()
 	c := newV1(t, d.base, nil)
 	c.login(key)
-	c.upload("good.py", "def good():\n    return 'good'\ngood.skill_info = {}\n")
-	c.waitSkills(true, "good")
+	tmp := t.TempDir()
+	started, release := filepath.Join(tmp, "started"), filepath.Join(tmp, "release")
+	c.upload("hold.py", fmt.Sprintf(`import os, time
+
+def hold(release: str):
+    open(%q, "w").close()
+    while not os.path.exists(release):
+        time.sleep(0.02)
+    return "released"
+hold.skill_info = {}
+
+def good():
+    return "good"
+good.skill_info = {}
+`, started))
+	c.waitSkills(true, "hold", "good")
+
+	t.Run("a cancelled sync skill is refused until its thread ends", func(t *testing.T) {
+		r := c.call("hold", map[string]any{"release": release})
+		eventually(t, "hold started", func() bool { _, err := os.Stat(started); return err == nil })
+		if cr := c.command("str", "cancel_skill", r["msg"])["result"].(map[string]any); cr["cancelled"] != true {
+			t.Fatalf("cancel: %v", cr)
+		}
+		if rep := c.wait(r["msg"]); rep["status"] != "CANCELLED" {
+			t.Fatalf("cancelled: %v", rep)
+		}
+		again := c.call("hold", map[string]any{"release": release})
+		if again["called"] != false || !strings.Contains(again["msg"].(string), "Skill 'hold' is still finishing a cancelled run") {
+			t.Fatalf("second start while the thread runs: %v", again)
+		}
+		if err := os.WriteFile(release, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var id any
+		eventually(t, "hold callable again", func() bool {
+			r := c.call("hold", map[string]any{"release": release})
+			id = r["msg"]
+			return r["called"] == true
+		})
+		if rep := c.wait(id); rep["status"] != "COMPLETED" || rep["value"] != "released" {
+			t.Fatalf("run after the thread ended: %v", rep)
+		}
+	})
 
 	t.Run("a file that blocks at import is reported, the others run", func(t *testing.T) {
 		c.upload("block.py", "import time\ntime.sleep(3600)\n")

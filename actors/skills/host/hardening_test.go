@@ -147,3 +147,57 @@ func TestForgetSkipped(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelledSyncSkillCannotRestartWhileItsThreadRuns: a cancelled sync
+// skill reports CANCELLED at once, is listed as finishing while its thread
+// runs, and a new run is refused until the thread returns.
+func TestCancelledSyncSkillCannotRestartWhileItsThreadRuns(t *testing.T) {
+	t.Parallel()
+	release := filepath.Join(t.TempDir(), "release")
+	h := startHost(t, map[string]string{"hold.py": `
+import os, time
+
+def hold(release: str):
+    print("hold started", flush=True)
+    while not os.path.exists(release):
+        time.sleep(0.02)
+    return "released"
+hold.skill_info = {}
+`})
+	h.list("hold", 0, has("hold"))
+	h.run("hold", map[string]any{"release": release}, "h-1")
+	h.waitUntil("hold started", func() bool { return h.logged("hold started") })
+	from := h.count()
+	h.cancel("hold", "rq-1")
+	if r := h.result("h-1"); r.Result == nil || r.Result.Status != "CANCELLED" {
+		t.Fatalf("cancelled run: %+v", r.Result)
+	}
+	// Listed as finishing no later than the CANCELLED result.
+	_, at := h.waitFrame("finishing list", from, func(g got) bool {
+		return g.f.Topic == "skills_list_result" && strings.Join(g.inner.Finishing, ",") == "hold"
+	})
+	_, res := h.waitFrame("h-1 result", from, func(g got) bool {
+		return g.f.Topic == "RPC_result" && strings.Contains(string(g.inner.Data), `h-1`)
+	})
+	if at > res {
+		t.Errorf("finishing listed after the result (frames %d, %d)", at, res)
+	}
+
+	h.run("hold", map[string]any{"release": release}, "h-2")
+	if r := h.result("h-2"); r.Error == nil || !strings.Contains(r.Error.Message, "Skill 'hold' is still finishing a cancelled run") {
+		t.Fatalf("second start while the thread runs: %+v %+v", r.Error, r.Result)
+	}
+
+	// The thread returns: no longer finishing, and it runs again.
+	from = h.count()
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFrame("a list without finishing", from, func(g got) bool {
+		return g.f.Topic == "skills_list_result" && len(g.inner.Finishing) == 0
+	})
+	h.run("hold", map[string]any{"release": release}, "h-3")
+	if v := value[string](t, h.result("h-3")); v != "released" {
+		t.Fatalf("run after the thread ended: %q", v)
+	}
+}

@@ -30,6 +30,7 @@ type serverFrame struct {
 	Data      json.RawMessage `json:"data"`
 	RequestID json.RawMessage `json:"request_id"`
 	Filename  *string         `json:"filename"`
+	Finishing []string        `json:"finishing"`
 }
 
 // got is one frame read from the host, decoded.

@@ -12,7 +12,9 @@
 //	{"action":"subscribe","topic":"RPC_command"}            (and skills_list_command, at start)
 //	{"action":"publish","topic":T,"data":{"name":T,"type":...,"data":...}}
 //
-// published on skills_list_result (every ListInterval and on request),
+// published on skills_list_result (every ListInterval and on request; the
+// frame has a reachyd key "finishing" listing the sync skills whose
+// cancelled run's thread still runs, which cannot start again yet),
 // RPC_result (run results, whose data is JSON-RPC text, and cancel
 // replies) and skill_manager_errors (one frame per change of a file's
 // problem, with a reachyd "filename" key; an empty data clears that

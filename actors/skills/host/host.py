@@ -13,9 +13,10 @@ SkillManager speaks over the topic WebSocket:
 
 The host subscribes ``RPC_command`` and ``skills_list_command``, publishes the
 skills it finds on ``skills_list_result`` every ``--list-interval`` seconds and
-on request, runs and cancels skills on ``RPC_command`` (answering on
-``RPC_result``), and reports files that do not import on
-``skill_manager_errors``.
+on request (with a reachyd key, ``finishing``: the sync skills whose cancelled
+run's thread still runs, which cannot start again until it returns), runs and
+cancels skills on ``RPC_command`` (answering on ``RPC_result``), and reports
+files that do not import on ``skill_manager_errors``.
 
 Each file is imported in a thread of its own within ``--import-timeout``
 seconds. A thread stuck in an import cannot be stopped, so a file that does
@@ -100,11 +101,30 @@ def run_in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio
     otherwise starve later runs) and never delays the host's exit: the thread
     is a daemon thread. Context variables are copied as to_thread does.
     """
+    return thread_future(fn, args, kwargs)
+
+
+def thread_future(
+    fn: Callable[..., Any],
+    args: Tuple[Any, ...],
+    kwargs: Dict[str, Any],
+    on_exit: Optional[Callable[[], None]] = None,
+) -> "asyncio.Future[Any]":
+    """run_in_thread, plus on_exit: called on the loop when the thread ends.
+
+    Cancelling the future does not stop the thread (Python cannot interrupt
+    one); on_exit tells when it is really over, cancelled or not.
+    """
     loop = asyncio.get_running_loop()
     fut = loop.create_future()
     ctx = contextvars.copy_context()
 
     def deliver(ok: bool, value: Any) -> None:
+        if on_exit is not None:
+            try:
+                on_exit()
+            except Exception:  # noqa: BLE001 - the result must still be delivered
+                LOG.exception("thread exit callback failed")
         if fut.done():  # cancelled meanwhile: nobody is waiting
             return
         if ok:
@@ -967,6 +987,9 @@ class Run:
     task: "Optional[asyncio.Task[Any]]" = None
     cancel_reason: str = ""
     started: float = 0.0
+    # A sync skill's thread: alive from its start until fn returns, which
+    # may be long after a cancel ended the run.
+    thread_alive: bool = False
 
 
 class RPCRefusal(Exception):
@@ -996,6 +1019,9 @@ class Host:
         self.files: Dict[str, FileState] = {}
         self.skills: Dict[str, SkillDef] = {}
         self.runs: Dict[str, Run] = {}
+        # Sync skills whose run was cancelled while their thread still runs:
+        # they cannot start again until it ends.
+        self.finishing: Dict[str, Run] = {}
         self.problems: Dict[str, str] = {}  # rel -> text published on skill_manager_errors
         self._scan_lock = asyncio.Lock()
         self._list_wanted = asyncio.Event()
@@ -1073,13 +1099,22 @@ class Host:
             inner["data"] = dumps(payload)
         self.send(frame)
 
-    def publish_list(self) -> None:
-        """Publish every skill on skills_list_result."""
-        if self.writer.pending() > 100:
+    def publish_list(self, force: bool = False) -> None:
+        """Publish every skill on skills_list_result.
+
+        The frame carries a reachyd key, "finishing": the skills whose
+        cancelled run's thread still runs (absent when there are none).
+        Periodic lists are skipped while stdout is backed up; forced ones
+        (a change of "finishing") are not.
+        """
+        if not force and self.writer.pending() > 100:
             LOG.warning("stdout is backed up (%d frames): skills list skipped", self.writer.pending())
             return
         data = {name: s.entry for name, s in sorted(self.skills.items())}
-        if self.publish(T_LIST_RESULT, "dict", data) < 0:
+        extra: Dict[str, Any] = {}
+        if self.finishing:
+            extra["finishing"] = sorted(self.finishing)
+        if self.publish(T_LIST_RESULT, "dict", data, **extra) < 0:
             self.publish(T_ERRORS, "str", "skills list too large to publish (limit %d bytes)" % MAX_FRAME)
 
     # -- discovery
@@ -1290,6 +1325,11 @@ class Host:
         running = self.runs.get(method)
         if running is not None:
             raise RPCRefusal("Skill '%s' is already running." % method)
+        if method in self.finishing:
+            raise RPCRefusal(
+                "Skill '%s' is still finishing a cancelled run: a sync skill's thread cannot be "
+                "interrupted, and the skill can start again when it returns." % method
+            )
         if params is None:
             params = {}
         if not isinstance(params, dict):
@@ -1305,15 +1345,15 @@ class Host:
             raise RPCRefusal("Invalid parameters for skill '%s': %s" % (method, exc)) from None
         return Run(sk, rpc_id, kwargs)
 
-    @staticmethod
-    async def _call(run: Run) -> Any:
+    async def _call(self, run: Run) -> Any:
         """Call the skill: async in the loop, sync in a thread; await what it returns."""
         fn, kwargs = run.skill.fn, run.kwargs
         try:
             if inspect.iscoroutinefunction(fn):
                 value = await fn(**kwargs)
             else:
-                value = await run_in_thread(fn, **kwargs)
+                run.thread_alive = True
+                value = await thread_future(fn, (), kwargs, lambda: self._thread_ended(run))
             while inspect.isawaitable(value):
                 value = await value
             return value
@@ -1323,6 +1363,14 @@ class Host:
             # SystemExit or KeyboardInterrupt escaping a task would stop
             # the whole loop: make it an ordinary failure of this skill.
             raise Escaped(exc) from None
+
+    def _thread_ended(self, run: Run) -> None:
+        """A sync skill's thread returned: a cancelled skill may start again."""
+        run.thread_alive = False
+        if self.finishing.get(run.skill.name) is run:
+            del self.finishing[run.skill.name]
+            LOG.info("skill %s: the thread of its cancelled run (id %r) ended", run.skill.name, run.rpc_id)
+            self.publish_list(force=True)
 
     def _finished(self, run: Run, task: "asyncio.Task[Any]") -> None:
         """Publish the result of a run that ended, however it ended."""
@@ -1335,8 +1383,12 @@ class Host:
             result = {"value": None, "status": ERROR, "exception": "SkillHostRestart: " + self._stop_reason}
         elif task.cancelled():
             result = {"value": None, "status": CANCELLED}
-            if not inspect.iscoroutinefunction(sk.fn):
+            if run.thread_alive:
                 LOG.info("skill %s is sync: its thread runs on until it returns", sk.name)
+                # Listed as finishing before the result goes out, so the
+                # daemon refuses a new start before anyone learns of the end.
+                self.finishing[sk.name] = run
+                self.publish_list(force=True)
         elif task.exception() is not None:
             exc = task.exception()
             LOG.error("skill %s failed", sk.name, exc_info=None if isinstance(exc, Escaped) else exc)
