@@ -363,3 +363,70 @@ good.skill_info = {}
 		})
 	})
 }
+
+// TestOneManagerPerMission: with reachyd's skill host and an external
+// SkillManager listing the same skill (both watch the folder), a mission
+// runs on one of them only; a skill only the external one lists runs there.
+func TestOneManagerPerMission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the Python skill host")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not available")
+	}
+	d, url, key := topicsDaemon(t, "--skill-host")
+	c := newV1(t, d.base, nil)
+	c.login(key)
+	runs := filepath.Join(t.TempDir(), "runs")
+	c.upload("tally.py", fmt.Sprintf(`def tally():
+    with open(%q, "a") as f:
+        f.write("run\n")
+    return "host"
+tally.skill_info = {}
+`, runs))
+	c.waitSkills(true, "tally")
+
+	// The external manager lists the same file's skill, and one of its own.
+	mgr, _, err := dialTopics(t, url, c.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr.send(map[string]any{"action": "subscribe", "topic": "RPC_command"})
+	entry := func(file string) map[string]any {
+		return map[string]any{"skill_info": map[string]any{}, "parameters": []any{}, "filename": file}
+	}
+	list, _ := json.Marshal(map[string]any{"name": "skills_list_result", "type": "dict",
+		"data": map[string]any{"tally": entry("tally.py"), "ext_only": entry("ext.py")}})
+	mgr.send(map[string]any{"action": "publish", "topic": "skills_list_result", "data": string(list)})
+	c.waitSkills(true, "ext_only")
+
+	for range 3 {
+		if rep := c.wait(c.call("tally", nil)["msg"]); rep["status"] != "COMPLETED" || rep["value"] != "host" {
+			t.Fatalf("tally: %v", rep)
+		}
+	}
+	if b, _ := os.ReadFile(runs); strings.Count(string(b), "run") != 3 {
+		t.Fatalf("3 missions ran %d times on the host", strings.Count(string(b), "run"))
+	}
+
+	// The external manager gets the run of its own skill, and none of
+	// tally's before it (the broker keeps a client's frames in order).
+	r := c.call("ext_only", nil)
+	var rpc map[string]any
+	for rpc == nil {
+		cmd := mgr.next("RPC_command")
+		data, _ := cmd["data"].(map[string]any)
+		switch {
+		case data["method"] == "tally":
+			t.Fatalf("the external manager got a run of tally: %v", cmd)
+		case data["id"] == r["msg"]:
+			rpc = data
+		}
+	}
+	res, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "result": map[string]any{"value": "ext", "status": "COMPLETED"}, "id": rpc["id"]})
+	out, _ := json.Marshal(map[string]any{"name": "RPC_result", "type": "dict", "data": string(res)})
+	mgr.send(map[string]any{"action": "publish", "topic": "RPC_result", "data": string(out)})
+	if rep := c.wait(r["msg"]); rep["status"] != "COMPLETED" || rep["value"] != "ext" {
+		t.Fatalf("ext_only on the external manager: %v", rep)
+	}
+}
