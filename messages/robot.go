@@ -68,6 +68,16 @@ type Present struct {
 	Fresh bool
 }
 
+// Pinned is sent by motorbus to moves when it has pinned the goals of the
+// motors to Positions (read just before) and moved to Epoch, before torque
+// comes on. motorbus sends it before it answers the mode or torque request,
+// so moves pins its targets before any target sent after that answer, which
+// then wins instead of being overwritten by the pin at the next tick.
+type Pinned struct {
+	Epoch     uint64
+	Positions hw.Positions
+}
+
 // Goals is sent by moves to motorbus: the goal positions to write at the
 // next tick. Goals of an older epoch are dropped.
 type Goals struct {

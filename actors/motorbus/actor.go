@@ -133,7 +133,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *messages.SetMotorMode:
 		ops, err := a.core.PlanMode(m.Mode)
 		if err == nil {
-			err = a.run(ops)
+			err = a.run(ctx, ops)
 		}
 		if err != nil {
 			kit.Reply(ctx, asError(err))
@@ -159,7 +159,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 			}
 			ops, err := a.core.PlanMode(mode)
 			if err == nil {
-				err = a.run(ops)
+				err = a.run(ctx, ops)
 			}
 			if err != nil {
 				kit.Reply(ctx, asError(err))
@@ -167,7 +167,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 			}
 			a.core.ModeDone(mode)
 		} else {
-			if err := a.run(a.core.PlanTorque(mask, m.On)); err != nil {
+			if err := a.run(ctx, a.core.PlanTorque(mask, m.On)); err != nil {
 				kit.Reply(ctx, asError(err))
 				return
 			}
@@ -403,7 +403,12 @@ func (a *Actor) pushStatus(ctx actor.Context, force bool) {
 }
 
 // run performs bus operations in order; the first failure stops it.
-func (a *Actor) run(ops []Op) error {
+//
+// A pin is told to moves (Pinned) as soon as it is applied, before the
+// request that caused it is answered: moves then pins its targets before
+// any target sent after the answer, which wins instead of being overwritten
+// when moves would see the new epoch at the next tick.
+func (a *Actor) run(ctx actor.Context, ops []Op) error {
 	for _, op := range ops {
 		var pos hw.Positions
 		var err error
@@ -428,6 +433,10 @@ func (a *Actor) run(ops []Op) error {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		a.core.Applied(op, pos)
+		if op.Kind == OpPin && a.opt.Moves != nil {
+			goal, _, _ := a.core.WritePlan()
+			ctx.Send(a.opt.Moves, &messages.Pinned{Epoch: a.core.Epoch(), Positions: goal})
+		}
 	}
 	return nil
 }

@@ -100,6 +100,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.upload(ctx, m)
 	case *messages.Present:
 		a.execute(ctx, a.core.Present(*m))
+	case *messages.Pinned:
+		a.execute(ctx, a.core.Pinned(*m))
 	case *messages.SetTargets:
 		r, err := a.core.SetTargets(*m, ctx.Sender() != nil)
 		a.reply(ctx, r, err)

@@ -281,6 +281,28 @@ func (c *Core) seedFK(head kinematics.Joints) {
 	_ = c.kin.ResetFK(unyawed(best, head[0]))
 }
 
+// Pinned adopts motorbus's pin (torque coming on): the targets become the
+// positions motorbus wrote as goals, and goals of the new epoch follow. It
+// arrives before motorbus answers the request that caused it, so a target
+// set after that answer is applied on top of the pin and wins. (Present
+// pins too when it sees a new epoch, for a pin whose message was lost with
+// a restart of this actor.)
+func (c *Core) Pinned(m messages.Pinned) Effects {
+	var fx Effects
+	if !c.havePresent || m.Epoch == c.epoch {
+		// Before the first tick, the first Present adopts the present.
+		return fx
+	}
+	c.present = m.Positions
+	if pose, err := c.kin.FK(kinematics.Joints(m.Positions.Head()), c.cfg.FKIterations); err == nil {
+		c.presentPose = pose
+	}
+	c.pin()
+	c.epoch = m.Epoch
+	fx.SaveNeeded = true
+	return fx
+}
+
 func (c *Core) pin() {
 	c.t = targets{
 		head: c.presentPose, hasHead: true,

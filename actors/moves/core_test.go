@@ -430,6 +430,35 @@ func TestRecordedMoveWithInitialGoto(t *testing.T) {
 	}
 }
 
+// Pinned (sent by motorbus before it answers an enable) pins the targets at
+// once, so a target set right after the enable's answer wins; the next
+// tick's epoch no longer overwrites it.
+func TestTargetAfterPinnedWins(t *testing.T) {
+	r := newRig(t, neutral())
+	r.tick()
+	// Limp, someone moved the antennas; torque comes back on.
+	r.pos = hw.Join(kinematics.Joints(neutral().Head()), [2]float64{1, -1})
+	r.epoch++
+	r.collect(r.c.Pinned(messages.Pinned{Epoch: r.epoch, Positions: r.pos}))
+	want := [2]float64{-0.5, 0.5}
+	if _, err := r.c.SetTargets(messages.SetTargets{Antennas: &want}, true); err != nil {
+		t.Fatal(err)
+	}
+	fx := r.tick()
+	if fx.Goals.Positions.Antennas() != want || fx.Goals.Epoch != r.epoch {
+		t.Fatalf("goals %v of epoch %d: the target was overwritten by the pin", fx.Goals.Positions.Antennas(), fx.Goals.Epoch)
+	}
+	// The head stays where it was pinned: nothing snaps.
+	if fx.Goals.Positions.Head() != neutral().Head() {
+		t.Fatal("head goals moved on a pin")
+	}
+	// A Pinned of the epoch already seen (a restart's replay) changes nothing.
+	r.collect(r.c.Pinned(messages.Pinned{Epoch: r.epoch, Positions: sleepPositions()}))
+	if fx := r.tick(); fx.Goals.Positions.Antennas() != want {
+		t.Fatal("a stale Pinned re-pinned the targets")
+	}
+}
+
 func TestBadMoveRequests(t *testing.T) {
 	r := newRig(t, neutral())
 	r.tick()

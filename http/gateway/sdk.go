@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -221,9 +222,23 @@ func (g *Gateway) sdkCommand(data []byte) error {
 // (nil for commands that only answer on peer-aware transports).
 type sdkHandler func(g *Gateway, c *cmd) (func(), error)
 
-func (g *Gateway) tellMoves(m any) func()    { return func() { g.sys.Kit.Tell(g.sys.Moves, m) } }
-func (g *Gateway) tellMotorbus(m any) func() { return func() { g.sys.Kit.Tell(g.sys.Motorbus, m) } }
-func (g *Gateway) tellDaemon(m any) func()   { return func() { g.sys.Kit.Tell(g.sys.Daemon, m) } }
+func (g *Gateway) tellMoves(m any) func()  { return func() { g.sys.Kit.Tell(g.sys.Moves, m) } }
+func (g *Gateway) tellDaemon(m any) func() { return func() { g.sys.Kit.Tell(g.sys.Daemon, m) } }
+
+// askMotorbus runs a motor mode or torque change to its end before the next
+// frame is read, as the reference's receive loop does: motorbus has pinned
+// the goals (and told moves) when it answers, so a target sent right after
+// an enable is applied after the pin and wins. Errors have no reply on this
+// transport (the reference's would be WebRTC-only); they are logged.
+func (g *Gateway) askMotorbus(m any) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
+		defer cancel()
+		if _, err := g.sys.Kit.AskAny(ctx, g.sys.Motorbus, m); err != nil {
+			g.log.Info("WS motor command refused", "command", fmt.Sprintf("%T", m), "err", err)
+		}
+	}
+}
 
 // replyOnly are commands whose only effect is a reply, which /ws/sdk never
 // sends (the reference's send_response is a no-op there), or that need a
@@ -331,7 +346,7 @@ func init() {
 			if !ok {
 				return nil, dispatchErr("'%s' is not a valid MotorControlMode", s)
 			}
-			return g.tellMotorbus(&messages.SetMotorMode{Mode: m}), nil
+			return g.askMotorbus(&messages.SetMotorMode{Mode: m}), nil
 		},
 		"set_torque": func(g *Gateway, c *cmd) (func(), error) {
 			on := c.boolean("on", nil)
@@ -356,7 +371,7 @@ func init() {
 					return nil, dispatchErr("%v", err)
 				}
 			}
-			return g.tellMotorbus(&messages.SetTorque{Names: ids, On: on}), nil
+			return g.askMotorbus(&messages.SetTorque{Names: ids, On: on}), nil
 		},
 		"get_motor_mode": replyOnly,
 		"set_gravity_compensation": func(g *Gateway, c *cmd) (func(), error) {
@@ -365,7 +380,7 @@ func init() {
 			if on {
 				m = messages.ModeGravityCompensation
 			}
-			return g.tellMotorbus(&messages.SetMotorMode{Mode: m}), nil
+			return g.askMotorbus(&messages.SetMotorMode{Mode: m}), nil
 		},
 		"set_automatic_body_yaw": func(g *Gateway, c *cmd) (func(), error) {
 			on := c.boolean("enabled", nil)
