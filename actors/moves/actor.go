@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -30,6 +31,9 @@ type Options struct {
 	// temporary folder, as the reference does; the daemon keeps it in its
 	// data folder, away from other users).
 	UploadDir string
+	// Now is the clock a move's acceptance is stamped with (default
+	// time.Now); it must be the clock motorbus stamps its ticks with.
+	Now func() time.Time
 }
 
 // Cell keeps the core's snapshot across restarts of the actor.
@@ -71,6 +75,9 @@ func Props(opt Options) *actor.Props {
 	}
 	if opt.Cell == nil {
 		opt.Cell = &Cell{}
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &Actor{opt: opt, log: opt.Log.With("actor", "moves")}
@@ -176,7 +183,7 @@ func (a *Actor) send(ctx actor.Context, to *actor.PID, v any) {
 func (a *Actor) start(ctx actor.Context, sender *actor.PID, m *messages.StartMove, rec motion.Move) {
 	req := StartRequest{
 		ID: m.ID, Kind: m.Kind, Origin: m.Origin, Goto: m.Goto, Recorded: rec,
-		InitialGoto: m.InitialGoto, Force: m.Force,
+		InitialGoto: m.InitialGoto, Force: m.Force, At: a.opt.Now(),
 	}
 	if m.Notify != nil {
 		req.Notify = m.Notify

@@ -106,6 +106,10 @@ type running struct {
 	origin messages.MoveOrigin
 	notify any
 	steps  []step
+	// next is when the next timed step starts: the time the move was
+	// accepted, then the end of each timed step, so that a sequence lasts
+	// the sum of its steps.
+	next time.Time
 	// the current timed step (a move or a wait)
 	cur      *step
 	curMove  motion.Move
@@ -248,7 +252,9 @@ func (c *Core) Present(p messages.Present) Effects {
 		fx.SaveNeeded = true
 	}
 	if c.active != nil {
-		c.advance(&fx, p.At.Add(p.Period))
+		// The goals computed now are written at the next tick: sample the
+		// move there, but end it only once its end has come.
+		c.advance(&fx, p.At, p.At.Add(p.Period))
 		fx.SaveNeeded = true
 	}
 	if c.t.ikRequired {
@@ -535,6 +541,9 @@ type StartRequest struct {
 	InitialGoto float64
 	Force       bool
 	Notify      any
+	// At is when the move was accepted: its first step starts then, and
+	// it cannot end before At plus its duration (zero: the last tick).
+	At time.Time
 }
 
 // Start starts a move. Bad requests (unknown method, unreachable target) are
@@ -548,7 +557,10 @@ func (c *Core) Start(req StartRequest) (Effects, error) {
 	if err != nil {
 		return fx, err
 	}
-	r := &running{id: req.ID, kind: req.Kind, origin: req.Origin, notify: req.Notify, steps: steps}
+	r := &running{id: req.ID, kind: req.Kind, origin: req.Origin, notify: req.Notify, steps: steps, next: req.At}
+	if r.next.IsZero() {
+		r.next = c.lastAt
+	}
 	if c.active != nil {
 		c.refuse(&fx, r)
 		return fx, nil
@@ -767,9 +779,13 @@ func (c *Core) resetToSleepSteps() []step {
 	}
 }
 
-// advance runs the active move's steps at time now (the instant the goals
-// computed now will be written).
-func (c *Core) advance(fx *Effects, now time.Time) {
+// advance runs the active move's steps at the tick of time at, whose goals
+// are written at sampleAt (one period later). A timed step is sampled at
+// sampleAt but ends only at the first tick at or after its end, once its
+// last goals were written: so a move is never reported completed before
+// its duration has elapsed since it was accepted. The next step starts
+// where the previous one ended, so a sequence lasts the sum of its steps.
+func (c *Core) advance(fx *Effects, at, sampleAt time.Time) {
 	r := c.active
 	for c.active == r {
 		if r.cur == nil {
@@ -802,14 +818,14 @@ func (c *Core) advance(fx *Effects, now time.Time) {
 				r.curMove = nil
 			}
 			r.cur = &s
-			r.curStart = c.lastAt
+			r.curStart = r.next
 		}
-		elapsed := now.Sub(r.curStart).Seconds()
 		if r.cur.kind == stepWait {
-			if now.Sub(r.curStart) < r.cur.wait {
+			end := r.curStart.Add(r.cur.wait)
+			if at.Before(end) {
 				return
 			}
-			r.cur = nil
+			r.next, r.cur = end, nil
 			continue
 		}
 		d := r.curMove.Duration()
@@ -819,14 +835,13 @@ func (c *Core) advance(fx *Effects, now time.Time) {
 			r.cur, r.curMove = nil, nil
 			continue
 		}
-		if elapsed > d {
-			elapsed = d
-		}
+		elapsed := math.Max(0, math.Min(d, sampleAt.Sub(r.curStart).Seconds()))
 		c.applySample(r.curMove.Evaluate(elapsed))
-		if elapsed < d {
+		end := r.curStart.Add(time.Duration(math.Ceil(d * float64(time.Second))))
+		if at.Before(end) {
 			return
 		}
-		r.cur, r.curMove = nil, nil
+		r.next, r.cur, r.curMove = end, nil, nil
 	}
 }
 

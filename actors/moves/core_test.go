@@ -29,20 +29,26 @@ type rig struct {
 	mode   messages.MotorMode
 	seq    uint64
 	events []messages.MoveEvent
-	tasks  []messages.TaskProgress
-	done   []Done
-	sounds []string
-	modes  []messages.MotorMode
-	ikRuns int
-	last   Effects
+	// eventAt is the tick time of each event (the request's time for
+	// those Start returns).
+	eventAt []time.Time
+	tasks   []messages.TaskProgress
+	done    []Done
+	sounds  []string
+	modes   []messages.MotorMode
+	ikRuns  int
+	last    Effects
 }
 
 func newRig(t *testing.T, start hw.Positions) *rig {
 	return &rig{t: t, c: New(Config{}, kinematics.New(kinematics.DefaultGeometry())), pos: start, at: t0, mode: messages.ModeEnabled}
 }
 
-func (r *rig) collect(fx Effects) {
+func (r *rig) collect(fx Effects, at time.Time) {
 	r.events = append(r.events, fx.Events...)
+	for range fx.Events {
+		r.eventAt = append(r.eventAt, at)
+	}
 	r.tasks = append(r.tasks, fx.Tasks...)
 	r.done = append(r.done, fx.Done...)
 	r.sounds = append(r.sounds, fx.Sounds...)
@@ -52,7 +58,7 @@ func (r *rig) collect(fx Effects) {
 func (r *rig) tick() Effects {
 	r.seq++
 	fx := r.c.Present(messages.Present{Seq: r.seq, At: r.at, Period: period, Positions: r.pos, Torque: hw.AllMotors, Mode: r.mode, Epoch: r.epoch, Fresh: true})
-	r.collect(fx)
+	r.collect(fx, r.at)
 	if fx.Goals != nil {
 		if fx.Goals.Epoch != r.epoch {
 			r.t.Fatalf("goals of epoch %d while motorbus is at %d", fx.Goals.Epoch, r.epoch)
@@ -82,12 +88,19 @@ func (r *rig) runUntilIdle(max time.Duration) time.Duration {
 	return r.at.Sub(start)
 }
 
+// requestAt is when a request made now arrives: between the last tick
+// and the next one.
+func (r *rig) requestAt() time.Time { return r.at.Add(-period / 2) }
+
 func (r *rig) start(req StartRequest) {
+	if req.At.IsZero() {
+		req.At = r.requestAt()
+	}
 	fx, err := r.c.Start(req)
 	if err != nil {
 		r.t.Fatalf("start %s: %v", req.Kind, err)
 	}
-	r.collect(fx)
+	r.collect(fx, req.At)
 }
 
 func neutral() hw.Positions {
@@ -256,6 +269,61 @@ func TestZeroDurationGotoDoesNothing(t *testing.T) {
 	}
 }
 
+// A move's end (move_completed on /api/move/ws/updates, task_progress for
+// an SDK task) must never come before its duration has elapsed since it was
+// accepted, wherever the request falls between two ticks: the goals are
+// sampled one period ahead, but the move ends at the tick that writes its
+// last goals.
+func TestMoveNeverEndsBeforeItsDuration(t *testing.T) {
+	target := poseOf(0, 0, 8, 0, 0, 10)
+	for _, d := range []float64{0.01, 0.02, 0.05, 0.2, 0.5, 1.234} {
+		for _, off := range []time.Duration{0, time.Millisecond, period / 2, period - time.Microsecond} {
+			r := newRig(t, neutral())
+			r.tick()
+			// The request arrives off after the last tick (whose Present
+			// moves has already handled).
+			at := r.at.Add(-period + off)
+			r.start(StartRequest{ID: "g", Kind: messages.MoveGoto, Origin: messages.OriginSDK,
+				Goto: messages.GotoParams{Head: &target, Duration: d}, At: at})
+			r.runUntilIdle(3 * time.Second)
+			end := r.eventAt[len(r.eventAt)-1]
+			if r.events[len(r.events)-1].Type != "move_completed" || len(r.tasks) != 1 || r.tasks[0].Error != "" {
+				t.Fatalf("d=%v: events %+v tasks %+v", d, r.events, r.tasks)
+			}
+			want := at.Add(time.Duration(d * float64(time.Second)))
+			if end.Before(want) {
+				t.Errorf("d=%v s, request %v after a tick: completed %v after the request, before its duration",
+					d, off, end.Sub(at))
+			}
+			// It ends at the tick that wrote the last goals, not later.
+			if end.Sub(want) > period {
+				t.Errorf("d=%v s: completed %v after its end", d, end.Sub(want))
+			}
+			// And the goals written by then are the target's.
+			if dd := r.last.State.TargetHeadPose.MaxAbsDiff(target); dd > 1e-9 {
+				t.Errorf("d=%v s: ended %v from its target", d, dd)
+			}
+		}
+	}
+}
+
+// A sequence's steps follow each other without overlap: the wake-up from
+// the sleep pose lasts the sum of its steps, measured from the request.
+func TestSequenceLastsTheSumOfItsSteps(t *testing.T) {
+	r := newRig(t, sleepPositions())
+	r.tick()
+	init := motion.InitHeadPose
+	_, _, magic := geom.Distance(r.last.State.HeadPose, init)
+	total := 100*time.Millisecond + time.Duration(magic*20/1000*float64(time.Second)) + 100*time.Millisecond + 200*time.Millisecond + 200*time.Millisecond
+	at := r.requestAt()
+	r.start(StartRequest{ID: "w", Kind: messages.MoveWakeUp, Origin: messages.OriginREST, At: at})
+	r.runUntilIdle(5 * time.Second)
+	end := r.eventAt[len(r.eventAt)-1]
+	if end.Sub(at) < total || end.Sub(at) > total+period {
+		t.Fatalf("wake_up ended %v after the request, want %v (+ at most a period)", end.Sub(at), total)
+	}
+}
+
 func TestOneMoveAtATime(t *testing.T) {
 	r := newRig(t, neutral())
 	r.tick()
@@ -301,7 +369,7 @@ func TestStopMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.collect(fx)
+	r.collect(fx, r.at)
 	mid := r.pos
 	r.ticks(5)
 	if r.pos != mid {
@@ -439,7 +507,7 @@ func TestTargetAfterPinnedWins(t *testing.T) {
 	// Limp, someone moved the antennas; torque comes back on.
 	r.pos = hw.Join(kinematics.Joints(neutral().Head()), [2]float64{1, -1})
 	r.epoch++
-	r.collect(r.c.Pinned(messages.Pinned{Epoch: r.epoch, Positions: r.pos}))
+	r.collect(r.c.Pinned(messages.Pinned{Epoch: r.epoch, Positions: r.pos}), r.at)
 	want := [2]float64{-0.5, 0.5}
 	if _, err := r.c.SetTargets(messages.SetTargets{Antennas: &want}, true); err != nil {
 		t.Fatal(err)
@@ -453,7 +521,7 @@ func TestTargetAfterPinnedWins(t *testing.T) {
 		t.Fatal("head goals moved on a pin")
 	}
 	// A Pinned of the epoch already seen (a restart's replay) changes nothing.
-	r.collect(r.c.Pinned(messages.Pinned{Epoch: r.epoch, Positions: sleepPositions()}))
+	r.collect(r.c.Pinned(messages.Pinned{Epoch: r.epoch, Positions: sleepPositions()}), r.at)
 	if fx := r.tick(); fx.Goals.Positions.Antennas() != want {
 		t.Fatal("a stale Pinned re-pinned the targets")
 	}
