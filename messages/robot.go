@@ -230,9 +230,16 @@ type GotoParams struct {
 	Head     *geom.Mat4
 	Antennas *[2]float64
 	BodyYaw  *float64
+	// Duration in seconds: positive, at most MaxMoveDuration.
 	Duration float64
 	Method   string
 }
+
+// MaxMoveDuration bounds a goto's duration and a recorded move's initial
+// goto, in seconds (one hour). The reference has no bound; a longer move is
+// a mistake (milliseconds given as seconds), and would hold the move slot
+// for that long.
+const MaxMoveDuration = 3600.0
 
 // StartMove asks moves to run a move. ID is chosen by the caller (a UUID).
 // Reply: MoveAccepted, or *Error (NotFound for an unknown recorded move,

@@ -60,7 +60,16 @@ type Actor struct {
 	core    *Core
 	log     *slog.Logger
 	uploads *Uploads
+
+	// lastRefusal and suppressed limit the warnings for refused
+	// fire-and-forget requests (see warnRefused).
+	lastRefusal time.Time
+	suppressed  int
 }
+
+// refusalEvery is the least time between two warnings for refused
+// fire-and-forget requests (a client streaming bad targets at 100 Hz).
+const refusalEvery = 500 * time.Millisecond
 
 // uploadRun is the Notify token of an uploaded move being played.
 type uploadRun struct {
@@ -112,9 +121,11 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *messages.SetTargets:
 		r, err := a.core.SetTargets(*m, ctx.Sender() != nil)
 		a.reply(ctx, r, err)
+		a.refused(ctx, "target", err)
 	case *messages.SetHeadJoints:
 		r, err := a.core.SetHeadJoints(m.Joints)
 		a.reply(ctx, r, err)
+		a.refused(ctx, "head joints", err)
 	case *messages.SetAutomaticBodyYaw:
 		a.core.SetAutomaticBodyYaw(m.On)
 		a.save()
@@ -128,6 +139,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *loaded:
 		if m.err != nil {
 			a.send(ctx, m.sender, m.err)
+			if m.sender == nil {
+				a.warnRefused("recorded move", m.err)
+			}
 			return
 		}
 		a.start(ctx, m.sender, m.req, m.move)
@@ -173,6 +187,31 @@ func (a *Actor) reply(ctx actor.Context, v any, err error) {
 	kit.Reply(ctx, v)
 }
 
+// refused reports a refused fire-and-forget request (a streamed target out
+// of range, say): nobody waits for an answer, so it is logged instead of
+// being dropped without a word.
+func (a *Actor) refused(ctx actor.Context, what string, err error) {
+	if err != nil && ctx.Sender() == nil {
+		a.warnRefused(what, err)
+	}
+}
+
+// warnRefused logs a refusal, at most one line every refusalEvery.
+func (a *Actor) warnRefused(what string, err error) {
+	now := a.opt.Now()
+	if now.Sub(a.lastRefusal) < refusalEvery {
+		a.suppressed++
+		return
+	}
+	a.lastRefusal = now
+	if a.suppressed > 0 {
+		a.log.Warn(what+" refused", "err", err, "more_refused_since_last_warning", a.suppressed)
+	} else {
+		a.log.Warn(what+" refused", "err", err)
+	}
+	a.suppressed = 0
+}
+
 // send answers an ask later, from the saved sender.
 func (a *Actor) send(ctx actor.Context, to *actor.PID, v any) {
 	if to != nil {
@@ -190,6 +229,11 @@ func (a *Actor) start(ctx actor.Context, sender *actor.PID, m *messages.StartMov
 	}
 	fx, err := a.core.Start(req)
 	if err != nil {
+		// A refused SDK task is answered by its task_progress (in fx).
+		a.execute(ctx, fx)
+		if sender == nil && m.Origin != messages.OriginSDK {
+			a.warnRefused(string(m.Kind), err)
+		}
 		a.send(ctx, sender, err)
 		if m.Notify != nil {
 			ctx.Send(m.Notify, &messages.MoveDone{ID: m.ID, Result: messages.MoveFailed, Detail: err.Error()})

@@ -140,8 +140,9 @@ type Core struct {
 	records     [][]byte
 	recordBytes int
 
-	lastIKWarn time.Time
-	state      *messages.RobotState
+	lastIKWarn    time.Time
+	lastClampWarn time.Time
+	state         *messages.RobotState
 }
 
 // New returns a core using kin (which it owns from now on).
@@ -262,6 +263,7 @@ func (c *Core) Present(p messages.Present) Effects {
 		fx.SaveNeeded = true
 	}
 	goals := hw.Join(c.t.joints, c.t.antennas)
+	c.clampAntennaGoals(&fx, &goals, p.At)
 	fx.Goals = &messages.Goals{Epoch: c.epoch, Positions: goals}
 	fx.State = c.buildState(p)
 	c.state = fx.State
@@ -285,6 +287,21 @@ func (c *Core) seedFK(head kinematics.Joints) {
 		}
 	}
 	_ = c.kin.ResetFK(unyawed(best, head[0]))
+}
+
+// clampAntennaGoals keeps the antenna goals within what the motors accept
+// (ticks 0..4095); a goal the motor refused would be dropped without a
+// word. Targets are checked when they arrive, so only a recorded or
+// uploaded move's samples can be beyond ±π: those are reported.
+func (c *Core) clampAntennaGoals(fx *Effects, goals *hw.Positions, now time.Time) {
+	for _, i := range [2]int{hw.RightAntenna, hw.LeftAntenna} {
+		v, beyond := kinematics.ClampAntenna(goals[i])
+		if beyond && now.Sub(c.lastClampWarn) >= 500*time.Millisecond {
+			c.lastClampWarn = now
+			fx.Warnings = append(fx.Warnings, fmt.Sprintf("%s goal %.4f rad is beyond the motor's range ±π: clamped to %.4f", hw.MotorNames[i], goals[i], v))
+		}
+		goals[i] = v
+	}
 }
 
 // Pinned adopts motorbus's pin (torque coming on): the targets become the
@@ -399,12 +416,39 @@ func (c *Core) SetTargets(m messages.SetTargets, check bool) (messages.TargetsSe
 	return messages.TargetsSet{}, nil
 }
 
+// validTargets refuses targets no motor can take: non-finite numbers, a
+// body yaw beyond its joint limit (±160°), antennas beyond the motor's turn
+// (±π). The gateway refuses them first where it can answer (422); this is
+// the check every other source (streams, skills, apps) goes through.
 func validTargets(m messages.SetTargets) error {
 	bad := m.Head != nil && !m.Head.IsFinite() ||
 		m.BodyYaw != nil && !finite(*m.BodyYaw) ||
 		m.Antennas != nil && (!finite(m.Antennas[0]) || !finite(m.Antennas[1]))
 	if bad {
 		return &messages.Error{Kind: messages.KindBadRequest, Detail: "targets must be finite numbers", Reason: "non_finite"}
+	}
+	if m.BodyYaw != nil && math.Abs(*m.BodyYaw) > kinematics.MaxBodyYaw {
+		return &messages.Error{Kind: messages.KindBadRequest, Reason: "joint_limit",
+			Detail: fmt.Sprintf("body_yaw %.4f rad is beyond the body's limit ±%.4f rad (±160°)", *m.BodyYaw, kinematics.MaxBodyYaw)}
+	}
+	if m.Antennas != nil {
+		for i, a := range m.Antennas {
+			if math.Abs(a) > kinematics.MaxAntenna {
+				return &messages.Error{Kind: messages.KindBadRequest, Reason: "joint_limit",
+					Detail: fmt.Sprintf("antennas[%d] %.4f rad is beyond the antenna's range ±π", i, a)}
+			}
+		}
+	}
+	return nil
+}
+
+// validDuration refuses a goto duration that is not in (0, MaxMoveDuration]
+// seconds (zero allowed with zeroOK, for an optional initial goto).
+func validDuration(name string, d float64, zeroOK bool) error {
+	low := d > 0 || zeroOK && d == 0
+	if !finite(d) || !low || d > messages.MaxMoveDuration {
+		return &messages.Error{Kind: messages.KindUnprocessable, Reason: "bad_duration",
+			Detail: fmt.Sprintf("%s must be a number of seconds in (0, %g], got %g", name, messages.MaxMoveDuration, d)}
 	}
 	return nil
 }
@@ -551,10 +595,20 @@ type StartRequest struct {
 // error for the caller: as in the reference it ends at once, reported as
 // move_failed "move_running" (for SDK tasks: a finished task, as the
 // reference reports it).
+//
+// A refused SDK task (bad values, unreachable target, no backend yet) is
+// answered with its task_progress carrying the error, as the reference's
+// task does when its goto raises: the SDK raises it instead of timing out.
 func (c *Core) Start(req StartRequest) (Effects, error) {
 	var fx Effects
 	steps, err := c.plan(req)
+	if err == nil && c.active == nil && (!c.havePresent || c.stalled(req.At)) {
+		err = messages.ErrBackendNotRunning
+	}
 	if err != nil {
+		if req.Origin == messages.OriginSDK {
+			fx.Tasks = append(fx.Tasks, messages.TaskProgress{ID: req.ID, Error: err.Error()})
+		}
 		return fx, err
 	}
 	r := &running{id: req.ID, kind: req.Kind, origin: req.Origin, notify: req.Notify, steps: steps, next: req.At}
@@ -565,13 +619,22 @@ func (c *Core) Start(req StartRequest) (Effects, error) {
 		c.refuse(&fx, r)
 		return fx, nil
 	}
-	if !c.havePresent {
-		return fx, messages.ErrBackendNotRunning
-	}
 	c.active = r
 	fx.Events = append(fx.Events, messages.MoveEvent{Type: "move_started", ID: r.id, Origin: r.origin})
 	fx.SaveNeeded = true
 	return fx, nil
+}
+
+// stallAfter is how long without a tick means the control loop is not
+// running (motorbus reopening the bus after a fault): a move started then
+// would never advance, so it is refused as the reference refuses requests
+// while its backend is not ready.
+const stallAfter = time.Second
+
+// stalled reports whether no tick came for stallAfter before now (a zero
+// now, from a caller without a clock, never is).
+func (c *Core) stalled(now time.Time) bool {
+	return !now.IsZero() && now.Sub(c.lastAt) > stallAfter
 }
 
 func (c *Core) refuse(fx *Effects, r *running) {
@@ -597,8 +660,8 @@ func (c *Core) plan(req StartRequest) ([]step, error) {
 			}
 			method = m
 		}
-		if !finite(g.Duration) {
-			return nil, &messages.Error{Kind: messages.KindBadRequest, Detail: "duration must be a finite number"}
+		if err := validDuration("duration", g.Duration, false); err != nil {
+			return nil, err
 		}
 		if err := validTargets(messages.SetTargets{Head: g.Head, Antennas: g.Antennas, BodyYaw: g.BodyYaw}); err != nil {
 			return nil, err
@@ -624,6 +687,9 @@ func (c *Core) plan(req StartRequest) ([]step, error) {
 	case messages.MoveRecorded:
 		if req.Recorded == nil {
 			return nil, &messages.Error{Kind: messages.KindNotFound, Detail: "recorded move not loaded"}
+		}
+		if err := validDuration("initial_goto_duration", req.InitialGoto, true); err != nil {
+			return nil, err
 		}
 		var steps []step
 		if req.InitialGoto > 0 {

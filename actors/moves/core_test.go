@@ -253,20 +253,28 @@ func TestGotoWithoutBodyYawKeepsIt(t *testing.T) {
 	}
 }
 
-func TestZeroDurationGotoDoesNothing(t *testing.T) {
+func TestBadDurationsAreRefused(t *testing.T) {
 	r := newRig(t, neutral())
 	r.tick()
-	before := r.pos
 	target := poseOf(0, 0, 10, 0, 0, 0)
-	r.start(StartRequest{ID: "z", Kind: messages.MoveGoto, Goto: messages.GotoParams{Head: &target, Duration: 0}})
-	r.runUntilIdle(time.Second)
-	r.tick()
-	if r.pos != before {
-		t.Fatal("a zero-duration goto moved the robot")
+	// Zero (a no-op in the reference), negative, non-finite, over an hour.
+	for _, d := range []float64{0, -1, math.NaN(), math.Inf(1), messages.MaxMoveDuration + 1} {
+		_, err := r.c.Start(StartRequest{ID: "z", Kind: messages.MoveGoto, Origin: messages.OriginREST, Goto: messages.GotoParams{Head: &target, Duration: d}})
+		if messages.KindOf(err) != messages.KindUnprocessable {
+			t.Errorf("goto of %v s: %v", d, err)
+		}
 	}
-	if r.events[len(r.events)-1].Type != "move_completed" {
-		t.Fatalf("events %+v", r.events)
+	for _, d := range []float64{-0.5, math.NaN(), messages.MaxMoveDuration * 2} {
+		_, err := r.c.Start(StartRequest{ID: "z", Kind: messages.MoveRecorded, Recorded: fakeMove{d: 1}, InitialGoto: d})
+		if messages.KindOf(err) != messages.KindUnprocessable {
+			t.Errorf("initial goto of %v s: %v", d, err)
+		}
 	}
+	if r.c.MoveRunning() || len(r.events) != 0 {
+		t.Fatalf("a refused request started a move: %+v", r.events)
+	}
+	r.start(StartRequest{ID: "ok", Kind: messages.MoveGoto, Goto: messages.GotoParams{Head: &target, Duration: messages.MaxMoveDuration}})
+	r.start(StartRequest{ID: "rec", Kind: messages.MoveRecorded, Recorded: fakeMove{d: 1}, InitialGoto: 0})
 }
 
 // A move's end (move_completed on /api/move/ws/updates, task_progress for
@@ -495,6 +503,106 @@ func TestRecordedMoveWithInitialGoto(t *testing.T) {
 	}
 	if len(r.sounds) != 1 || r.sounds[0] != "dance.wav" {
 		t.Fatalf("sounds %v", r.sounds)
+	}
+}
+
+func TestOutOfRangeTargetsAreRefused(t *testing.T) {
+	r := newRig(t, neutral())
+	r.tick()
+	before := r.pos
+	bad := []messages.SetTargets{
+		{BodyYaw: ptr(kinematics.MaxBodyYaw + 0.01)},
+		{BodyYaw: ptr(-4.0)},
+		{Antennas: &[2]float64{0, 3.2}},
+		{Antennas: &[2]float64{-100, 0}},
+	}
+	for _, m := range bad {
+		for _, check := range []bool{true, false} {
+			_, err := r.c.SetTargets(m, check)
+			if messages.KindOf(err) != messages.KindBadRequest {
+				t.Errorf("%+v (check %v): %v", m, check, err)
+			}
+		}
+	}
+	// Goto targets likewise.
+	_, err := r.c.Start(StartRequest{ID: "x", Kind: messages.MoveGoto, Goto: messages.GotoParams{Antennas: &[2]float64{7, 0}, Duration: 1}})
+	if messages.KindOf(err) != messages.KindBadRequest {
+		t.Errorf("goto antennas 7 rad: %v", err)
+	}
+	r.ticks(2)
+	if r.pos != before {
+		t.Fatal("a refused target moved the robot")
+	}
+	// The limits themselves are accepted.
+	if _, err := r.c.SetTargets(messages.SetTargets{BodyYaw: ptr(kinematics.MaxBodyYaw), Antennas: &[2]float64{-math.Pi, math.Pi}}, false); err != nil {
+		t.Fatal(err)
+	}
+	r.tick()
+	// π is one tick past the motor's last position: the goal is clamped
+	// to it, silently (a rounding, not a refusal).
+	if a := r.pos.Antennas(); a != [2]float64{kinematics.AntennaGoalMin, kinematics.AntennaGoalMax} || len(r.last.Warnings) != 0 {
+		t.Fatalf("antenna goals %v, warnings %v", a, r.last.Warnings)
+	}
+}
+
+// A recorded move's samples are not checked when it starts: antenna goals
+// beyond the motor's range are clamped and reported.
+func TestRecordedAntennasBeyondRangeAreClampedAndReported(t *testing.T) {
+	r := newRig(t, neutral())
+	r.tick()
+	r.start(StartRequest{ID: "rec", Kind: messages.MoveRecorded, Recorded: fakeMove{d: 5}})
+	var warned bool
+	for r.c.MoveRunning() && r.at.Sub(t0) < 6*time.Second {
+		fx := r.tick()
+		warned = warned || len(fx.Warnings) > 0
+		if a := r.pos.Antennas(); a[0] > kinematics.AntennaGoalMax || a[1] < kinematics.AntennaGoalMin {
+			t.Fatalf("antenna goals %v beyond the motor's range", a)
+		}
+	}
+	if !warned {
+		t.Fatal("the clamp was not reported")
+	}
+}
+
+// An SDK task that cannot start is answered with task_progress carrying
+// the error (the SDK raises it); before, nothing was answered and the SDK
+// timed out.
+func TestRefusedSDKTaskAnswersWithItsError(t *testing.T) {
+	fresh := New(Config{}, kinematics.New(kinematics.DefaultGeometry()))
+	fx, err := fresh.Start(StartRequest{ID: "t0", Kind: messages.MoveGoto, Origin: messages.OriginSDK, Goto: messages.GotoParams{Duration: 1}})
+	if !errors.Is(err, messages.ErrBackendNotRunning) || len(fx.Tasks) != 1 || fx.Tasks[0].ID != "t0" || fx.Tasks[0].Error != messages.ErrBackendNotRunning.Detail {
+		t.Fatalf("no backend yet: %v %+v", err, fx.Tasks)
+	}
+	r := newRig(t, neutral())
+	r.tick()
+	// No tick for over a second (motorbus reopening the bus): the move
+	// would never advance.
+	fx, err = r.c.Start(StartRequest{ID: "t1", Kind: messages.MoveGoto, Origin: messages.OriginSDK,
+		Goto: messages.GotoParams{Duration: 1}, At: r.at.Add(1100 * time.Millisecond)})
+	if !errors.Is(err, messages.ErrBackendNotRunning) || len(fx.Tasks) != 1 || fx.Tasks[0].Error != messages.ErrBackendNotRunning.Detail {
+		t.Fatalf("control loop stalled: %v %+v", err, fx.Tasks)
+	}
+	far := poseOf(0, 0, 40, 0, 0, 0)
+	cases := []messages.GotoParams{
+		{Head: &far, Duration: 1},                  // unreachable
+		{Duration: 0},                              // no duration
+		{Antennas: &[2]float64{4, 0}, Duration: 1}, // beyond the antenna's turn
+		{BodyYaw: ptr(math.NaN()), Duration: 1},    // not a number
+		{Duration: 1, Method: "teleport"},          // unknown interpolation
+	}
+	for i, g := range cases {
+		fx, err := r.c.Start(StartRequest{ID: "t", Kind: messages.MoveGoto, Origin: messages.OriginSDK, Goto: g})
+		if err == nil || len(fx.Tasks) != 1 || fx.Tasks[0].ID != "t" || fx.Tasks[0].Error != err.Error() {
+			t.Errorf("case %d: %v, tasks %+v", i, err, fx.Tasks)
+		}
+		// Other origins get the error as the answer, not a task.
+		fx, err = r.c.Start(StartRequest{ID: "x", Kind: messages.MoveGoto, Origin: messages.OriginREST, Goto: g})
+		if err == nil || len(fx.Tasks) != 0 {
+			t.Errorf("case %d over REST: %v, tasks %+v", i, err, fx.Tasks)
+		}
+	}
+	if r.c.MoveRunning() {
+		t.Fatal("a refused task started a move")
 	}
 }
 

@@ -4,12 +4,94 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 )
+
+// Motion values a motor cannot take are refused on every route, with the
+// reference's shapes: 422 over REST, an error frame on
+// /api/move/ws/set_target, task_progress with the error for an SDK task.
+func TestMotionValuesAreRefused(t *testing.T) {
+	d := startDaemon(t)
+	d.waitRunning()
+	rest := []struct {
+		path string
+		body string
+		want string
+	}{
+		{"/api/move/goto", `{"duration":0}`, `{"detail":[{"type":"greater_than","loc":["body","duration"],"msg":"Input should be greater than 0","input":0,"ctx":{"gt":0.0}}]}`},
+		{"/api/move/goto", `{"duration":-2}`, `"greater_than"`},
+		{"/api/move/goto", `{"duration":7200}`, `{"detail":[{"type":"less_than_equal","loc":["body","duration"],"msg":"Input should be less than or equal to 3600","input":7200,"ctx":{"le":3600.0}}]}`},
+		{"/api/move/goto", `{"duration":NaN}`, `"finite_number"`},
+		{"/api/move/goto", `{"duration":1,"antennas":[4,0]}`, `"loc":["body","antennas",0],"msg":"Input should be less than or equal to 3.141592653589793"`},
+		{"/api/move/goto", `{"duration":1,"body_yaw":-3}`, `"loc":["body","body_yaw"],"msg":"Input should be greater than or equal to -2.792526803190927"`},
+		{"/api/move/goto", `{"duration":1,"body_yaw":Infinity}`, `"finite_number"`},
+		{"/api/move/set_target", `{"target_antennas":[0,1e9]}`, `"loc":["body","target_antennas",1]`},
+		{"/api/move/set_target", `{"target_body_yaw":6.3}`, `"loc":["body","target_body_yaw"]`},
+	}
+	for _, c := range rest {
+		code, body := d.do("POST", c.path, c.body)
+		if code != 422 || !strings.Contains(string(body), c.want) {
+			t.Errorf("POST %s %s: %d %s, want 422 with %s", c.path, c.body, code, body, c.want)
+		}
+	}
+
+	ws, _, err := websocket.DefaultDialer.Dial(d.ws+"/api/move/ws/set_target", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"target_antennas":[0,-7]}`))
+	_ = ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, msg, err := ws.ReadMessage(); err != nil || !strings.Contains(string(msg), `greater_than_equal`) {
+		t.Errorf("WS set_target out of range: %s %v", msg, err)
+	}
+
+	// SDK tasks: each is answered, with the error when it cannot run.
+	c := d.dialSDK()
+	c.waitFrame("head_pose", 2*time.Second, nil)
+	identity := []float64{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}
+	high := append([]float64(nil), identity...)
+	high[11] = 0.04 // z = +40 mm: no solution
+	tasks := []struct {
+		name string
+		req  string
+		want string // "" for no error
+	}{
+		{"unreachable", reqJSON(high, nil, 0.2, "0.0"), "Head pose not achievable"},
+		{"zero duration", reqJSON(identity, nil, 0, "0.0"), "duration must be"},
+		{"duration NaN", `{"head":null,"antennas":[0,0],"duration":NaN,"method":"minjerk","body_yaw":0.0}`, "finite number"},
+		{"antennas beyond a turn", reqJSON(nil, []float64{5, 0}, 0.2, "0.0"), "antennas[0]"},
+		{"body yaw beyond the joint", reqJSON(nil, nil, 0.2, "3.0"), "body_yaw"},
+		{"head not a matrix", `{"head":[1,2,3],"antennas":null,"duration":0.2,"method":"minjerk","body_yaw":null}`, "16 numbers"},
+		{"unknown interpolation", `{"head":null,"antennas":[0.1,0.1],"duration":0.2,"method":"teleport","body_yaw":null}`, "teleport"},
+		{"fine", reqJSON(identity, []float64{0.1, -0.1}, 0.2, "0.0"), ""},
+	}
+	for _, tc := range tasks {
+		id := uuid.NewString()
+		c.send(`{"type":"task","uuid":"` + id + `","req":` + tc.req + `,"timestamp":"2026-11-21T07:20:36.846664"}`)
+		f := c.waitFrame("task_progress", 3*time.Second, func(m map[string]any) bool { return m["uuid"] == id })
+		errText, _ := f.data["error"].(string)
+		switch {
+		case tc.want == "" && f.data["error"] != nil:
+			t.Errorf("task %s: error %v", tc.name, f.data["error"])
+		case tc.want != "" && !strings.Contains(errText, tc.want):
+			t.Errorf("task %s: error %q, want one containing %q", tc.name, errText, tc.want)
+		}
+		if f.data["finished"] != true {
+			t.Errorf("task %s: %s", tc.name, f.raw)
+		}
+	}
+	select {
+	case <-c.closed:
+		t.Fatalf("refused tasks closed the connection: %v", c.err)
+	default:
+	}
+}
 
 func reqJSON(head, antennas []float64, duration float64, bodyYaw string) string {
 	h, _ := json.Marshal(head)

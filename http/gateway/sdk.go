@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gorilla/websocket"
 
 	"reachyd/http/validate"
@@ -498,8 +500,17 @@ func sequence(kind messages.MoveKind) sdkHandler {
 	}
 }
 
-// gotoFromSDK builds a goto from SDK fields (head as 16 numbers).
+// gotoFromSDK builds a goto from SDK fields (head as 16 numbers). Ranges
+// (duration, antennas, body yaw) and reachability are checked by moves.
 func (g *Gateway) gotoFromSDK(hf, af []float64, duration float64, yaw *float64, method, id string, origin messages.MoveOrigin) (func(), error) {
+	m, err := sdkGoto(hf, af, duration, yaw, method, id, origin)
+	if err != nil {
+		return nil, err
+	}
+	return g.tellMoves(m), nil
+}
+
+func sdkGoto(hf, af []float64, duration float64, yaw *float64, method, id string, origin messages.MoveOrigin) (*messages.StartMove, error) {
 	// The reference treats an empty list like a missing one.
 	if len(hf) == 0 {
 		hf = nil
@@ -518,11 +529,16 @@ func (g *Gateway) gotoFromSDK(hf, af []float64, duration float64, yaw *float64, 
 	if id == "" {
 		id = newID()
 	}
-	return g.tellMoves(&messages.StartMove{ID: id, Kind: messages.MoveGoto, Origin: origin,
-		Goto: messages.GotoParams{Head: h, Antennas: a, BodyYaw: yaw, Duration: duration, Method: method}}), nil
+	return &messages.StartMove{ID: id, Kind: messages.MoveGoto, Origin: origin,
+		Goto: messages.GotoParams{Head: h, Antennas: a, BodyYaw: yaw, Duration: duration, Method: method}}, nil
 }
 
-// task is the SDK's goto: the reply is a task_progress broadcast.
+// task is the SDK's goto: the reply is a task_progress broadcast. Once the
+// task's uuid is known, every task is answered, or the SDK would wait for
+// nothing and raise TimeoutError: a request whose values do not validate
+// (not finite, a head that is not a rigid 4x4 matrix...) gets its
+// task_progress with the error from here, one that moves refuses (out of
+// range, unreachable, no backend) from moves.
 func task(g *Gateway, c *cmd) (func(), error) {
 	idv := c.required("uuid")
 	id, _ := validate.UUID(idv, c.loc("uuid"), &c.errs)
@@ -533,7 +549,7 @@ func task(g *Gateway, c *cmd) (func(), error) {
 	}
 	rget, ok := validate.ModelObject(rv, c.loc("req"), &c.errs)
 	if !ok {
-		return nil, nil
+		return g.taskRefused(id, c.errs), nil
 	}
 	if _, isMove := rget("move_name"); isMove {
 		r := &cmd{get: rget}
@@ -550,8 +566,50 @@ func task(g *Gateway, c *cmd) (func(), error) {
 		r.required(k) // GotoTaskRequest declares every key (nullable)
 	}
 	if len(r.errs) > 0 {
-		c.errs = append(c.errs, r.errs...)
-		return nil, nil
+		return g.taskRefused(id, r.errs), nil
 	}
-	return g.gotoFromSDK(hf, af, d, y, method, id, messages.OriginSDK)
+	m, err := sdkGoto(hf, af, d, y, method, id, messages.OriginSDK)
+	if err != nil {
+		return g.taskFailed(id, err.Error()), nil
+	}
+	return func() { g.startTask(m) }, nil
+}
+
+// taskRefused answers a task whose request does not validate.
+func (g *Gateway) taskRefused(id string, errs validate.Errors) func() {
+	parts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		loc := make([]string, 0, len(e.Loc)+1)
+		loc = append(loc, "req")
+		for _, l := range e.Loc {
+			loc = append(loc, fmt.Sprint(l))
+		}
+		parts = append(parts, strings.Join(loc, ".")+": "+e.Msg)
+	}
+	return g.taskFailed(id, "invalid task request: "+strings.Join(parts, "; "))
+}
+
+// taskFailed answers a task with an error, as the reference's task_progress
+// does when its goto raises.
+func (g *Gateway) taskFailed(id, why string) func() {
+	return func() {
+		g.log.Info("task refused", "uuid", id, "err", why)
+		g.sys.Kit.Tell(g.sys.Hub, &messages.TaskProgress{ID: id, Error: why})
+	}
+}
+
+// startTask sends a task's goto to moves. It is sent at once, so the
+// client's next commands come after it; the answer is awaited aside. moves
+// answers a refused task itself (task_progress with the error); when moves
+// is not there to answer (the backend stopped, the actor restarting), the
+// task is answered here, so the SDK never waits for nothing.
+func (g *Gateway) startTask(m *messages.StartMove) {
+	f := g.sys.Kit.Root.RequestFuture(g.sys.Moves, m, g.cfg.AskTimeout)
+	go func() {
+		res, err := f.Result()
+		if _, dead := res.(*actor.DeadLetterResponse); err != nil || dead {
+			g.log.Info("task not started: no move scheduler", "uuid", m.ID, "err", err)
+			g.sys.Kit.Tell(g.sys.Hub, &messages.TaskProgress{ID: m.ID, Error: messages.ErrBackendNotRunning.Detail})
+		}
+	}()
 }

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"reachyd/hw/geom"
+	"reachyd/hw/kinematics"
+	"reachyd/messages"
 )
 
 // Interpolations are the InterpolationTechnique values, in declaration order
@@ -158,6 +160,50 @@ func optional(get func(string) (any, bool), k string, check func(any, []any)) {
 	}
 }
 
+// Motion value bounds (deviations: the reference's models have none). A
+// goto lasts more than 0 and at most messages.MaxMoveDuration seconds; an
+// antenna target stays within ±kinematics.MaxAntenna (the motor's turn); a
+// body yaw within ±kinematics.MaxBodyYaw (the joint's ±160°).
+var (
+	zero        = 0.0
+	maxDuration = messages.MaxMoveDuration
+	antennaMin  = -kinematics.MaxAntenna
+	antennaMax  = kinematics.MaxAntenna
+	bodyYawMin  = -kinematics.MaxBodyYaw
+	bodyYawMax  = kinematics.MaxBodyYaw
+)
+
+// Antennas validates a pair of antenna positions [right, left] in radians,
+// each within ±kinematics.MaxAntenna.
+func Antennas(v any, loc []any, errs *Errors) (*[2]float64, bool) {
+	t, ok := FloatTuple(v, loc, 2, errs)
+	if !ok {
+		return nil, false
+	}
+	arr := v.([]any)
+	good := true
+	for i := range t {
+		if _, ok := FloatRange(arr[i], at(loc, i), &antennaMin, nil, &antennaMax, errs); !ok {
+			good = false
+		}
+	}
+	if !good {
+		return nil, false
+	}
+	return &[2]float64{t[0], t[1]}, true
+}
+
+// BodyYaw validates a body yaw in radians, within ±kinematics.MaxBodyYaw.
+func BodyYaw(v any, loc []any, errs *Errors) (float64, bool) {
+	return FloatRange(v, loc, &bodyYawMin, nil, &bodyYawMax, errs)
+}
+
+// Duration validates a move duration in seconds: more than 0, at most
+// messages.MaxMoveDuration.
+func Duration(v any, loc []any, errs *Errors) (float64, bool) {
+	return FloatRange(v, loc, nil, &zero, &maxDuration, errs)
+}
+
 // GotoRequest is the reference's GotoModelRequest (POST /api/move/goto).
 // Nil pointers are absent or null fields.
 type GotoRequest struct {
@@ -194,17 +240,17 @@ func GotoFromValue(v any) (GotoRequest, Errors) {
 		req.HeadPose = &m
 	})
 	optional(get, "antennas", func(x any, loc []any) {
-		if t, ok := FloatTuple(x, loc, 2, &errs); ok {
-			req.Antennas = &[2]float64{t[0], t[1]}
+		if a, ok := Antennas(x, loc, &errs); ok {
+			req.Antennas = a
 		}
 	})
 	optional(get, "body_yaw", func(x any, loc []any) {
-		if f, ok := Float(x, loc, &errs); ok {
+		if f, ok := BodyYaw(x, loc, &errs); ok {
 			req.BodyYaw = &f
 		}
 	})
 	if x, ok := get("duration"); ok {
-		req.Duration, _ = Float(x, []any{"body", "duration"}, &errs)
+		req.Duration, _ = Duration(x, []any{"body", "duration"}, &errs)
 	} else {
 		Missing([]any{"body", "duration"}, v, &errs)
 	}
@@ -252,12 +298,12 @@ func FullBodyTargetFromValue(v any) (FullBodyTarget, Errors) {
 		t.HeadPose = &m
 	})
 	optional(get, "target_antennas", func(x any, loc []any) {
-		if a, ok := FloatTuple(x, loc, 2, &errs); ok {
-			t.Antennas = &[2]float64{a[0], a[1]}
+		if a, ok := Antennas(x, loc, &errs); ok {
+			t.Antennas = a
 		}
 	})
 	optional(get, "target_body_yaw", func(x any, loc []any) {
-		if f, ok := Float(x, loc, &errs); ok {
+		if f, ok := BodyYaw(x, loc, &errs); ok {
 			t.BodyYaw = &f
 		}
 	})
