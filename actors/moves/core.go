@@ -444,11 +444,10 @@ func validTargets(m messages.SetTargets) error {
 
 // validDuration refuses a goto duration that is not in (0, MaxMoveDuration]
 // seconds (zero allowed with zeroOK, for an optional initial goto).
-func validDuration(name string, d float64, zeroOK bool) error {
-	low := d > 0 || zeroOK && d == 0
-	if !finite(d) || !low || d > messages.MaxMoveDuration {
+func validDuration(name string, d float64) error {
+	if !finite(d) || d < 0 || d > messages.MaxMoveDuration {
 		return &messages.Error{Kind: messages.KindUnprocessable, Reason: "bad_duration",
-			Detail: fmt.Sprintf("%s must be a number of seconds in (0, %g], got %g", name, messages.MaxMoveDuration, d)}
+			Detail: fmt.Sprintf("%s must be a number of seconds in [0, %g], got %g", name, messages.MaxMoveDuration, d)}
 	}
 	return nil
 }
@@ -660,7 +659,8 @@ func (c *Core) plan(req StartRequest) ([]step, error) {
 			}
 			method = m
 		}
-		if err := validDuration("duration", g.Duration, false); err != nil {
+		// Zero is the reference's no-op goto: accepted, it ends at once.
+		if err := validDuration("duration", g.Duration); err != nil {
 			return nil, err
 		}
 		if err := validTargets(messages.SetTargets{Head: g.Head, Antennas: g.Antennas, BodyYaw: g.BodyYaw}); err != nil {
@@ -688,7 +688,7 @@ func (c *Core) plan(req StartRequest) ([]step, error) {
 		if req.Recorded == nil {
 			return nil, &messages.Error{Kind: messages.KindNotFound, Detail: "recorded move not loaded"}
 		}
-		if err := validDuration("initial_goto_duration", req.InitialGoto, true); err != nil {
+		if err := validDuration("initial_goto_duration", req.InitialGoto); err != nil {
 			return nil, err
 		}
 		var steps []step

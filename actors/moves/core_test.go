@@ -257,8 +257,8 @@ func TestBadDurationsAreRefused(t *testing.T) {
 	r := newRig(t, neutral())
 	r.tick()
 	target := poseOf(0, 0, 10, 0, 0, 0)
-	// Zero (a no-op in the reference), negative, non-finite, over an hour.
-	for _, d := range []float64{0, -1, math.NaN(), math.Inf(1), messages.MaxMoveDuration + 1} {
+	// Negative, non-finite, over an hour. (Zero is the reference's no-op.)
+	for _, d := range []float64{-1, math.NaN(), math.Inf(1), math.Inf(-1), messages.MaxMoveDuration + 1} {
 		_, err := r.c.Start(StartRequest{ID: "z", Kind: messages.MoveGoto, Origin: messages.OriginREST, Goto: messages.GotoParams{Head: &target, Duration: d}})
 		if messages.KindOf(err) != messages.KindUnprocessable {
 			t.Errorf("goto of %v s: %v", d, err)
@@ -272,6 +272,13 @@ func TestBadDurationsAreRefused(t *testing.T) {
 	}
 	if r.c.MoveRunning() || len(r.events) != 0 {
 		t.Fatalf("a refused request started a move: %+v", r.events)
+	}
+	// A zero-duration goto is accepted, as the reference's no-op, and ends
+	// at once.
+	r.start(StartRequest{ID: "zero", Kind: messages.MoveGoto, Goto: messages.GotoParams{Head: &target, Duration: 0}})
+	r.runUntilIdle(time.Second)
+	if r.c.MoveRunning() {
+		t.Fatal("a zero-duration goto is still running")
 	}
 	r.start(StartRequest{ID: "ok", Kind: messages.MoveGoto, Goto: messages.GotoParams{Head: &target, Duration: messages.MaxMoveDuration}})
 	r.start(StartRequest{ID: "rec", Kind: messages.MoveRecorded, Recorded: fakeMove{d: 1}, InitialGoto: 0})
@@ -585,7 +592,7 @@ func TestRefusedSDKTaskAnswersWithItsError(t *testing.T) {
 	far := poseOf(0, 0, 40, 0, 0, 0)
 	cases := []messages.GotoParams{
 		{Head: &far, Duration: 1},                  // unreachable
-		{Duration: 0},                              // no duration
+		{Duration: -1},                             // negative duration
 		{Antennas: &[2]float64{4, 0}, Duration: 1}, // beyond the antenna's turn
 		{BodyYaw: ptr(math.NaN()), Duration: 1},    // not a number
 		{Duration: 1, Method: "teleport"},          // unknown interpolation

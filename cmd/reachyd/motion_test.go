@@ -23,8 +23,7 @@ func TestMotionValuesAreRefused(t *testing.T) {
 		body string
 		want string
 	}{
-		{"/api/move/goto", `{"duration":0}`, `{"detail":[{"type":"greater_than","loc":["body","duration"],"msg":"Input should be greater than 0","input":0,"ctx":{"gt":0.0}}]}`},
-		{"/api/move/goto", `{"duration":-2}`, `"greater_than"`},
+		{"/api/move/goto", `{"duration":-2}`, `{"detail":[{"type":"greater_than_equal","loc":["body","duration"],"msg":"Input should be greater than or equal to 0","input":-2,"ctx":{"ge":0.0}}]}`},
 		{"/api/move/goto", `{"duration":7200}`, `{"detail":[{"type":"less_than_equal","loc":["body","duration"],"msg":"Input should be less than or equal to 3600","input":7200,"ctx":{"le":3600.0}}]}`},
 		{"/api/move/goto", `{"duration":NaN}`, `"finite_number"`},
 		{"/api/move/goto", `{"duration":1,"antennas":[4,0]}`, `"loc":["body","antennas",0],"msg":"Input should be less than or equal to 3.141592653589793"`},
@@ -63,7 +62,8 @@ func TestMotionValuesAreRefused(t *testing.T) {
 		want string // "" for no error
 	}{
 		{"unreachable", reqJSON(high, nil, 0.2, "0.0"), "Head pose not achievable"},
-		{"zero duration", reqJSON(identity, nil, 0, "0.0"), "duration must be"},
+		{"negative duration", reqJSON(identity, nil, -1, "0.0"), "duration must be"},
+		{"zero duration (the reference's no-op)", reqJSON(identity, nil, 0, "0.0"), ""},
 		{"duration NaN", `{"head":null,"antennas":[0,0],"duration":NaN,"method":"minjerk","body_yaw":0.0}`, "finite number"},
 		{"antennas beyond a turn", reqJSON(nil, []float64{5, 0}, 0.2, "0.0"), "antennas[0]"},
 		{"body yaw beyond the joint", reqJSON(nil, nil, 0.2, "3.0"), "body_yaw"},

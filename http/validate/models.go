@@ -161,7 +161,7 @@ func optional(get func(string) (any, bool), k string, check func(any, []any)) {
 }
 
 // Motion value bounds (deviations: the reference's models have none). A
-// goto lasts more than 0 and at most messages.MaxMoveDuration seconds; an
+// goto lasts 0 (the reference's no-op) to messages.MaxMoveDuration seconds; an
 // antenna target stays within ±kinematics.MaxAntenna (the motor's turn); a
 // body yaw within ±kinematics.MaxBodyYaw (the joint's ±160°).
 var (
@@ -198,10 +198,10 @@ func BodyYaw(v any, loc []any, errs *Errors) (float64, bool) {
 	return FloatRange(v, loc, &bodyYawMin, nil, &bodyYawMax, errs)
 }
 
-// Duration validates a move duration in seconds: more than 0, at most
-// messages.MaxMoveDuration.
+// Duration validates a move duration in seconds: 0 (a move that does
+// nothing, as in the reference) up to messages.MaxMoveDuration.
 func Duration(v any, loc []any, errs *Errors) (float64, bool) {
-	return FloatRange(v, loc, nil, &zero, &maxDuration, errs)
+	return FloatRange(v, loc, &zero, nil, &maxDuration, errs)
 }
 
 // GotoRequest is the reference's GotoModelRequest (POST /api/move/goto).
