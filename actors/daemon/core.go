@@ -235,11 +235,14 @@ func (c *Core) beginStop(fx *Effects) {
 		c.end(fx, "")
 		return
 	}
-	prev := c.State()
+	// The sleep needs a running backend whose bus answers. A latched
+	// hardware error of one motor is the backend's error too, but the loop
+	// runs (ready) and the other motors can still go to sleep.
+	canSleep := c.state == messages.StateRunning && c.ready && (c.backend == nil || c.backend.Ready)
 	c.state = messages.StateStopping
 	fx.Status = true
 	fx.log(op.Job, "Stopping the robot backend...")
-	if op.Sleep && prev == messages.StateRunning && c.ready {
+	if op.Sleep && canSleep {
 		c.moveID = c.newID()
 		fx.log(op.Job, "Putting the robot to sleep.")
 		fx.Moves = append(fx.Moves, messages.StartMove{ID: c.moveID, Kind: messages.MoveResetToSleep, Origin: messages.OriginDaemon})

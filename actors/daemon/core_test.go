@@ -162,6 +162,27 @@ func TestBackendErrorShowsAsErrorState(t *testing.T) {
 	}
 }
 
+func TestStopSleepsDespiteAMotorHardwareError(t *testing.T) {
+	// A latched hardware error is the backend's error (state error, as the
+	// reference reports any backend error) while the loop still runs: the
+	// other motors still go to sleep.
+	c := running(t)
+	c.BackendStatus(messages.BackendStatus{Ready: true, Mode: messages.ModeEnabled, Error: "Motor stewart_2 (ID 12) hardware error: overload"})
+	if c.State() != messages.StateError {
+		t.Fatalf("state %s", c.State())
+	}
+	fx := c.Submit(Op{Kind: OpStop, Sleep: true})
+	if len(fx.Moves) != 1 || fx.Moves[0].Kind != messages.MoveResetToSleep || fx.StopRobot {
+		t.Fatalf("stop with a latched motor: %+v", fx)
+	}
+	// A silent bus cannot sleep: stopped at once.
+	c = running(t)
+	c.BackendStatus(messages.BackendStatus{Ready: false, Mode: messages.ModeEnabled, Error: "No response"})
+	if fx := c.Submit(Op{Kind: OpStop, Sleep: true}); len(fx.Moves) != 0 || !fx.StopRobot {
+		t.Fatalf("stop with a silent bus: %+v", fx)
+	}
+}
+
 func TestRobotFailureStopsTheBackend(t *testing.T) {
 	c := running(t)
 	fx := c.RobotFailed("motorbus: boom")
