@@ -117,7 +117,7 @@ type Stats struct {
 	Timeouts uint64 // expected replies that never came
 	Corrupt  uint64 // attempts ended by a damaged or malformed reply
 	Ignored  uint64 // valid status packets nobody was waiting for (late replies among them)
-	Barriers uint64 // barrier reads sent to devices whose reply was late or lost
+	Barriers uint64 // barrier pings sent to devices whose reply was late or lost
 	Parser   ParserStats
 }
 
@@ -640,8 +640,8 @@ func (c *Client) pause(attempt int) {
 	}
 }
 
-// flush discards input left over from earlier transactions, so that a late
-// reply to an old request cannot pass for the answer to a new one.
+// flush discards input left over from earlier transactions. A late reply
+// still on its way is not there yet: the barrier takes care of those.
 func (c *Client) flush() error {
 	c.p.Reset()
 	if c.reset != nil {

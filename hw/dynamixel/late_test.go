@@ -15,7 +15,9 @@ import (
 
 var robotIDs = []byte{10, 11, 12, 13, 14, 15, 16, 17, 18}
 
-const lateBy = 100 * time.Millisecond
+// lateBy is far beyond the first request's 5 ms margin, so that it times out
+// even on a loaded machine.
+const lateBy = 300 * time.Millisecond
 
 // lateClient returns a client on a simulated robot whose first request
 // gives up after a few milliseconds; the test then widens the margin so
