@@ -185,7 +185,7 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.StringVar(&o.RTSPHost, "rtsp-host", "", "address of the RTSP server (default: the --fastapi-host address)")
 	fs.IntVar(&o.RTSPPort, "rtsp-port", 8554, "port of the RTSP server (rtsp://<host>:<port>/head_color)")
 	fs.BoolVar(&o.AllowRawBus, "allow-raw-bus", false, "serve WS /api/move/ws/raw/write (raw Dynamixel packets; instructions that could brick a motor are refused even then)")
-	fs.IntVar(&o.MaxConnections, "max-connections", 1024, "open connections at most on each listener (API, unix socket, topic bus); one more waits until one closes")
+	fs.IntVar(&o.MaxConnections, "max-connections", 1024, "open connections at most on each TCP listener (API, topic bus); one more waits until one closes")
 	fs.IntVar(&o.MaxWebSockets, "max-websockets", 256, "WebSocket clients at most, over every endpoint")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

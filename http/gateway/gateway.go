@@ -152,10 +152,14 @@ func (g *Gateway) serve(ctx context.Context, l net.Listener, h http.Handler, con
 		ConnContext:       connCtx,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
-	// At most MaxConnections open at once on this listener: the next one
+	// At most MaxConnections open at once on a TCP listener: the next one
 	// waits in the kernel's backlog until one closes (idle ones close after
-	// IdleTimeout, header-less ones after ReadHeaderTimeout).
-	l = netutil.LimitListener(l, g.cfg.MaxConnections)
+	// IdleTimeout, header-less ones after ReadHeaderTimeout). The unix
+	// socket is left as it is: only local users reach it, and peerContext
+	// needs its *net.UnixConn, which the limit's wrapper would hide.
+	if _, unix := l.(*net.UnixListener); !unix {
+		l = netutil.LimitListener(l, g.cfg.MaxConnections)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
