@@ -96,6 +96,8 @@ type AppsConfig struct {
 	TokenPath  string
 	RecordPath string
 	StopGrace  time.Duration
+	// LocalDirs: the folders apps may be installed from over TCP.
+	LocalDirs []string
 }
 
 // System is a running actor tree.
@@ -213,7 +215,7 @@ func Start(cfg Config) (*System, error) {
 			appmon := ks.PID(Root + "/appmon")
 			must(ctx.SpawnNamed(apps.AppmonProps(apps.MonitorOptions{Manager: s.Apps, Jobs: s.Jobs, Log: cfg.Log}, ks), "appmon"))
 			must(ctx.SpawnNamed(apps.Props(apps.Options{
-				Store: a.Store, HF: a.HF, TokenPath: a.TokenPath, RecordPath: a.RecordPath, StopGrace: a.StopGrace,
+				Store: a.Store, HF: a.HF, TokenPath: a.TokenPath, RecordPath: a.RecordPath, StopGrace: a.StopGrace, LocalDirs: a.LocalDirs,
 				Lock: s.Lock, Jobs: s.Jobs, Moves: s.Moves, Daemon: s.Daemon, Appmon: appmon, Log: cfg.Log, Cell: appsCell,
 			}, ks), "apps"))
 		}

@@ -50,6 +50,7 @@ type Options struct {
 	HFEndpoint  string
 	AppGrace    time.Duration
 	AppsNetwork bool
+	AppsLocal   []string
 	Python      string
 	UDS         string
 	TopicsHost  string
@@ -171,6 +172,7 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	o.AppGrace = 20 * time.Second
 	fs.Var(secondsFlag{&o.AppGrace}, "app-stop-grace", "seconds an app has to exit after SIGINT before its process group is killed (default 20)")
 	fs.BoolVar(&o.AppsNetwork, "apps-allow-network", false, "let pip reach its package index when installing apps (dependencies included)")
+	fs.Var(listFlag{&o.AppsLocal}, "apps-local-dir", "folder that apps may be installed from by path over TCP (source_kind local); repeatable or a path list; none by default (the unix socket's trusted callers may use any path)")
 	fs.StringVar(&o.Python, "python", "", "Python interpreter that creates the apps' virtual environments (default: the first of python3 on PATH and /usr/bin/python3 that can build a wheel offline)")
 	fs.StringVar(&o.UDS, "uds", "/tmp/rest_api.sock", "unix socket serving the API too (pymirokai's local connection; callers with reachyd's uid or root need no API key); empty: none")
 	fs.StringVar(&o.TopicsHost, "topics-host", "", "address of the topic bus WebSocket (default: the --fastapi-host address)")
@@ -237,6 +239,12 @@ func (o *Options) validate() error {
 	}
 	if o.TopicsPort < 0 || o.TopicsPort > 65535 {
 		return fmt.Errorf("--topics-port out of range: %d", o.TopicsPort)
+	}
+	for i, d := range o.AppsLocal {
+		if !filepath.IsAbs(d) {
+			return fmt.Errorf("--apps-local-dir must be an absolute path, got %q", d)
+		}
+		o.AppsLocal[i] = filepath.Clean(d)
 	}
 	if o.SkillsDir == "" {
 		o.SkillsDir = filepath.Join(o.DataDir, "custom_skills")

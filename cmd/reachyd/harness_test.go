@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +27,8 @@ type testDaemon struct {
 }
 
 // startDaemon runs the whole daemon (flags, actor tree, gateway) on the
-// simulated robot. Extra flags are appended.
+// simulated robot. Extra flags are appended. Apps may be installed by path
+// from the temporary folder, where tests write them.
 func startDaemon(t *testing.T, extra ...string) *testDaemon {
 	t.Helper()
 	return startDaemonLog(t, io.Discard, extra...)
@@ -34,6 +36,17 @@ func startDaemon(t *testing.T, extra ...string) *testDaemon {
 
 // startDaemonLog is startDaemon with the daemon's log written to w.
 func startDaemonLog(t *testing.T, w io.Writer, extra ...string) *testDaemon {
+	t.Helper()
+	return startDaemonWith(t, w, append([]string{"--apps-local-dir", os.TempDir()}, extra...)...)
+}
+
+// startDaemonArgs is startDaemon without the default --apps-local-dir.
+func startDaemonArgs(t *testing.T, extra ...string) *testDaemon {
+	t.Helper()
+	return startDaemonWith(t, io.Discard, extra...)
+}
+
+func startDaemonWith(t *testing.T, w io.Writer, extra ...string) *testDaemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"--backend", "sim", "--fastapi-port", "0", "--data-dir", t.TempDir(),

@@ -248,6 +248,7 @@ func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
 		TokenPath:  daemon.HFTokenPath(),
 		RecordPath: filepath.Join(o.DataDir, "running-app.json"),
 		StopGrace:  o.AppGrace,
+		LocalDirs:  o.AppsLocal,
 	}
 	switch o.Backend {
 	case "sim":
