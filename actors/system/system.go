@@ -21,6 +21,7 @@ import (
 
 	"reachyd/actors/applock"
 	"reachyd/actors/apps"
+	"reachyd/actors/apps/procs"
 	"reachyd/actors/apps/store"
 	"reachyd/actors/auth"
 	"reachyd/actors/camera"
@@ -98,6 +99,8 @@ type AppsConfig struct {
 	StopGrace  time.Duration
 	// LocalDirs: the folders apps may be installed from over TCP.
 	LocalDirs []string
+	// Cgroups, if set, gives each app a cgroup of its own.
+	Cgroups *procs.Cgroups
 }
 
 // System is a running actor tree.
@@ -116,6 +119,7 @@ type System struct {
 	Camera   *actor.PID // nil without Config.Camera
 
 	skillsCell *skills.Cell
+	appRecord  string // the running app's pid record
 }
 
 type treeReady struct{}
@@ -154,6 +158,9 @@ func Start(cfg Config) (*System, error) {
 	}
 	if cfg.Camera != nil {
 		s.Camera = ks.PID(Root + "/camera")
+	}
+	if cfg.Apps != nil {
+		s.appRecord = cfg.Apps.RecordPath
 	}
 	if cfg.Skills != nil {
 		s.Skills = ks.PID(Root + "/skills")
@@ -213,7 +220,7 @@ func Start(cfg Config) (*System, error) {
 		}
 		if a := cfg.Apps; a != nil {
 			appmon := ks.PID(Root + "/appmon")
-			must(ctx.SpawnNamed(apps.AppmonProps(apps.MonitorOptions{Manager: s.Apps, Jobs: s.Jobs, Log: cfg.Log}, ks), "appmon"))
+			must(ctx.SpawnNamed(apps.AppmonProps(apps.MonitorOptions{Manager: s.Apps, Jobs: s.Jobs, Log: cfg.Log, Cgroups: a.Cgroups}, ks), "appmon"))
 			must(ctx.SpawnNamed(apps.Props(apps.Options{
 				Store: a.Store, HF: a.HF, TokenPath: a.TokenPath, RecordPath: a.RecordPath, StopGrace: a.StopGrace, LocalDirs: a.LocalDirs,
 				Lock: s.Lock, Jobs: s.Jobs, Moves: s.Moves, Daemon: s.Daemon, Appmon: appmon, Log: cfg.Log, Cell: appsCell,
@@ -261,5 +268,9 @@ func (s *System) Shutdown(ctx context.Context, gotoSleep bool) error {
 	_, err := kit.Ask[*daemon.ShutdownDone](ctx, s.Kit, s.Daemon, &daemon.Shutdown{GotoSleep: gotoSleep})
 	_ = s.Kit.Root.StopFuture(s.Kit.PID(Root)).Wait()
 	s.Kit.Shutdown()
+	// No app process outlives the daemon, even if its stop failed.
+	if n := procs.EndRecorded(s.appRecord, 10*time.Second); n > 0 {
+		s.Kit.Log.Warn("killed an app that was still running at shutdown", "apps", n)
+	}
 	return err
 }

@@ -24,6 +24,8 @@ type testDaemon struct {
 	base string
 	ws   string
 	sys  *system.System
+	// stop stops an in-process daemon as SIGTERM would, and waits for it.
+	stop func()
 }
 
 // startDaemon runs the whole daemon (flags, actor tree, gateway) on the
@@ -70,7 +72,8 @@ func startDaemonWith(t *testing.T, w io.Writer, extra ...string) *testDaemon {
 		cancel()
 		t.Fatal("daemon did not start in 5 s")
 	}
-	t.Cleanup(func() {
+	d := &testDaemon{t: t, base: "http://" + u.addr, ws: "ws://" + u.addr, sys: u.sys}
+	d.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-errc:
@@ -81,7 +84,8 @@ func startDaemonWith(t *testing.T, w io.Writer, extra ...string) *testDaemon {
 			t.Error("daemon did not stop in 30 s")
 		}
 	})
-	return &testDaemon{t: t, base: "http://" + u.addr, ws: "ws://" + u.addr, sys: u.sys}
+	t.Cleanup(d.stop)
+	return d
 }
 
 func (d *testDaemon) do(method, path string, body any) (int, []byte) {

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"reachyd/actors/apps/procs"
 	"reachyd/actors/apps/store"
 	"reachyd/actors/auth"
 	authcore "reachyd/actors/auth/core"
@@ -118,6 +119,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	}
 	// Uploads left by a daemon that died are never played: start afresh.
 	_ = os.RemoveAll(filepath.Dir(cfg.UploadDir))
+	if cfg.Apps != nil {
+		cfg.Apps.Cgroups = appProcesses(log)
+	}
 	cfg.Logs = logs
 	if cfg.Auth, err = auth.Open(authcore.StoreDir(opts.DataDir), authcore.Config{}); err != nil {
 		return fmt.Errorf("auth: %w", err)
@@ -211,6 +215,27 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 		_ = rtspSrv.Close()
 	}
 	return nil
+}
+
+// appProcesses sets up what keeps app processes from outliving their app
+// and the daemon, and logs which mechanisms are in use: reachyd as child
+// subreaper (orphaned descendants come back to it), and a cgroup per app
+// when reachyd may create them (returned, nil otherwise).
+func appProcesses(log *slog.Logger) *procs.Cgroups {
+	strays, err := procs.EnableSubreaper()
+	switch {
+	case err != nil:
+		log.Warn("app processes: cannot become child subreaper; an app's orphaned processes are found by their token only", "err", err)
+	case !strays:
+		log.Info("app processes: reachyd is child subreaper; adopted processes of no app stay zombies until it exits (no pidfd support)")
+	}
+	cg, err := procs.DetectCgroups()
+	if err != nil {
+		log.Info("app processes: no cgroup per app, tracked through /proc (subreaper, process tree, token)", "reason", err)
+		return nil
+	}
+	log.Info("app processes: a cgroup per app, and tracked through /proc (subreaper, process tree, token)", "cgroups", cg.Dir)
+	return cg
 }
 
 // hostNames are the Host header names accepted besides the defaults: the
