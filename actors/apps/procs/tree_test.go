@@ -391,3 +391,21 @@ func reapedOrphan(self int) bool {
 	})
 	return !found
 }
+
+// A folder that is not a writable cgroup v2 one is refused with the
+// reason, and the app runs tracked through /proc only.
+func TestCgroupsFallBack(t *testing.T) {
+	if _, err := CgroupsAt(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a cgroup v2 folder") {
+		t.Fatalf("a plain folder: %v", err)
+	}
+	spec := script(t, "exec sleep 100")
+	spec.Cgroups = &Cgroups{Dir: filepath.Join(t.TempDir(), "missing")}
+	p, err := Start(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(time.Second)
+	if m := p.Mechanism(); !strings.HasPrefix(m, "process tree (/proc); no cgroup: ") {
+		t.Fatalf("mechanism %q", m)
+	}
+}
