@@ -129,9 +129,10 @@ func TestAppEndedAfterTheDaemonWasKilled(t *testing.T) {
 	if d2.lockState() != "free" {
 		t.Fatal("slot not free after restart")
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, "running-app.json")); !os.IsNotExist(err) {
-		t.Fatalf("pid file left: %v", err)
-	}
+	eventually(t, "the pid file is removed", func() bool {
+		_, err := os.Stat(filepath.Join(dataDir, "running-app.json"))
+		return os.IsNotExist(err)
+	})
 	// The new daemon runs apps as usual.
 	if code, body := d2.do("POST", "/api/apps/start-app/leaver", nil); code != 200 {
 		t.Fatalf("start after restart: %d %s", code, body)
@@ -232,9 +233,10 @@ func TestSetsidChildEndedAfterTheDaemonWasKilled(t *testing.T) {
 	}
 	d2 := spawnDaemon(t, dataDir, port, "--app-stop-grace", "1")
 	waitGone(t, marker, 10*time.Second)
-	if _, err := os.Stat(filepath.Join(dataDir, "running-app.json")); !os.IsNotExist(err) {
-		t.Fatalf("pid file left: %v", err)
-	}
+	eventually(t, "the pid file is removed", func() bool {
+		_, err := os.Stat(filepath.Join(dataDir, "running-app.json"))
+		return os.IsNotExist(err)
+	})
 	if err := d2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
