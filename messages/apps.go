@@ -40,8 +40,15 @@ type ListApps struct{ Source string }
 type AppList struct{ Apps []AppInfo }
 
 // InstallApp installs an app as a job ("install"). Reply: JobStarted or
-// *Error.
-type InstallApp struct{ Info AppInfo }
+// *Error (403 for a local path the caller may not read, 409 for the app
+// that runs or a name that does not match).
+type InstallApp struct {
+	Info AppInfo
+	// LocalTrusted: the request came over the unix socket from reachyd's
+	// user or root, who may install from any local path reachyd can read.
+	// Others only from the folders given with --apps-local-dir.
+	LocalTrusted bool
+}
 
 // InstallPrivateSpace installs a private Hugging Face space with the stored
 // token. Reply: JobStarted or *Error (401 without a token).

@@ -73,10 +73,35 @@ type AuthGrant struct {
 	Level    AccessLevel
 }
 
+// Channel says where a token was presented. Tokens of trusted local
+// sessions (minted over the unix socket without a key) are accepted only on
+// ChannelUnix and ChannelHost.
+type Channel uint8
+
+const (
+	// ChannelNetwork: the API's TCP listener, or the topic listener from
+	// another host.
+	ChannelNetwork Channel = iota
+	// ChannelUnix: the unix socket.
+	ChannelUnix
+	// ChannelHost: the topic listener, from an address of this very host
+	// (pymirokai's SkillManager takes its token over the unix socket and
+	// opens the topic WebSocket to the host's own LAN address).
+	ChannelHost
+)
+
 // VerifyToken checks a bearer token. Reply: Principal or *Error (401, 429).
 type VerifyToken struct {
-	Token  string
-	Remote string
+	Token   string
+	Remote  string
+	Channel Channel
+}
+
+// SessionsEnded is published on the event stream by the auth actor when
+// sessions end (key revoked or deleted, idle, ended explicitly), so that
+// what they hold open (topic WebSockets) is closed at once.
+type SessionsEnded struct {
+	SessionIDs []string
 }
 
 // Principal is an authenticated caller: one session of an API key.

@@ -68,6 +68,16 @@ type Present struct {
 	Fresh bool
 }
 
+// Pinned is sent by motorbus to moves when it has pinned the goals of the
+// motors to Positions (read just before) and moved to Epoch, before torque
+// comes on. motorbus sends it before it answers the mode or torque request,
+// so moves pins its targets before any target sent after that answer, which
+// then wins instead of being overwritten by the pin at the next tick.
+type Pinned struct {
+	Epoch     uint64
+	Positions hw.Positions
+}
+
 // Goals is sent by moves to motorbus: the goal positions to write at the
 // next tick. Goals of an older epoch are dropped.
 type Goals struct {
@@ -220,9 +230,16 @@ type GotoParams struct {
 	Head     *geom.Mat4
 	Antennas *[2]float64
 	BodyYaw  *float64
+	// Duration in seconds: positive, at most MaxMoveDuration.
 	Duration float64
 	Method   string
 }
+
+// MaxMoveDuration bounds a goto's duration and a recorded move's initial
+// goto, in seconds (one hour). The reference has no bound; a longer move is
+// a mistake (milliseconds given as seconds), and would hold the move slot
+// for that long.
+const MaxMoveDuration = 3600.0
 
 // StartMove asks moves to run a move. ID is chosen by the caller (a UUID).
 // Reply: MoveAccepted, or *Error (NotFound for an unknown recorded move,

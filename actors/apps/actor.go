@@ -38,6 +38,10 @@ type Options struct {
 	RecordPath string
 	// StopGrace is how long an app has to exit after SIGINT (20 s).
 	StopGrace time.Duration
+	// LocalDirs are the folders apps may be installed from over TCP
+	// (--apps-local-dir); none by default. Callers on the unix socket with
+	// reachyd's uid or root may install from any path.
+	LocalDirs []string
 	Log       *slog.Logger
 	Cell      *Cell
 }
@@ -53,6 +57,34 @@ type Cell struct {
 	// updates, removals) still running: they outlive a restart of the
 	// manager, so their cancellation must too.
 	cancels map[string]context.CancelFunc
+}
+
+// inUse reports whether the app called name has (or may have) a process:
+// starting, running or stopping. Safe from any goroutine: installs ask it
+// from their jobs, under the store's lock.
+func (c *Cell) inUse(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == nil || c.cur.Name != name {
+		return false
+	}
+	switch c.cur.State {
+	case messages.AppStarting, messages.AppRunning, messages.AppStopping:
+		return true
+	}
+	return false
+}
+
+// inUseLike is inUse with names compared as SameName does: for refusing a
+// request before any job starts.
+func (c *Cell) inUseLike(name string) (string, bool) {
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	if cur == nil || !store.SameName(cur.Name, name) {
+		return "", false
+	}
+	return cur.Name, c.inUse(cur.Name)
 }
 
 func (c *Cell) save(core *Core) {
@@ -145,7 +177,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *messages.ListApps:
 		a.list(ctx, m)
 	case *messages.InstallApp:
-		a.install(ctx, m.Info)
+		a.install(ctx, m)
 	case *messages.InstallPrivateSpace:
 		a.installPrivate(ctx, m.SpaceID)
 	case *messages.RemoveApp:
@@ -235,15 +267,20 @@ func errNotInstalled(name string) error {
 	return &messages.Error{Kind: messages.KindNotFound, Detail: fmt.Sprintf("App '%s' is not installed", name), Reason: "not_installed"}
 }
 
-// start begins starting an app: the slot, then the process.
+// start begins starting an app: the slot, then the process. The run is
+// saved as starting before the store is read for its launch: an install
+// that takes the store's lock after that sees the app in use and leaves
+// its folder alone, and one that holds the lock is finished before the
+// launch is read.
 func (a *Actor) start(ctx actor.Context, sender *actor.PID, m *messages.StartApp, kind string) {
-	launch, err := a.opt.Store.Launch(m.Name)
-	if err != nil {
+	notInstalled := func(err error) error {
 		if errors.Is(err, store.ErrNotInstalled) || errors.Is(err, store.ErrInvalidName) {
-			a.answer(ctx, sender, errNotInstalled(m.Name))
-		} else {
-			a.answer(ctx, sender, &messages.Error{Kind: messages.KindInternal, Detail: err.Error()})
+			return errNotInstalled(m.Name)
 		}
+		return &messages.Error{Kind: messages.KindInternal, Detail: err.Error()}
+	}
+	if _, err := a.opt.Store.Get(m.Name); err != nil {
+		a.answer(ctx, sender, notInstalled(err))
 		return
 	}
 	jobID := uuid.NewString()
@@ -253,6 +290,13 @@ func (a *Actor) start(ctx actor.Context, sender *actor.PID, m *messages.StartApp
 		return
 	}
 	a.save()
+	launch, err := a.opt.Store.Launch(m.Name)
+	if err != nil {
+		a.core.Abort(run.ID)
+		a.save()
+		a.answer(ctx, sender, notInstalled(err))
+		return
+	}
 	kit.AskFrom(ctx, a.opt.Lock, &messages.AcquireLocal{Name: m.Name, Mode: m.Mode}, 5*time.Second, func(_ any, err error) {
 		ctx.Send(ctx.Self(), &startReady{req: m, run: run, sender: sender, launch: launch, err: err})
 	})
@@ -544,11 +588,41 @@ func (a *Actor) hf() store.HF {
 	return h
 }
 
+// guard is what every install, update and removal checks: the app asked
+// for (name, "" for none) and whether an app runs.
+func (a *Actor) guard(name string) store.Guard {
+	return store.Guard{Name: name, InUse: a.opt.Cell.inUse}
+}
+
+// errRunning is the 409 of an install, update or removal of the app that
+// runs.
+func errRunning(verb, name string) error {
+	return &messages.Error{Kind: messages.KindConflict, Reason: "app_running",
+		Detail: fmt.Sprintf("Cannot %s '%s' while it is running. Please stop it first.", verb, name)}
+}
+
+func errMismatch(detail string) error {
+	return &messages.Error{Kind: messages.KindConflict, Reason: "app_name_mismatch", Detail: detail}
+}
+
+// errLocalNotAllowed is the 403 of a local install from a path the caller
+// may not read. It names no folder: the caller may be anyone on the network.
+var errLocalNotAllowed = &messages.Error{Kind: messages.KindForbidden, Reason: "local_path_not_allowed",
+	Detail: "Installing from a local path is allowed only from the folders given to reachyd with --apps-local-dir, " +
+		"or over its unix socket; this path is not inside one of them."}
+
 // install installs an app as a job: a Hugging Face space (the reference's
 // only source over the API), or, as a reachyd extension, a local folder or
-// archive given in extra.path.
-func (a *Actor) install(ctx actor.Context, info messages.AppInfo) {
+// archive given in extra.path. It refuses at once (409) the app that runs
+// and an app whose name, as far as it is known before the job, is not the
+// one asked for; the job checks again once the app's own name is known.
+func (a *Actor) install(ctx actor.Context, m *messages.InstallApp) {
+	info := m.Info
 	a.cache = nil
+	if name, running := a.opt.Cell.inUseLike(info.Name); running {
+		kit.Reply(ctx, errRunning("install", name))
+		return
+	}
 	switch info.SourceKind {
 	case "hf_space":
 		id, private, err := store.SpaceIDFromAppInfo(toStore(info))
@@ -556,9 +630,13 @@ func (a *Actor) install(ctx actor.Context, info messages.AppInfo) {
 			kit.Reply(ctx, &messages.Error{Kind: messages.KindBadRequest, Detail: err.Error()})
 			return
 		}
-		st, hf := a.opt.Store, a.hf()
+		if app := id[strings.LastIndex(id, "/")+1:]; !store.SameName(info.Name, app) {
+			kit.Reply(ctx, errMismatch(fmt.Sprintf("The space '%s' holds the app '%s', not '%s'.", id, app, info.Name)))
+			return
+		}
+		st, hf, g := a.opt.Store, a.hf(), a.guard(info.Name)
 		kit.Reply(ctx, messages.JobStarted{JobID: a.job(ctx, "install", func(jctx context.Context, logf func(string)) error {
-			_, err := st.InstallSpace(jctx, hf, id, private, logf)
+			_, err := st.InstallSpace(jctx, hf, id, private, g, logf)
 			if err != nil {
 				return fmt.Errorf("Failed to install app '%s': %w", info.Name, err)
 			}
@@ -570,9 +648,29 @@ func (a *Actor) install(ctx actor.Context, info messages.AppInfo) {
 			kit.Reply(ctx, &messages.Error{Kind: messages.KindBadRequest, Detail: "a local install needs extra.path: the absolute path of an app folder or archive"})
 			return
 		}
-		st := a.opt.Store
+		var src store.LocalSource
+		var err error
+		if m.LocalTrusted {
+			src, err = store.AnyPath(path)
+		} else {
+			src, err = store.ResolveLocal(path, a.opt.LocalDirs)
+		}
+		switch {
+		case errors.Is(err, store.ErrNotAllowed):
+			a.log.Warn("local install refused: the path is outside --apps-local-dir", "app", info.Name, "path", path)
+			kit.Reply(ctx, errLocalNotAllowed)
+			return
+		case err != nil:
+			kit.Reply(ctx, &messages.Error{Kind: messages.KindBadRequest, Detail: err.Error()})
+			return
+		}
+		if declared, _ := store.ManifestName(src); declared != "" && !store.SameName(declared, info.Name) {
+			kit.Reply(ctx, errMismatch(fmt.Sprintf("The folder holds the app '%s', not '%s'.", declared, info.Name)))
+			return
+		}
+		st, g := a.opt.Store, a.guard(info.Name)
 		kit.Reply(ctx, messages.JobStarted{JobID: a.job(ctx, "install", func(jctx context.Context, logf func(string)) error {
-			_, err := st.InstallLocal(jctx, path, logf)
+			_, err := st.InstallLocalFrom(jctx, src, g, logf)
 			if err != nil {
 				return fmt.Errorf("Failed to install app '%s': %w", info.Name, err)
 			}
@@ -593,10 +691,16 @@ func (a *Actor) installPrivate(ctx actor.Context, spaceID string) {
 		kit.Reply(ctx, &messages.Error{Kind: messages.KindUnprocessable, Detail: err.Error()})
 		return
 	}
+	// As the reference, the app asked for is the space's last segment.
+	app := spaceID[strings.LastIndex(spaceID, "/")+1:]
+	if name, running := a.opt.Cell.inUseLike(app); running {
+		kit.Reply(ctx, errRunning("install", name))
+		return
+	}
 	a.cache = nil
-	st := a.opt.Store
+	st, g := a.opt.Store, a.guard(app)
 	kit.Reply(ctx, messages.JobStarted{JobID: a.job(ctx, "install", func(jctx context.Context, logf func(string)) error {
-		_, err := st.InstallSpace(jctx, hf, spaceID, true, logf)
+		_, err := st.InstallSpace(jctx, hf, spaceID, true, g, logf)
 		return err
 	})})
 }
@@ -611,7 +715,7 @@ func (a *Actor) runningName() string {
 func (a *Actor) remove(ctx actor.Context, name string) {
 	a.cache = nil
 	running := a.runningName() == name
-	st := a.opt.Store
+	st, g := a.opt.Store, a.guard("")
 	// Removing the startup app clears it first, as the reference does.
 	kit.AskFrom(ctx, a.opt.Daemon, &messages.GetSetting{Key: startupKey}, 3*time.Second, func(reply any, err error) {
 		if err == nil && settingString(reply) == name {
@@ -622,21 +726,23 @@ func (a *Actor) remove(ctx actor.Context, name string) {
 		if running {
 			return fmt.Errorf("Cannot remove '%s' while it is running. Please stop it first.", name)
 		}
-		if err := st.Remove(name, logf); err != nil {
+		if err := st.Remove(name, g, logf); err != nil {
 			return fmt.Errorf("Failed to uninstall app '%s': %w", name, err)
 		}
 		return nil
 	})})
 }
 
+// update reinstalls an app from its space. The app that runs is refused at
+// once (409); the job refuses a space whose app is no longer this one.
 func (a *Actor) update(ctx actor.Context, name string) {
 	a.cache = nil
-	running := a.runningName() == name
-	st, hf := a.opt.Store, a.hf()
+	if a.opt.Cell.inUse(name) {
+		kit.Reply(ctx, errRunning("update", name))
+		return
+	}
+	st, hf, g := a.opt.Store, a.hf(), a.guard(name)
 	kit.Reply(ctx, messages.JobStarted{JobID: a.job(ctx, "update", func(jctx context.Context, logf func(string)) error {
-		if running {
-			return fmt.Errorf("Cannot update '%s' while it is running. Please stop it first.", name)
-		}
 		inst, err := st.Get(name)
 		if err != nil {
 			return err
@@ -644,7 +750,7 @@ func (a *Actor) update(ctx actor.Context, name string) {
 		if inst.Source.Kind != "hf_space" {
 			return fmt.Errorf("app '%s' was not installed from a Hugging Face space", name)
 		}
-		_, err = st.InstallSpace(jctx, hf, inst.Source.SpaceID, inst.Source.Private, logf)
+		_, err = st.InstallSpace(jctx, hf, inst.Source.SpaceID, inst.Source.Private, g, logf)
 		return err
 	})})
 }

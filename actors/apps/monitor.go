@@ -22,7 +22,7 @@ type (
 		Name   string
 		Spec   procs.Spec
 		JobID  string
-		Record string // pid file path
+		Record string // pid file path (written by procs.Start)
 	}
 	stopMonitor struct {
 		RunID uint64
@@ -46,6 +46,8 @@ type MonitorOptions struct {
 	Manager *actor.PID // receives appSpawned and appExited
 	Jobs    *actor.PID // receives the app's output as job lines
 	Log     *slog.Logger
+	// Cgroups, if set, gives each app a cgroup of its own.
+	Cgroups *procs.Cgroups
 }
 
 // AppmonProps is the supervisor of the app monitors. It has no logic of its
@@ -150,7 +152,12 @@ func (m *monitor) start(ctx actor.Context) {
 			})
 		}
 	}
-	p, err := procs.Start(m.spec.Spec, sink)
+	// procs writes the pid file before the app runs, keeps it up to date
+	// with every process of the app, and removes it once they are all
+	// gone; without it the start fails.
+	spec := m.spec.Spec
+	spec.Record, spec.Cgroups = m.spec.Record, m.opt.Cgroups
+	p, err := procs.Start(spec, sink)
 	if err != nil {
 		ctx.Send(m.opt.Manager, &appSpawned{RunID: m.spec.RunID, Err: err})
 		ctx.Stop(self)
@@ -159,11 +166,7 @@ func (m *monitor) start(ctx actor.Context) {
 	c.mu.Lock()
 	c.proc = p
 	c.mu.Unlock()
-	if m.spec.Record != "" {
-		if err := procs.WriteRecord(m.spec.Record, procs.RecordOf(p, m.spec.Name)); err != nil {
-			m.log.Warn("cannot write the app's pid file", "err", err)
-		}
-	}
+	m.log.Info("app process started", "pid", p.Pid(), "tracked_by", p.Mechanism())
 	ctx.Send(m.opt.Manager, &appSpawned{RunID: m.spec.RunID, Pid: p.Pid(), At: p.Started()})
 	go func() {
 		<-p.Done()
@@ -191,9 +194,6 @@ func (m *monitor) done(ctx actor.Context) {
 	p := m.proc()
 	st := p.Exit()
 	exit := messages.AppExitInfo{Code: st.Code, Signal: st.Signal, Text: st.String(), Tail: p.Tail(10), At: time.Now()}
-	if m.spec.Record != "" {
-		_ = procs.RemoveRecord(m.spec.Record)
-	}
 	ctx.Send(m.opt.Manager, &appExited{RunID: m.spec.RunID, Exit: exit})
 	ctx.Stop(ctx.Self())
 }

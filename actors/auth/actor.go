@@ -52,11 +52,12 @@ func Open(dir string, cfg authcore.Config) (*Cell, error) {
 
 // Actor is the auth actor.
 type Actor struct {
-	opt   Options
-	c     *Cell
-	log   *slog.Logger
-	timer *time.Timer
-	ticks int
+	opt       Options
+	c         *Cell
+	log       *slog.Logger
+	timer     *time.Timer
+	lastSweep time.Time
+	reloadErr string // the last error reading the keys file, logged once
 }
 
 // housekeeping names the incarnation that armed it: one armed before a
@@ -64,9 +65,16 @@ type Actor struct {
 // own), or every restart would add a timer chain.
 type housekeeping struct{ from *Actor }
 
-// reloadEvery: keys created or revoked with `reachyd keys` take effect
-// within this time.
-const reloadEvery = 2 * time.Second
+const (
+	// reloadEvery: the keys file is checked (a stat) this often, and
+	// before every key exchange and token check. A key revoked with
+	// `reachyd keys revoke` is refused from the next request on, and the
+	// topic WebSockets of its sessions are closed within this time (the
+	// documentation promises 2 s).
+	reloadEvery = 500 * time.Millisecond
+	// sweepEvery: idle sessions are ended this often.
+	sweepEvery = time.Minute
+)
 
 // Props returns the auth actor's props.
 func Props(opt Options) *actor.Props {
@@ -86,6 +94,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	now := a.opt.Now()
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		a.lastSweep = now
 		a.schedule(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		if a.timer != nil {
@@ -98,6 +107,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.housekeeping(now)
 		a.schedule(ctx)
 	case *messages.AuthKey:
+		a.refreshKeys(now)
 		g, err := a.c.core.Authenticate(m.Key, m.Remote, m.TrustedLocal, now)
 		if err != nil {
 			kit.Reply(ctx, authError(err, "Invalid API key"))
@@ -109,19 +119,31 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.log.Info("session opened", "client_id", g.ClientID, "level", g.Level.String(), "local", m.TrustedLocal)
 		kit.Reply(ctx, messages.AuthGrant{Token: g.Token, ClientID: g.ClientID, Level: g.Level})
 	case *messages.VerifyToken:
-		p, err := a.c.core.Verify(m.Token, m.Remote, now)
+		a.refreshKeys(now)
+		p, err := a.c.core.Verify(m.Token, m.Remote, m.Channel, now)
 		if err != nil {
 			kit.Reply(ctx, authError(err, "Invalid or expired token"))
 			return
 		}
 		kit.Reply(ctx, messages.Principal(p))
 	case *messages.RotateToken:
+		a.refreshKeys(now)
 		t, err := a.c.core.Rotate(authcore.Principal(m.Principal), now)
 		if err != nil {
 			kit.Reply(ctx, authError(err, "Invalid or expired token"))
 			return
 		}
 		kit.Reply(ctx, messages.AuthToken{Token: t})
+	}
+	a.publishEnded(ctx)
+}
+
+// publishEnded tells the rest of the daemon which sessions just ended, so
+// that their topic WebSockets are closed at once rather than at their next
+// token check.
+func (a *Actor) publishEnded(ctx actor.Context) {
+	if ids := a.c.core.TakeEnded(); len(ids) > 0 {
+		ctx.ActorSystem().EventStream.Publish(messages.SessionsEnded{SessionIDs: ids})
 	}
 }
 
@@ -136,7 +158,8 @@ func authError(err error, text string) error {
 			Reason: "rate_limited", RetryAfter: rl.RetryAfter}
 	}
 	for _, e := range []error{authcore.ErrBadKey, authcore.ErrRevokedKey, authcore.ErrUnknownKey, authcore.ErrTokenMalformed,
-		authcore.ErrTokenExpired, authcore.ErrTokenSignature, authcore.ErrTokenTooLarge, authcore.ErrTokenClaims, authcore.ErrSessionEnded} {
+		authcore.ErrTokenExpired, authcore.ErrTokenSignature, authcore.ErrTokenTooLarge, authcore.ErrTokenClaims, authcore.ErrTokenChannel,
+		authcore.ErrSessionEnded} {
 		if errors.Is(err, e) {
 			return &messages.Error{Kind: messages.KindUnauthorized, Detail: text, Reason: "unauthorized"}
 		}
@@ -152,17 +175,37 @@ func (a *Actor) schedule(ctx actor.Context) {
 
 // housekeeping picks up keys changed by the CLI and ends idle sessions.
 func (a *Actor) housekeeping(now time.Time) {
-	a.ticks++
+	a.refreshKeys(now)
+	if now.Sub(a.lastSweep) >= sweepEvery {
+		a.sweep(now)
+	}
+}
+
+// refreshKeys re-reads the keys file if it changed (one stat otherwise)
+// and then ends the sessions of revoked or deleted keys. On a read error
+// the previous keys stay in force; the error is logged once.
+func (a *Actor) refreshKeys(now time.Time) {
 	changed, err := a.c.keys.ReloadIfChanged()
 	if err != nil {
-		a.log.Error("cannot reload the API keys; the previous keys stay in force", "err", err)
+		if msg := err.Error(); msg != a.reloadErr {
+			a.reloadErr = msg
+			a.log.Error("cannot reload the API keys; the previous keys stay in force", "err", err)
+		}
+		return
+	}
+	if a.reloadErr != "" {
+		a.reloadErr = ""
+		a.log.Info("API keys file readable again")
 	}
 	if changed {
 		a.log.Info("API keys reloaded")
+		a.sweep(now)
 	}
-	if changed || a.ticks%30 == 0 {
-		if n := a.c.core.Sweep(now); n > 0 {
-			a.log.Info("sessions ended", "count", n)
-		}
+}
+
+func (a *Actor) sweep(now time.Time) {
+	a.lastSweep = now
+	if n := a.c.core.Sweep(now); n > 0 {
+		a.log.Info("sessions ended", "count", n)
 	}
 }

@@ -12,6 +12,7 @@ package daemon
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"reachyd/messages"
@@ -264,25 +265,31 @@ func (c *Core) beginStop(fx *Effects) {
 		c.end(fx, "")
 		return
 	}
-	prev, prevErr := c.State(), c.Error()
+	// The sleep needs a running backend whose bus answers. A latched
+	// hardware error of one motor is the backend's error too, but the loop
+	// runs (ready) and the other motors can still go to sleep.
+	was, prevErr := c.state, c.Error()
+	canSleep := was == messages.StateRunning && c.ready && (c.backend == nil || c.backend.Ready)
 	c.state = messages.StateStopping
 	fx.Status = true
 	fx.log(op.Job, "Stopping the robot backend...")
 	if op.Sleep {
 		switch {
-		case prev == messages.StateRunning && c.ready:
+		case canSleep:
 			// The robot must be free to sleep: the running move stops now,
 			// the app is asked to stop (it releases the robot), then the
 			// sleep takes over whatever the app left running.
 			fx.StopMoves, fx.StopApp = true, true
 			c.phase = phaseWaitApp
 			return
-		case prev == messages.StateError:
-			c.cannotSleep(fx, "the daemon is in error: "+prevErr)
-		case prev == messages.StateRunning:
+		case was == messages.StateRunning && c.ready:
+			c.cannotSleep(fx, "the robot backend reports an error: "+prevErr)
+		case was == messages.StateRunning:
 			c.cannotSleep(fx, "the robot backend is not ready")
+		case was == messages.StateError:
+			c.cannotSleep(fx, "the daemon is in error: "+prevErr)
 		default:
-			c.cannotSleep(fx, "the daemon is "+string(prev))
+			c.cannotSleep(fx, "the daemon is "+string(was))
 		}
 	}
 	c.stopRobot(fx)
@@ -290,7 +297,7 @@ func (c *Core) beginStop(fx *Effects) {
 
 // cannotSleep says why a stop that asked for the sleep pose goes without.
 func (c *Core) cannotSleep(fx *Effects, why string) {
-	line := "Not putting the robot to sleep: " + why + "."
+	line := "Not putting the robot to sleep: " + strings.TrimSuffix(why, ".") + "."
 	fx.log(c.cur.Job, line)
 	fx.Warnings = append(fx.Warnings, line)
 }
@@ -313,7 +320,7 @@ func (c *Core) AppStopped() Effects {
 		return fx
 	}
 	op := c.cur
-	if c.backend != nil && c.backend.Error != "" {
+	if c.backend != nil && !c.backend.Ready && c.backend.Error != "" {
 		// The bus failed meanwhile.
 		c.sleepFailed(&fx, c.backend.Error)
 		return fx

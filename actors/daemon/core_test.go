@@ -176,7 +176,7 @@ func TestStopWithSleepSaysWhyItCannot(t *testing.T) {
 			c := running(t)
 			c.BackendStatus(messages.BackendStatus{Error: "No response from the robot's motor for the last second."})
 			return c
-		}, "in error: No response"},
+		}, "reports an error: No response from the robot's motor for the last second."},
 		{"not ready", func(t *testing.T) *Core {
 			c := newCore()
 			c.Submit(Op{Kind: OpStart})
@@ -249,6 +249,24 @@ func TestBackendErrorShowsAsErrorState(t *testing.T) {
 	c.BackendStatus(messages.BackendStatus{Ready: true, Mode: messages.ModeEnabled})
 	if c.State() != messages.StateRunning || c.Error() != "" {
 		t.Fatal("recovered backend still in error")
+	}
+}
+
+func TestStopSleepsDespiteAMotorHardwareError(t *testing.T) {
+	// A latched hardware error is the backend's error (state error, as the
+	// reference reports any backend error) while the loop still runs: the
+	// other motors still go to sleep.
+	c := running(t)
+	c.BackendStatus(messages.BackendStatus{Ready: true, Mode: messages.ModeEnabled, Error: "Motor stewart_2 (ID 12) hardware error: overload"})
+	if c.State() != messages.StateError {
+		t.Fatalf("state %s", c.State())
+	}
+	sleeping(t, c, Op{Kind: OpStop})
+	// A silent bus cannot sleep: stopped at once.
+	c = running(t)
+	c.BackendStatus(messages.BackendStatus{Ready: false, Mode: messages.ModeEnabled, Error: "No response"})
+	if fx := c.Submit(Op{Kind: OpStop, Sleep: true}); len(fx.Moves) != 0 || fx.StopApp || !fx.StopRobot || len(fx.Warnings) != 1 {
+		t.Fatalf("stop with a silent bus: %+v", fx)
 	}
 }
 

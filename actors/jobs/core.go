@@ -108,7 +108,8 @@ func (r *Register) Finish(id, errText string, now time.Time) (Batch, error) {
 		line = fmt.Sprintf("Job '%s' completed successfully", j.info.Command)
 	} else {
 		j.info.Status = messages.JobFailed
-		line = fmt.Sprintf("Job '%s' failed with error: %s", j.info.Command, errText)
+		// The line is shown to API clients: server paths are cut.
+		line = fmt.Sprintf("Job '%s' failed with error: %s", j.info.Command, messages.PublicText(errText))
 	}
 	j.finishedAt = now
 	r.appendLines(j, []string{line})

@@ -3,6 +3,7 @@ package motorbus
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -25,8 +26,11 @@ type Options struct {
 	// Moves receives Present every tick; Status receives BackendStatus.
 	Moves  *actor.PID
 	Status *actor.PID
-	Log    *slog.Logger
-	Now    func() time.Time
+	// HealthPeriod is how often every motor's health (hardware error,
+	// voltage, temperature) is read: default 1 s, as the reference.
+	HealthPeriod time.Duration
+	Log          *slog.Logger
+	Now          func() time.Time
 	// Cell keeps the core's snapshot across restarts.
 	Cell *Cell
 }
@@ -81,6 +85,9 @@ func Props(opt Options) *actor.Props {
 	if opt.Period <= 0 {
 		opt.Period = 20 * time.Millisecond
 	}
+	if opt.HealthPeriod <= 0 {
+		opt.HealthPeriod = time.Second
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &Actor{opt: opt, log: opt.Log.With("actor", "motorbus")}
 	}, kit.CrashOption())
@@ -133,7 +140,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *messages.SetMotorMode:
 		ops, err := a.core.PlanMode(m.Mode)
 		if err == nil {
-			err = a.run(ops)
+			err = a.run(ctx, ops)
 		}
 		if err != nil {
 			kit.Reply(ctx, asError(err))
@@ -159,7 +166,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 			}
 			ops, err := a.core.PlanMode(mode)
 			if err == nil {
-				err = a.run(ops)
+				err = a.run(ctx, ops)
 			}
 			if err != nil {
 				kit.Reply(ctx, asError(err))
@@ -167,7 +174,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 			}
 			a.core.ModeDone(mode)
 		} else {
-			if err := a.run(a.core.PlanTorque(mask, m.On)); err != nil {
+			if err := a.run(ctx, a.core.PlanTorque(mask, m.On)); err != nil {
 				kit.Reply(ctx, asError(err))
 				return
 			}
@@ -244,8 +251,9 @@ func (a *Actor) reboot(ctx actor.Context, m *messages.RebootMotors) {
 	kit.Reply(ctx, messages.MotorsRebooted{Names: names})
 }
 
-// readHealth reads per-motor health (once a second) and reports hardware
-// errors as they appear.
+// readHealth reads per-motor health (once a second), reports latched
+// hardware errors and the input voltage warning as they appear and clear,
+// and pushes the status (a latched error is the backend's error).
 func (a *Actor) readHealth(ctx actor.Context) {
 	hr, ok := a.bus.(hw.HealthReader)
 	if !ok {
@@ -258,15 +266,61 @@ func (a *Actor) readHealth(ctx actor.Context) {
 	if st, err := a.bus.ReadState(); err == nil {
 		a.core.StateRead(st)
 	}
-	for _, i := range a.core.HealthRead(h) {
-		if e := h[i].HardwareError; e != 0 {
-			a.log.Error("motor hardware error (torque cut until a reboot: POST /api/motors/reboot)",
-				"motor", hw.MotorNames[i], "error", strings.Join(hw.HardwareErrorNames(e), ", "), "temperature", h[i].Temperature, "voltage", h[i].Voltage)
-		} else {
-			a.log.Info("motor hardware error cleared", "motor", hw.MotorNames[i])
-		}
+	for _, ev := range a.core.HealthRead(h, a.opt.Now()) {
+		a.logHealth(ev, h)
 	}
 	a.pushStatus(ctx, true)
+}
+
+// logHealth logs one health event: one line when a latched error appears
+// (or changes) and one when it clears, per motor; one line when the input
+// voltage warning appears and one when it has cleared, for all motors.
+func (a *Actor) logHealth(ev HealthEvent, h hw.Health) {
+	switch ev.Kind {
+	case ErrorLatched:
+		i := ev.Motor
+		a.log.Error("motor hardware error: torque cut until the motor is rebooted (POST /api/motors/reboot)",
+			"motor", hw.MotorNames[i], "id", hw.MotorIDs[i], "error", HardwareErrorText(ev.Bits),
+			"temperature", h[i].Temperature, "voltage", h[i].Voltage)
+	case ErrorCleared:
+		a.log.Info("motor hardware error cleared", "motor", hw.MotorNames[ev.Motor], "id", hw.MotorIDs[ev.Motor])
+	case VoltageWarning, VoltageCleared:
+		var names []string
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for i := 0; i < hw.NumMotors; i++ {
+			if ev.Motors.Has(i) {
+				names = append(names, hw.MotorNames[i])
+				lo, hi = min(lo, h[i].Voltage), max(hi, h[i].Voltage)
+			}
+		}
+		if ev.Kind == VoltageWarning {
+			a.log.Warn("supply voltage warning: the motors' input voltage is outside their limits (it clears by itself when the supply recovers)",
+				"motors", strings.Join(names, ","), "min_voltage", lo, "max_voltage", hi)
+		} else {
+			a.log.Info("supply voltage warning cleared", "motors", strings.Join(names, ","))
+		}
+	}
+}
+
+// Each step of opening the bus is tried openTries times, openPause apart,
+// as the reference's motor controller retries its reads.
+const (
+	openTries = 5
+	openPause = 20 * time.Millisecond
+)
+
+func retryOpen[T any](f func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for i := range openTries {
+		if i > 0 {
+			time.Sleep(openPause)
+		}
+		if v, err = f(); err == nil {
+			break
+		}
+	}
+	return v, err
 }
 
 func asError(err error) error {
@@ -296,11 +350,11 @@ func (a *Actor) started(ctx actor.Context) {
 		fatal("cannot open the motor bus", err)
 	}
 	a.bus = bus
-	st, err := bus.ReadState()
+	st, err := retryOpen(bus.ReadState)
 	if err != nil {
 		fatal("cannot read the motor state", err)
 	}
-	pos, err := bus.ReadPositions()
+	pos, err := retryOpen(bus.ReadPositions)
 	if err != nil {
 		fatal("cannot read the motor positions", err)
 	}
@@ -371,7 +425,7 @@ func (a *Actor) tick(ctx actor.Context) {
 	if a.opt.Moves != nil {
 		ctx.Send(a.opt.Moves, &p)
 	}
-	if now.Sub(a.lastHealth) >= time.Second {
+	if now.Sub(a.lastHealth) >= a.opt.HealthPeriod {
 		a.lastHealth = now
 		a.readHealth(ctx)
 	}
@@ -403,7 +457,12 @@ func (a *Actor) pushStatus(ctx actor.Context, force bool) {
 }
 
 // run performs bus operations in order; the first failure stops it.
-func (a *Actor) run(ops []Op) error {
+//
+// A pin is told to moves (Pinned) as soon as it is applied, before the
+// request that caused it is answered: moves then pins its targets before
+// any target sent after the answer, which wins instead of being overwritten
+// when moves would see the new epoch at the next tick.
+func (a *Actor) run(ctx actor.Context, ops []Op) error {
 	for _, op := range ops {
 		var pos hw.Positions
 		var err error
@@ -428,6 +487,10 @@ func (a *Actor) run(ops []Op) error {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		a.core.Applied(op, pos)
+		if op.Kind == OpPin && a.opt.Moves != nil {
+			goal, _, _ := a.core.WritePlan()
+			ctx.Send(a.opt.Moves, &messages.Pinned{Epoch: a.core.Epoch(), Positions: goal})
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ package motorbus
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"reachyd/hw"
@@ -64,7 +65,14 @@ type Config struct {
 	GravityRefusal string
 	// Controller names the bus for status ("sim", "dynamixel /dev/ttyACM0").
 	Controller string
+	// VoltageSettle is how long the input voltage warning must stay away
+	// before it counts as cleared (default DefaultVoltageSettle), so that a
+	// supply hovering at a limit does not log a line per health read.
+	VoltageSettle time.Duration
 }
+
+// DefaultVoltageSettle is Config.VoltageSettle's default.
+const DefaultVoltageSettle = 3 * time.Second
 
 // Core is motorbus's state machine. Not safe for concurrent use.
 type Core struct {
@@ -97,6 +105,14 @@ type Core struct {
 
 	health     hw.Health
 	haveHealth bool
+	// faultText is the latched hardware errors as the backend's error.
+	faultText string
+	// The input voltage warning: on since it appeared on the motors in
+	// voltMotors; voltClear is when it was last seen gone (zero while it
+	// shows).
+	voltOn     bool
+	voltMotors hw.Mask
+	voltClear  time.Time
 	// currents are the goal currents (mA) of motors in current mode: zero,
 	// which holds the head still in the simulator; the real robot refuses
 	// the mode that would use them (no gravity model).
@@ -222,16 +238,101 @@ func (c *Core) CurrentPlan() ([hw.NumMotors]int16, hw.Mask, bool) {
 	return c.currents, mask, mask != 0
 }
 
-// HealthRead records a health read; it returns the motors whose hardware
-// error appeared or changed, to report.
-func (c *Core) HealthRead(h hw.Health) (changed []int) {
+// HealthEventKind is what a health read revealed.
+type HealthEventKind int
+
+const (
+	// ErrorLatched: a motor's latched hardware error appeared or changed.
+	ErrorLatched HealthEventKind = iota
+	// ErrorCleared: a motor's latched hardware error is gone (it was
+	// rebooted).
+	ErrorCleared
+	// VoltageWarning: the input voltage bit appeared on Motors.
+	VoltageWarning
+	// VoltageCleared: the input voltage bit has been gone for
+	// Config.VoltageSettle.
+	VoltageCleared
+)
+
+// HealthEvent is one thing to report after a health read.
+type HealthEvent struct {
+	Kind HealthEventKind
+	// Motor is the motor of ErrorLatched and ErrorCleared; Motors those of
+	// VoltageWarning and VoltageCleared.
+	Motor  int
+	Motors hw.Mask
+	// Bits are the latched error bits (ErrorLatched).
+	Bits uint8
+}
+
+// latchedBits are the hardware error bits other than the input voltage:
+// the motor cut its torque and only a reboot clears them. The input voltage
+// bit shows while the supply is outside the motor's limits and clears by
+// itself (Reachy Mini's shutdown mask, 52, leaves it out).
+func latchedBits(e uint8) uint8 { return e &^ 1 }
+
+// HealthRead records a health read taken at now and returns what to
+// report: each motor's latched error when it appears, changes or clears,
+// and the input voltage warning once when it appears and once when it has
+// been gone for Config.VoltageSettle. A latched error is also the backend's
+// error (Status) until it clears.
+func (c *Core) HealthRead(h hw.Health, now time.Time) []HealthEvent {
+	var out []HealthEvent
+	var volt hw.Mask
 	for i := range h {
-		if h[i].HardwareError != c.health[i].HardwareError || !c.haveHealth && h[i].HardwareError != 0 {
-			changed = append(changed, i)
+		cur, prev := latchedBits(h[i].HardwareError), latchedBits(c.health[i].HardwareError)
+		switch {
+		case cur != prev && cur != 0:
+			out = append(out, HealthEvent{Kind: ErrorLatched, Motor: i, Bits: cur})
+		case cur != prev && c.haveHealth:
+			out = append(out, HealthEvent{Kind: ErrorCleared, Motor: i})
+		}
+		if h[i].HardwareError&1 != 0 {
+			volt |= 1 << i
 		}
 	}
+	settle := c.cfg.VoltageSettle
+	if settle <= 0 {
+		settle = DefaultVoltageSettle
+	}
+	switch {
+	case volt != 0 && !c.voltOn:
+		c.voltOn, c.voltMotors = true, volt
+		out = append(out, HealthEvent{Kind: VoltageWarning, Motors: volt})
+	case volt != 0:
+		c.voltMotors |= volt
+		c.voltClear = time.Time{}
+	case c.voltOn && c.voltClear.IsZero():
+		c.voltClear = now
+	case c.voltOn && now.Sub(c.voltClear) >= settle:
+		out = append(out, HealthEvent{Kind: VoltageCleared, Motors: c.voltMotors})
+		c.voltOn, c.voltMotors, c.voltClear = false, 0, time.Time{}
+	}
 	c.health, c.haveHealth = h, true
-	return changed
+	c.faultText = faultText(h)
+	return out
+}
+
+// HardwareErrorText names latched error bits for people: "overload",
+// "overheating, electrical shock".
+func HardwareErrorText(bits uint8) string {
+	names := hw.HardwareErrorNames(bits)
+	for i, n := range names {
+		names[i] = strings.ReplaceAll(n, "_", " ")
+	}
+	return strings.Join(names, ", ")
+}
+
+// faultText is the backend's error for the latched errors in h, one
+// sentence per motor: "Motor stewart_2 (ID 12) hardware error: overload".
+func faultText(h hw.Health) string {
+	var parts []string
+	for i := range h {
+		if b := latchedBits(h[i].HardwareError); b != 0 {
+			parts = append(parts, fmt.Sprintf("Motor %s (ID %d) hardware error: %s", hw.MotorNames[i], hw.MotorIDs[i], HardwareErrorText(b)))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // StateRead refreshes the cached torque and operating modes (a motor cuts
@@ -291,6 +392,11 @@ func (c *Core) Status() messages.BackendStatus {
 	s.Ready = c.haveRead && c.errText == ""
 	s.Mode = c.mode
 	s.Error = c.errText
+	if s.Error == "" {
+		// A latched hardware error is the backend's error, in the
+		// reference's own field, while the loop keeps running.
+		s.Error = c.faultText
+	}
 	s.LastAlive = c.lastAlive
 	s.ErrorCount = c.errCount
 	s.Controller = c.cfg.Controller

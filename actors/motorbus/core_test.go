@@ -208,3 +208,75 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatalf("goal replaced by present on reopen: %v", goal)
 	}
 }
+
+func TestHealthEventsAndBackendError(t *testing.T) {
+	c := openedCore(Config{VoltageSettle: 3 * time.Second}, hw.AllMotors)
+	var h hw.Health
+	at := t0
+	read := func(d time.Duration) []HealthEvent { at = at.Add(d); return c.HealthRead(h, at) }
+	if evs := read(0); len(evs) != 0 || c.Status().Error != "" {
+		t.Fatalf("healthy: %v %q", evs, c.Status().Error)
+	}
+	// A latched overload: reported once, and the backend's error while it
+	// lasts; the loop stays ready.
+	h[hw.Stewart2].HardwareError = 1 << 5
+	evs := read(time.Second)
+	if len(evs) != 1 || evs[0] != (HealthEvent{Kind: ErrorLatched, Motor: hw.Stewart2, Bits: 1 << 5}) {
+		t.Fatalf("latched: %+v", evs)
+	}
+	if s := c.Status(); s.Error != "Motor stewart_2 (ID 12) hardware error: overload" || !s.Ready {
+		t.Fatalf("latched: %+v", s)
+	}
+	if evs := read(time.Second); len(evs) != 0 {
+		t.Fatalf("same error again: %+v", evs)
+	}
+	// The bus going silent is the reference's error, which wins.
+	c.ReadDone(1, hw.Positions{}, errors.New("no answer"), at.Add(2*time.Second), 20*time.Millisecond)
+	if c.Status().Error != NoResponseError {
+		t.Fatalf("dead bus: %q", c.Status().Error)
+	}
+	c.Opened(hw.MotorState{Torque: hw.AllMotors, Modes: allPosition()}, hw.Positions{}, at)
+	// The input voltage bit joins: a warning, not the backend's error, and
+	// the latched error is not reported again.
+	for i := range h {
+		h[i].HardwareError |= 1
+	}
+	evs = read(time.Second)
+	if len(evs) != 1 || evs[0].Kind != VoltageWarning || evs[0].Motors != hw.AllMotors {
+		t.Fatalf("voltage warning: %+v", evs)
+	}
+	if s := c.Status(); s.Error != "Motor stewart_2 (ID 12) hardware error: overload" {
+		t.Fatalf("with the voltage warning: %q", s.Error)
+	}
+	// It flickers: no line while it is away for less than VoltageSettle.
+	for _, low := range []bool{false, true, false, false, true, false} {
+		for i := range h {
+			h[i].HardwareError = h[i].HardwareError&^1 | map[bool]uint8{true: 1}[low]
+		}
+		if evs := read(time.Second); len(evs) != 0 {
+			t.Fatalf("flicker (low %v): %+v", low, evs)
+		}
+	}
+	if evs := read(3 * time.Second); len(evs) != 1 || evs[0].Kind != VoltageCleared || evs[0].Motors != hw.AllMotors {
+		t.Fatalf("cleared after it stayed away: %+v", evs)
+	}
+	if evs := read(time.Second); len(evs) != 0 {
+		t.Fatalf("after: %+v", evs)
+	}
+	// A second motor's error, then a reboot clears both: the error goes.
+	h[hw.RightAntenna].HardwareError = 1<<2 | 1<<4
+	if evs := read(time.Second); len(evs) != 1 || evs[0].Motor != hw.RightAntenna {
+		t.Fatalf("second motor: %+v", evs)
+	}
+	if s := c.Status(); s.Error != "Motor stewart_2 (ID 12) hardware error: overload; Motor right_antenna (ID 17) hardware error: overheating, electrical shock" {
+		t.Fatalf("two motors: %q", s.Error)
+	}
+	h[hw.Stewart2].HardwareError, h[hw.RightAntenna].HardwareError = 0, 0
+	evs = read(time.Second)
+	if len(evs) != 2 || evs[0] != (HealthEvent{Kind: ErrorCleared, Motor: hw.Stewart2}) || evs[1] != (HealthEvent{Kind: ErrorCleared, Motor: hw.RightAntenna}) {
+		t.Fatalf("cleared: %+v", evs)
+	}
+	if s := c.Status(); s.Error != "" {
+		t.Fatalf("after the reboot: %q", s.Error)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -27,8 +28,12 @@ type Options struct {
 	Log      *slog.Logger
 	Cell     *Cell
 	// UploadDir is where uploaded audio is stored (default: the system
-	// temporary folder, as the reference does).
+	// temporary folder, as the reference does; the daemon keeps it in its
+	// data folder, away from other users).
 	UploadDir string
+	// Now is the clock a move's acceptance is stamped with (default
+	// time.Now); it must be the clock motorbus stamps its ticks with.
+	Now func() time.Time
 }
 
 // Cell keeps the core's snapshot across restarts of the actor, and the
@@ -68,7 +73,16 @@ type Actor struct {
 	core    *Core
 	log     *slog.Logger
 	uploads *Uploads
+
+	// lastRefusal and suppressed limit the warnings for refused
+	// fire-and-forget requests (see warnRefused).
+	lastRefusal time.Time
+	suppressed  int
 }
+
+// refusalEvery is the least time between two warnings for refused
+// fire-and-forget requests (a client streaming bad targets at 100 Hz).
+const refusalEvery = 500 * time.Millisecond
 
 // uploadRun is the Notify token of an uploaded move being played.
 type uploadRun struct {
@@ -83,6 +97,9 @@ func Props(opt Options) *actor.Props {
 	}
 	if opt.Cell == nil {
 		opt.Cell = &Cell{}
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &Actor{opt: opt, log: opt.Log.With("actor", "moves")}
@@ -112,12 +129,16 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.upload(ctx, m)
 	case *messages.Present:
 		a.execute(ctx, a.core.Present(*m))
+	case *messages.Pinned:
+		a.execute(ctx, a.core.Pinned(*m))
 	case *messages.SetTargets:
 		r, err := a.core.SetTargets(*m, ctx.Sender() != nil)
 		a.reply(ctx, r, err)
+		a.refused(ctx, "target", err)
 	case *messages.SetHeadJoints:
 		r, err := a.core.SetHeadJoints(m.Joints)
 		a.reply(ctx, r, err)
+		a.refused(ctx, "head joints", err)
 	case *messages.SetAutomaticBodyYaw:
 		a.core.SetAutomaticBodyYaw(m.On)
 		a.save()
@@ -131,6 +152,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *loaded:
 		if m.err != nil {
 			a.send(ctx, m.sender, m.err)
+			if m.sender == nil {
+				a.warnRefused("recorded move", m.err)
+			}
 			return
 		}
 		a.start(ctx, m.sender, m.req, m.move)
@@ -176,6 +200,31 @@ func (a *Actor) reply(ctx actor.Context, v any, err error) {
 	kit.Reply(ctx, v)
 }
 
+// refused reports a refused fire-and-forget request (a streamed target out
+// of range, say): nobody waits for an answer, so it is logged instead of
+// being dropped without a word.
+func (a *Actor) refused(ctx actor.Context, what string, err error) {
+	if err != nil && ctx.Sender() == nil {
+		a.warnRefused(what, err)
+	}
+}
+
+// warnRefused logs a refusal, at most one line every refusalEvery.
+func (a *Actor) warnRefused(what string, err error) {
+	now := a.opt.Now()
+	if now.Sub(a.lastRefusal) < refusalEvery {
+		a.suppressed++
+		return
+	}
+	a.lastRefusal = now
+	if a.suppressed > 0 {
+		a.log.Warn(what+" refused", "err", err, "more_refused_since_last_warning", a.suppressed)
+	} else {
+		a.log.Warn(what+" refused", "err", err)
+	}
+	a.suppressed = 0
+}
+
 // send answers an ask later, from the saved sender.
 func (a *Actor) send(ctx actor.Context, to *actor.PID, v any) {
 	if to != nil {
@@ -186,13 +235,18 @@ func (a *Actor) send(ctx actor.Context, to *actor.PID, v any) {
 func (a *Actor) start(ctx actor.Context, sender *actor.PID, m *messages.StartMove, rec motion.Move) {
 	req := StartRequest{
 		ID: m.ID, Kind: m.Kind, Origin: m.Origin, Goto: m.Goto, Recorded: rec,
-		InitialGoto: m.InitialGoto, Force: m.Force, Preempt: m.Preempt,
+		InitialGoto: m.InitialGoto, Force: m.Force, Preempt: m.Preempt, At: a.opt.Now(),
 	}
 	if m.Notify != nil {
 		req.Notify = m.Notify
 	}
 	fx, err := a.core.Start(req)
 	if err != nil {
+		// A refused SDK task is answered by its task_progress (in fx).
+		a.execute(ctx, fx)
+		if sender == nil && m.Origin != messages.OriginSDK {
+			a.warnRefused(string(m.Kind), err)
+		}
 		a.send(ctx, sender, err)
 		if m.Notify != nil {
 			ctx.Send(m.Notify, &messages.MoveDone{ID: m.ID, Result: messages.MoveFailed, Detail: err.Error()})

@@ -106,6 +106,10 @@ type running struct {
 	origin messages.MoveOrigin
 	notify any
 	steps  []step
+	// next is when the next timed step starts: the time the move was
+	// accepted, then the end of each timed step, so that a sequence lasts
+	// the sum of its steps.
+	next time.Time
 	// the current timed step (a move or a wait)
 	cur      *step
 	curMove  motion.Move
@@ -136,8 +140,9 @@ type Core struct {
 	records     [][]byte
 	recordBytes int
 
-	lastIKWarn time.Time
-	state      *messages.RobotState
+	lastIKWarn    time.Time
+	lastClampWarn time.Time
+	state         *messages.RobotState
 }
 
 // New returns a core using kin (which it owns from now on).
@@ -248,7 +253,9 @@ func (c *Core) Present(p messages.Present) Effects {
 		fx.SaveNeeded = true
 	}
 	if c.active != nil {
-		c.advance(&fx, p.At.Add(p.Period))
+		// The goals computed now are written at the next tick: sample the
+		// move there, but end it only once its end has come.
+		c.advance(&fx, p.At, p.At.Add(p.Period))
 		fx.SaveNeeded = true
 	}
 	if c.t.ikRequired {
@@ -256,6 +263,7 @@ func (c *Core) Present(p messages.Present) Effects {
 		fx.SaveNeeded = true
 	}
 	goals := hw.Join(c.t.joints, c.t.antennas)
+	c.clampAntennaGoals(&fx, &goals, p.At)
 	fx.Goals = &messages.Goals{Epoch: c.epoch, Positions: goals}
 	fx.State = c.buildState(p)
 	c.state = fx.State
@@ -279,6 +287,43 @@ func (c *Core) seedFK(head kinematics.Joints) {
 		}
 	}
 	_ = c.kin.ResetFK(unyawed(best, head[0]))
+}
+
+// clampAntennaGoals keeps the antenna goals within what the motors accept
+// (ticks 0..4095); a goal the motor refused would be dropped without a
+// word. Targets are checked when they arrive, so only a recorded or
+// uploaded move's samples can be beyond ±π: those are reported.
+func (c *Core) clampAntennaGoals(fx *Effects, goals *hw.Positions, now time.Time) {
+	for _, i := range [2]int{hw.RightAntenna, hw.LeftAntenna} {
+		v, beyond := kinematics.ClampAntenna(goals[i])
+		if beyond && now.Sub(c.lastClampWarn) >= 500*time.Millisecond {
+			c.lastClampWarn = now
+			fx.Warnings = append(fx.Warnings, fmt.Sprintf("%s goal %.4f rad is beyond the motor's range ±π: clamped to %.4f", hw.MotorNames[i], goals[i], v))
+		}
+		goals[i] = v
+	}
+}
+
+// Pinned adopts motorbus's pin (torque coming on): the targets become the
+// positions motorbus wrote as goals, and goals of the new epoch follow. It
+// arrives before motorbus answers the request that caused it, so a target
+// set after that answer is applied on top of the pin and wins. (Present
+// pins too when it sees a new epoch, for a pin whose message was lost with
+// a restart of this actor.)
+func (c *Core) Pinned(m messages.Pinned) Effects {
+	var fx Effects
+	if !c.havePresent || m.Epoch == c.epoch {
+		// Before the first tick, the first Present adopts the present.
+		return fx
+	}
+	c.present = m.Positions
+	if pose, err := c.kin.FK(kinematics.Joints(m.Positions.Head()), c.cfg.FKIterations); err == nil {
+		c.presentPose = pose
+	}
+	c.pin()
+	c.epoch = m.Epoch
+	fx.SaveNeeded = true
+	return fx
 }
 
 func (c *Core) pin() {
@@ -371,12 +416,38 @@ func (c *Core) SetTargets(m messages.SetTargets, check bool) (messages.TargetsSe
 	return messages.TargetsSet{}, nil
 }
 
+// validTargets refuses targets no motor can take: non-finite numbers, a
+// body yaw beyond its joint limit (±160°), antennas beyond the motor's turn
+// (±π). The gateway refuses them first where it can answer (422); this is
+// the check every other source (streams, skills, apps) goes through.
 func validTargets(m messages.SetTargets) error {
 	bad := m.Head != nil && !m.Head.IsFinite() ||
 		m.BodyYaw != nil && !finite(*m.BodyYaw) ||
 		m.Antennas != nil && (!finite(m.Antennas[0]) || !finite(m.Antennas[1]))
 	if bad {
 		return &messages.Error{Kind: messages.KindBadRequest, Detail: "targets must be finite numbers", Reason: "non_finite"}
+	}
+	if m.BodyYaw != nil && math.Abs(*m.BodyYaw) > kinematics.MaxBodyYaw {
+		return &messages.Error{Kind: messages.KindBadRequest, Reason: "joint_limit",
+			Detail: fmt.Sprintf("body_yaw %.4f rad is beyond the body's limit ±%.4f rad (±160°)", *m.BodyYaw, kinematics.MaxBodyYaw)}
+	}
+	if m.Antennas != nil {
+		for i, a := range m.Antennas {
+			if math.Abs(a) > kinematics.MaxAntenna {
+				return &messages.Error{Kind: messages.KindBadRequest, Reason: "joint_limit",
+					Detail: fmt.Sprintf("antennas[%d] %.4f rad is beyond the antenna's range ±π", i, a)}
+			}
+		}
+	}
+	return nil
+}
+
+// validDuration refuses a goto duration that is not in (0, MaxMoveDuration]
+// seconds (zero allowed with zeroOK, for an optional initial goto).
+func validDuration(name string, d float64) error {
+	if !finite(d) || d < 0 || d > messages.MaxMoveDuration {
+		return &messages.Error{Kind: messages.KindUnprocessable, Reason: "bad_duration",
+			Detail: fmt.Sprintf("%s must be a number of seconds in [0, %g], got %g", name, messages.MaxMoveDuration, d)}
 	}
 	return nil
 }
@@ -515,6 +586,9 @@ type StartRequest struct {
 	// Preempt cancels the running move instead of refusing this one.
 	Preempt bool
 	Notify  any
+	// At is when the move was accepted: its first step starts then, and
+	// it cannot end before At plus its duration (zero: the last tick).
+	At time.Time
 }
 
 // Start starts a move. Bad requests (unknown method, unreachable target) are
@@ -522,13 +596,26 @@ type StartRequest struct {
 // error for the caller: as in the reference it ends at once, reported as
 // move_failed "move_running" (for SDK tasks: a finished task, as the
 // reference reports it).
+//
+// A refused SDK task (bad values, unreachable target, no backend yet) is
+// answered with its task_progress carrying the error, as the reference's
+// task does when its goto raises: the SDK raises it instead of timing out.
 func (c *Core) Start(req StartRequest) (Effects, error) {
 	var fx Effects
 	steps, err := c.plan(req)
+	if err == nil && c.active == nil && (!c.havePresent || c.stalled(req.At)) {
+		err = messages.ErrBackendNotRunning
+	}
 	if err != nil {
+		if req.Origin == messages.OriginSDK {
+			fx.Tasks = append(fx.Tasks, messages.TaskProgress{ID: req.ID, Error: err.Error()})
+		}
 		return fx, err
 	}
-	r := &running{id: req.ID, kind: req.Kind, origin: req.Origin, notify: req.Notify, steps: steps}
+	r := &running{id: req.ID, kind: req.Kind, origin: req.Origin, notify: req.Notify, steps: steps, next: req.At}
+	if r.next.IsZero() {
+		r.next = c.lastAt
+	}
 	if c.active != nil {
 		if !req.Preempt {
 			c.refuse(&fx, r)
@@ -536,13 +623,22 @@ func (c *Core) Start(req StartRequest) (Effects, error) {
 		}
 		c.finish(&fx, c.active, messages.MoveCancelled, "")
 	}
-	if !c.havePresent {
-		return fx, messages.ErrBackendNotRunning
-	}
 	c.active = r
 	fx.Events = append(fx.Events, messages.MoveEvent{Type: "move_started", ID: r.id, Origin: r.origin})
 	fx.SaveNeeded = true
 	return fx, nil
+}
+
+// stallAfter is how long without a tick means the control loop is not
+// running (motorbus reopening the bus after a fault): a move started then
+// would never advance, so it is refused as the reference refuses requests
+// while its backend is not ready.
+const stallAfter = time.Second
+
+// stalled reports whether no tick came for stallAfter before now (a zero
+// now, from a caller without a clock, never is).
+func (c *Core) stalled(now time.Time) bool {
+	return !now.IsZero() && now.Sub(c.lastAt) > stallAfter
 }
 
 func (c *Core) refuse(fx *Effects, r *running) {
@@ -568,8 +664,9 @@ func (c *Core) plan(req StartRequest) ([]step, error) {
 			}
 			method = m
 		}
-		if !finite(g.Duration) {
-			return nil, &messages.Error{Kind: messages.KindBadRequest, Detail: "duration must be a finite number"}
+		// Zero is the reference's no-op goto: accepted, it ends at once.
+		if err := validDuration("duration", g.Duration); err != nil {
+			return nil, err
 		}
 		if err := validTargets(messages.SetTargets{Head: g.Head, Antennas: g.Antennas, BodyYaw: g.BodyYaw}); err != nil {
 			return nil, err
@@ -595,6 +692,9 @@ func (c *Core) plan(req StartRequest) ([]step, error) {
 	case messages.MoveRecorded:
 		if req.Recorded == nil {
 			return nil, &messages.Error{Kind: messages.KindNotFound, Detail: "recorded move not loaded"}
+		}
+		if err := validDuration("initial_goto_duration", req.InitialGoto); err != nil {
+			return nil, err
 		}
 		var steps []step
 		if req.InitialGoto > 0 {
@@ -750,9 +850,13 @@ func (c *Core) resetToSleepSteps() []step {
 	}
 }
 
-// advance runs the active move's steps at time now (the instant the goals
-// computed now will be written).
-func (c *Core) advance(fx *Effects, now time.Time) {
+// advance runs the active move's steps at the tick of time at, whose goals
+// are written at sampleAt (one period later). A timed step is sampled at
+// sampleAt but ends only at the first tick at or after its end, once its
+// last goals were written: so a move is never reported completed before
+// its duration has elapsed since it was accepted. The next step starts
+// where the previous one ended, so a sequence lasts the sum of its steps.
+func (c *Core) advance(fx *Effects, at, sampleAt time.Time) {
 	r := c.active
 	for c.active == r {
 		if r.cur == nil {
@@ -785,14 +889,14 @@ func (c *Core) advance(fx *Effects, now time.Time) {
 				r.curMove = nil
 			}
 			r.cur = &s
-			r.curStart = c.lastAt
+			r.curStart = r.next
 		}
-		elapsed := now.Sub(r.curStart).Seconds()
 		if r.cur.kind == stepWait {
-			if now.Sub(r.curStart) < r.cur.wait {
+			end := r.curStart.Add(r.cur.wait)
+			if at.Before(end) {
 				return
 			}
-			r.cur = nil
+			r.next, r.cur = end, nil
 			continue
 		}
 		d := r.curMove.Duration()
@@ -802,14 +906,13 @@ func (c *Core) advance(fx *Effects, now time.Time) {
 			r.cur, r.curMove = nil, nil
 			continue
 		}
-		if elapsed > d {
-			elapsed = d
-		}
+		elapsed := math.Max(0, math.Min(d, sampleAt.Sub(r.curStart).Seconds()))
 		c.applySample(r.curMove.Evaluate(elapsed))
-		if elapsed < d {
+		end := r.curStart.Add(time.Duration(math.Ceil(d * float64(time.Second))))
+		if at.Before(end) {
 			return
 		}
-		r.cur, r.curMove = nil, nil
+		r.next, r.cur, r.curMove = end, nil, nil
 	}
 }
 

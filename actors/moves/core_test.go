@@ -29,20 +29,26 @@ type rig struct {
 	mode   messages.MotorMode
 	seq    uint64
 	events []messages.MoveEvent
-	tasks  []messages.TaskProgress
-	done   []Done
-	sounds []string
-	modes  []messages.MotorMode
-	ikRuns int
-	last   Effects
+	// eventAt is the tick time of each event (the request's time for
+	// those Start returns).
+	eventAt []time.Time
+	tasks   []messages.TaskProgress
+	done    []Done
+	sounds  []string
+	modes   []messages.MotorMode
+	ikRuns  int
+	last    Effects
 }
 
 func newRig(t *testing.T, start hw.Positions) *rig {
 	return &rig{t: t, c: New(Config{}, kinematics.New(kinematics.DefaultGeometry())), pos: start, at: t0, mode: messages.ModeEnabled}
 }
 
-func (r *rig) collect(fx Effects) {
+func (r *rig) collect(fx Effects, at time.Time) {
 	r.events = append(r.events, fx.Events...)
+	for range fx.Events {
+		r.eventAt = append(r.eventAt, at)
+	}
 	r.tasks = append(r.tasks, fx.Tasks...)
 	r.done = append(r.done, fx.Done...)
 	r.sounds = append(r.sounds, fx.Sounds...)
@@ -52,7 +58,7 @@ func (r *rig) collect(fx Effects) {
 func (r *rig) tick() Effects {
 	r.seq++
 	fx := r.c.Present(messages.Present{Seq: r.seq, At: r.at, Period: period, Positions: r.pos, Torque: hw.AllMotors, Mode: r.mode, Epoch: r.epoch, Fresh: true})
-	r.collect(fx)
+	r.collect(fx, r.at)
 	if fx.Goals != nil {
 		if fx.Goals.Epoch != r.epoch {
 			r.t.Fatalf("goals of epoch %d while motorbus is at %d", fx.Goals.Epoch, r.epoch)
@@ -82,12 +88,19 @@ func (r *rig) runUntilIdle(max time.Duration) time.Duration {
 	return r.at.Sub(start)
 }
 
+// requestAt is when a request made now arrives: between the last tick
+// and the next one.
+func (r *rig) requestAt() time.Time { return r.at.Add(-period / 2) }
+
 func (r *rig) start(req StartRequest) {
+	if req.At.IsZero() {
+		req.At = r.requestAt()
+	}
 	fx, err := r.c.Start(req)
 	if err != nil {
 		r.t.Fatalf("start %s: %v", req.Kind, err)
 	}
-	r.collect(fx)
+	r.collect(fx, req.At)
 }
 
 func neutral() hw.Positions {
@@ -240,19 +253,89 @@ func TestGotoWithoutBodyYawKeepsIt(t *testing.T) {
 	}
 }
 
-func TestZeroDurationGotoDoesNothing(t *testing.T) {
+func TestBadDurationsAreRefused(t *testing.T) {
 	r := newRig(t, neutral())
 	r.tick()
-	before := r.pos
 	target := poseOf(0, 0, 10, 0, 0, 0)
-	r.start(StartRequest{ID: "z", Kind: messages.MoveGoto, Goto: messages.GotoParams{Head: &target, Duration: 0}})
-	r.runUntilIdle(time.Second)
-	r.tick()
-	if r.pos != before {
-		t.Fatal("a zero-duration goto moved the robot")
+	// Negative, non-finite, over an hour. (Zero is the reference's no-op.)
+	for _, d := range []float64{-1, math.NaN(), math.Inf(1), math.Inf(-1), messages.MaxMoveDuration + 1} {
+		_, err := r.c.Start(StartRequest{ID: "z", Kind: messages.MoveGoto, Origin: messages.OriginREST, Goto: messages.GotoParams{Head: &target, Duration: d}})
+		if messages.KindOf(err) != messages.KindUnprocessable {
+			t.Errorf("goto of %v s: %v", d, err)
+		}
 	}
-	if r.events[len(r.events)-1].Type != "move_completed" {
-		t.Fatalf("events %+v", r.events)
+	for _, d := range []float64{-0.5, math.NaN(), messages.MaxMoveDuration * 2} {
+		_, err := r.c.Start(StartRequest{ID: "z", Kind: messages.MoveRecorded, Recorded: fakeMove{d: 1}, InitialGoto: d})
+		if messages.KindOf(err) != messages.KindUnprocessable {
+			t.Errorf("initial goto of %v s: %v", d, err)
+		}
+	}
+	if r.c.MoveRunning() || len(r.events) != 0 {
+		t.Fatalf("a refused request started a move: %+v", r.events)
+	}
+	// A zero-duration goto is accepted, as the reference's no-op, and ends
+	// at once.
+	r.start(StartRequest{ID: "zero", Kind: messages.MoveGoto, Goto: messages.GotoParams{Head: &target, Duration: 0}})
+	r.runUntilIdle(time.Second)
+	if r.c.MoveRunning() {
+		t.Fatal("a zero-duration goto is still running")
+	}
+	r.start(StartRequest{ID: "ok", Kind: messages.MoveGoto, Goto: messages.GotoParams{Head: &target, Duration: messages.MaxMoveDuration}})
+	r.start(StartRequest{ID: "rec", Kind: messages.MoveRecorded, Recorded: fakeMove{d: 1}, InitialGoto: 0})
+}
+
+// A move's end (move_completed on /api/move/ws/updates, task_progress for
+// an SDK task) must never come before its duration has elapsed since it was
+// accepted, wherever the request falls between two ticks: the goals are
+// sampled one period ahead, but the move ends at the tick that writes its
+// last goals.
+func TestMoveNeverEndsBeforeItsDuration(t *testing.T) {
+	target := poseOf(0, 0, 8, 0, 0, 10)
+	for _, d := range []float64{0.01, 0.02, 0.05, 0.2, 0.5, 1.234} {
+		for _, off := range []time.Duration{0, time.Millisecond, period / 2, period - time.Microsecond} {
+			r := newRig(t, neutral())
+			r.tick()
+			// The request arrives off after the last tick (whose Present
+			// moves has already handled).
+			at := r.at.Add(-period + off)
+			r.start(StartRequest{ID: "g", Kind: messages.MoveGoto, Origin: messages.OriginSDK,
+				Goto: messages.GotoParams{Head: &target, Duration: d}, At: at})
+			r.runUntilIdle(3 * time.Second)
+			end := r.eventAt[len(r.eventAt)-1]
+			if r.events[len(r.events)-1].Type != "move_completed" || len(r.tasks) != 1 || r.tasks[0].Error != "" {
+				t.Fatalf("d=%v: events %+v tasks %+v", d, r.events, r.tasks)
+			}
+			want := at.Add(time.Duration(d * float64(time.Second)))
+			if end.Before(want) {
+				t.Errorf("d=%v s, request %v after a tick: completed %v after the request, before its duration",
+					d, off, end.Sub(at))
+			}
+			// It ends at the tick that wrote the last goals, not later.
+			if end.Sub(want) > period {
+				t.Errorf("d=%v s: completed %v after its end", d, end.Sub(want))
+			}
+			// And the goals written by then are the target's.
+			if dd := r.last.State.TargetHeadPose.MaxAbsDiff(target); dd > 1e-9 {
+				t.Errorf("d=%v s: ended %v from its target", d, dd)
+			}
+		}
+	}
+}
+
+// A sequence's steps follow each other without overlap: the wake-up from
+// the sleep pose lasts the sum of its steps, measured from the request.
+func TestSequenceLastsTheSumOfItsSteps(t *testing.T) {
+	r := newRig(t, sleepPositions())
+	r.tick()
+	init := motion.InitHeadPose
+	_, _, magic := geom.Distance(r.last.State.HeadPose, init)
+	total := 100*time.Millisecond + time.Duration(magic*20/1000*float64(time.Second)) + 100*time.Millisecond + 200*time.Millisecond + 200*time.Millisecond
+	at := r.requestAt()
+	r.start(StartRequest{ID: "w", Kind: messages.MoveWakeUp, Origin: messages.OriginREST, At: at})
+	r.runUntilIdle(5 * time.Second)
+	end := r.eventAt[len(r.eventAt)-1]
+	if end.Sub(at) < total || end.Sub(at) > total+period {
+		t.Fatalf("wake_up ended %v after the request, want %v (+ at most a period)", end.Sub(at), total)
 	}
 }
 
@@ -301,7 +384,7 @@ func TestStopMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.collect(fx)
+	r.collect(fx, r.at)
 	mid := r.pos
 	r.ticks(5)
 	if r.pos != mid {
@@ -452,6 +535,135 @@ func TestRecordedMoveWithInitialGoto(t *testing.T) {
 	}
 	if len(r.sounds) != 1 || r.sounds[0] != "dance.wav" {
 		t.Fatalf("sounds %v", r.sounds)
+	}
+}
+
+func TestOutOfRangeTargetsAreRefused(t *testing.T) {
+	r := newRig(t, neutral())
+	r.tick()
+	before := r.pos
+	bad := []messages.SetTargets{
+		{BodyYaw: ptr(kinematics.MaxBodyYaw + 0.01)},
+		{BodyYaw: ptr(-4.0)},
+		{Antennas: &[2]float64{0, 3.2}},
+		{Antennas: &[2]float64{-100, 0}},
+	}
+	for _, m := range bad {
+		for _, check := range []bool{true, false} {
+			_, err := r.c.SetTargets(m, check)
+			if messages.KindOf(err) != messages.KindBadRequest {
+				t.Errorf("%+v (check %v): %v", m, check, err)
+			}
+		}
+	}
+	// Goto targets likewise.
+	_, err := r.c.Start(StartRequest{ID: "x", Kind: messages.MoveGoto, Goto: messages.GotoParams{Antennas: &[2]float64{7, 0}, Duration: 1}})
+	if messages.KindOf(err) != messages.KindBadRequest {
+		t.Errorf("goto antennas 7 rad: %v", err)
+	}
+	r.ticks(2)
+	if r.pos != before {
+		t.Fatal("a refused target moved the robot")
+	}
+	// The limits themselves are accepted.
+	if _, err := r.c.SetTargets(messages.SetTargets{BodyYaw: ptr(kinematics.MaxBodyYaw), Antennas: &[2]float64{-math.Pi, math.Pi}}, false); err != nil {
+		t.Fatal(err)
+	}
+	r.tick()
+	// π is one tick past the motor's last position: the goal is clamped
+	// to it, silently (a rounding, not a refusal).
+	if a := r.pos.Antennas(); a != [2]float64{kinematics.AntennaGoalMin, kinematics.AntennaGoalMax} || len(r.last.Warnings) != 0 {
+		t.Fatalf("antenna goals %v, warnings %v", a, r.last.Warnings)
+	}
+}
+
+// A recorded move's samples are not checked when it starts: antenna goals
+// beyond the motor's range are clamped and reported.
+func TestRecordedAntennasBeyondRangeAreClampedAndReported(t *testing.T) {
+	r := newRig(t, neutral())
+	r.tick()
+	r.start(StartRequest{ID: "rec", Kind: messages.MoveRecorded, Recorded: fakeMove{d: 5}})
+	var warned bool
+	for r.c.MoveRunning() && r.at.Sub(t0) < 6*time.Second {
+		fx := r.tick()
+		warned = warned || len(fx.Warnings) > 0
+		if a := r.pos.Antennas(); a[0] > kinematics.AntennaGoalMax || a[1] < kinematics.AntennaGoalMin {
+			t.Fatalf("antenna goals %v beyond the motor's range", a)
+		}
+	}
+	if !warned {
+		t.Fatal("the clamp was not reported")
+	}
+}
+
+// An SDK task that cannot start is answered with task_progress carrying
+// the error (the SDK raises it); before, nothing was answered and the SDK
+// timed out.
+func TestRefusedSDKTaskAnswersWithItsError(t *testing.T) {
+	fresh := New(Config{}, kinematics.New(kinematics.DefaultGeometry()))
+	fx, err := fresh.Start(StartRequest{ID: "t0", Kind: messages.MoveGoto, Origin: messages.OriginSDK, Goto: messages.GotoParams{Duration: 1}})
+	if !errors.Is(err, messages.ErrBackendNotRunning) || len(fx.Tasks) != 1 || fx.Tasks[0].ID != "t0" || fx.Tasks[0].Error != messages.ErrBackendNotRunning.Detail {
+		t.Fatalf("no backend yet: %v %+v", err, fx.Tasks)
+	}
+	r := newRig(t, neutral())
+	r.tick()
+	// No tick for over a second (motorbus reopening the bus): the move
+	// would never advance.
+	fx, err = r.c.Start(StartRequest{ID: "t1", Kind: messages.MoveGoto, Origin: messages.OriginSDK,
+		Goto: messages.GotoParams{Duration: 1}, At: r.at.Add(1100 * time.Millisecond)})
+	if !errors.Is(err, messages.ErrBackendNotRunning) || len(fx.Tasks) != 1 || fx.Tasks[0].Error != messages.ErrBackendNotRunning.Detail {
+		t.Fatalf("control loop stalled: %v %+v", err, fx.Tasks)
+	}
+	far := poseOf(0, 0, 40, 0, 0, 0)
+	cases := []messages.GotoParams{
+		{Head: &far, Duration: 1},                  // unreachable
+		{Duration: -1},                             // negative duration
+		{Antennas: &[2]float64{4, 0}, Duration: 1}, // beyond the antenna's turn
+		{BodyYaw: ptr(math.NaN()), Duration: 1},    // not a number
+		{Duration: 1, Method: "teleport"},          // unknown interpolation
+	}
+	for i, g := range cases {
+		fx, err := r.c.Start(StartRequest{ID: "t", Kind: messages.MoveGoto, Origin: messages.OriginSDK, Goto: g})
+		if err == nil || len(fx.Tasks) != 1 || fx.Tasks[0].ID != "t" || fx.Tasks[0].Error != err.Error() {
+			t.Errorf("case %d: %v, tasks %+v", i, err, fx.Tasks)
+		}
+		// Other origins get the error as the answer, not a task.
+		fx, err = r.c.Start(StartRequest{ID: "x", Kind: messages.MoveGoto, Origin: messages.OriginREST, Goto: g})
+		if err == nil || len(fx.Tasks) != 0 {
+			t.Errorf("case %d over REST: %v, tasks %+v", i, err, fx.Tasks)
+		}
+	}
+	if r.c.MoveRunning() {
+		t.Fatal("a refused task started a move")
+	}
+}
+
+// Pinned (sent by motorbus before it answers an enable) pins the targets at
+// once, so a target set right after the enable's answer wins; the next
+// tick's epoch no longer overwrites it.
+func TestTargetAfterPinnedWins(t *testing.T) {
+	r := newRig(t, neutral())
+	r.tick()
+	// Limp, someone moved the antennas; torque comes back on.
+	r.pos = hw.Join(kinematics.Joints(neutral().Head()), [2]float64{1, -1})
+	r.epoch++
+	r.collect(r.c.Pinned(messages.Pinned{Epoch: r.epoch, Positions: r.pos}), r.at)
+	want := [2]float64{-0.5, 0.5}
+	if _, err := r.c.SetTargets(messages.SetTargets{Antennas: &want}, true); err != nil {
+		t.Fatal(err)
+	}
+	fx := r.tick()
+	if fx.Goals.Positions.Antennas() != want || fx.Goals.Epoch != r.epoch {
+		t.Fatalf("goals %v of epoch %d: the target was overwritten by the pin", fx.Goals.Positions.Antennas(), fx.Goals.Epoch)
+	}
+	// The head stays where it was pinned: nothing snaps.
+	if fx.Goals.Positions.Head() != neutral().Head() {
+		t.Fatal("head goals moved on a pin")
+	}
+	// A Pinned of the epoch already seen (a restart's replay) changes nothing.
+	r.collect(r.c.Pinned(messages.Pinned{Epoch: r.epoch, Positions: sleepPositions()}), r.at)
+	if fx := r.tick(); fx.Goals.Positions.Antennas() != want {
+		t.Fatal("a stale Pinned re-pinned the targets")
 	}
 }
 

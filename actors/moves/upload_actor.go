@@ -108,7 +108,7 @@ func (a *Actor) playUploaded(ctx actor.Context, m *messages.Upload) {
 	run := uploadRun{id: m.UploadID, audio: audio}
 	fx, err := a.core.Start(StartRequest{
 		ID: m.UploadID, Kind: messages.MoveRecorded, Origin: messages.OriginCommand,
-		Recorded: rec, InitialGoto: m.InitialGoto, Notify: run,
+		Recorded: rec, InitialGoto: m.InitialGoto, Notify: run, At: a.opt.Now(),
 	})
 	if err != nil {
 		a.uploadEnded(ctx, run, messages.MoveDone{ID: m.UploadID, Result: messages.MoveFailed, Detail: err.Error()})

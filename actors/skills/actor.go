@@ -39,6 +39,10 @@ type Options struct {
 	Moves        *actor.PID
 	Cell         *Cell
 	Log          *slog.Logger
+
+	// ImportTimeout bounds the import of one skill file in the host (10 s
+	// if zero); a file over it is skipped until it changes.
+	ImportTimeout time.Duration
 }
 
 // Cell keeps the registry, the missions and the skill host across
@@ -49,6 +53,7 @@ type Cell struct {
 	host     *host.Process
 	hostAt   time.Time
 	restarts int
+	started  bool              // a host was started in this cell
 	closed   bool              // shutting down: no more hosts
 	moves    map[string]string // move id -> mission id (running built-ins)
 	hostGen  int               // generations of host followers, across restarts
@@ -56,7 +61,12 @@ type Cell struct {
 
 // NewCell returns a cell with the built-in skills.
 func NewCell() *Cell {
-	return &Cell{core: NewCore(Builtins(), newMissionID), moves: map[string]string{}}
+	core := NewCore(Builtins(), newMissionID)
+	// The host is preferred: it is supervised here, and RPC_commands reach
+	// it alone (an external manager watching the same folder would run
+	// whatever it receives).
+	core.Prefer(hostClient)
+	return &Cell{core: core, moves: map[string]string{}}
 }
 
 func newMissionID() string { return "m-" + randHex(8) }
@@ -253,6 +263,7 @@ func (a *Actor) started(ctx actor.Context) {
 func (a *Actor) startHost(ctx actor.Context) {
 	a.c.mu.Lock()
 	skip := a.c.host != nil || a.c.closed
+	first := !a.c.started
 	a.c.mu.Unlock()
 	if skip {
 		return
@@ -260,7 +271,10 @@ func (a *Actor) startHost(ctx actor.Context) {
 	log := a.log.With("component", "skillhost")
 	p, err := host.Start(host.Options{
 		Python: a.opt.Python, SkillsDir: a.opt.Files.Dir, APIURL: a.opt.APIURL, ListInterval: a.opt.ListInterval,
-		WorkDir: a.opt.WorkDir, Log: func(line string) { log.Info(line) },
+		WorkDir: a.opt.WorkDir, ImportTimeout: a.opt.ImportTimeout, Log: func(line string) { log.Info(line) },
+		// The files skipped for hanging at import get another chance when
+		// reachyd restarts.
+		ForgetSkipped: first,
 	})
 	if err != nil {
 		a.log.Error("cannot start the skill host", "err", err)
@@ -268,12 +282,15 @@ func (a *Actor) startHost(ctx actor.Context) {
 		return
 	}
 	a.c.mu.Lock()
-	a.c.host, a.c.hostAt = p, time.Now()
+	a.c.host, a.c.hostAt, a.c.started = p, time.Now(), true
 	a.c.mu.Unlock()
 	a.log.Info("skill host started", "pid", p.Pid(), "skills_dir", a.opt.Files.Dir)
 	ctx.Send(a.opt.Broker, &messages.TopicDetach{Client: hostClient})
 	ctx.Send(a.opt.Broker, &messages.TopicAttach{Client: hostClient, Level: messages.LevelEnchanter,
 		Sink: func(topic, from string, f []byte) bool {
+			if topic == "RPC_command" && addressedElsewhere(f) {
+				return true // a mission routed to another manager
+			}
 			if err := p.Send(f); err != nil && !errors.Is(err, host.ErrClosed) {
 				log.Warn("a frame for the skill host was dropped", "topic", topic, "err", err)
 			}
@@ -342,7 +359,10 @@ func (a *Actor) hostExited(ctx actor.Context, m *hostExited, now time.Time) {
 	closed := a.c.closed
 	a.c.mu.Unlock()
 	reason := "the skill host stopped"
-	if m.err != nil {
+	switch {
+	case errors.Is(m.err, host.ErrImportStuck):
+		reason = "the skill host restarted: a skill file blocked at import (see skill_manager_errors)"
+	case m.err != nil:
 		reason += ": " + m.err.Error()
 	}
 	if closed {
@@ -389,24 +409,37 @@ func (c *Cell) StopHost(grace time.Duration) {
 // ---- topics ---------------------------------------------------------------------
 
 func (a *Actor) topicIn(ctx actor.Context, m *topicIn, now time.Time) {
-	var f struct {
-		Data json.RawMessage `json:"data"`
-	}
 	switch m.topic {
 	case "skills_list_result":
-		if json.Unmarshal(m.frame, &f) != nil {
+		var lf struct {
+			Data json.RawMessage `json:"data"`
+			// reachyd's host: skills whose cancelled run still runs.
+			Finishing []string `json:"finishing"`
+		}
+		if json.Unmarshal(m.frame, &lf) != nil {
 			return
 		}
-		list, err := ParseSkillsList(f.Data)
+		list, err := ParseSkillsList(lf.Data)
 		if err != nil {
 			a.log.Warn("bad skills list", "from", m.from, "err", err)
 			return
 		}
+		a.core.SetFinishing(managerOf(m.from), lf.Finishing)
 		a.run(ctx, a.core.SkillsListed(managerOf(m.from), list, newRequestID, now))
 	case "RPC_result":
-		if r, ok := ParseRPCResult(m.frame); ok {
-			a.run(ctx, a.core.Finish(r.ID, r.Status, r.Value, r.Exception, now))
+		r, ok := ParseRPCResult(m.frame)
+		if !ok {
+			return
 		}
+		fx, ok := a.core.Result(managerOf(m.from), r, now)
+		if !ok {
+			if mi, known := a.core.Mission(r.ID); known && !mi.Done {
+				a.log.Warn("a result from a manager the mission was not sent to is ignored",
+					"mission", r.ID, "from", m.from, "sent_to", mi.Manager, "status", r.Status)
+			}
+			return
+		}
+		a.run(ctx, fx)
 	case "skill_manager_errors":
 		var e struct {
 			Data     json.RawMessage `json:"data"`
@@ -424,6 +457,21 @@ func (a *Actor) topicIn(ctx actor.Context, m *topicIn, now time.Time) {
 			a.log.Warn("skill manager error", "from", m.from, "error", text)
 		}
 	}
+}
+
+// managerKey addresses an RPC_command to one manager (a reachyd key; the
+// frame's other keys are pymirokai's). Frames for reachyd's skill host
+// never go on the bus: the host gets them alone.
+const managerKey = "skill_manager"
+
+// addressedElsewhere reports whether an RPC_command frame is addressed to
+// a manager other than the host. Unaddressed frames (published by a
+// client, as pymirokai's UI does) are for whoever knows the skill.
+func addressedElsewhere(frame []byte) bool {
+	var f struct {
+		To *string `json:"skill_manager"`
+	}
+	return json.Unmarshal(frame, &f) == nil && f.To != nil && *f.To != hostClient
 }
 
 // managerOf names the manager of a frame; frames the daemon publishes
@@ -451,9 +499,13 @@ func (a *Actor) run(ctx actor.Context, fx []Effect) {
 			o.String("name", "RPC_command")
 			o.String("type", "dict")
 			o.String("command", "run")
+			o.String(managerKey, e.Manager)
 			o.Key("data")
 			o.B = append(o.B, data...)
-			a.publish(ctx, "RPC_command", o.End())
+			if err := a.toManager(ctx, e.Manager, o.End()); err != nil {
+				a.log.Warn("a mission could not be sent to its skill manager", "mission", e.MissionID, "manager", e.Manager, "err", err)
+				a.run(ctx, a.core.Finish(e.MissionID, StatusError, nil, err.Error(), time.Now()))
+			}
 		case SendCancel:
 			o := wire.ObjStart(nil)
 			o.String("name", "RPC_command")
@@ -462,7 +514,10 @@ func (a *Actor) run(ctx actor.Context, fx []Effect) {
 			o.String("command", "cancel")
 			o.String("skill_name", e.Skill)
 			o.String("request_id", e.RequestID)
-			a.publish(ctx, "RPC_command", o.End())
+			o.String(managerKey, e.Manager)
+			if err := a.toManager(ctx, e.Manager, o.End()); err != nil {
+				a.log.Info("a cancel could not be sent to its skill manager", "skill", e.Skill, "manager", e.Manager, "err", err)
+			}
 		case StartBuiltin:
 			a.startBuiltin(ctx, e)
 		case StopBuiltin:
@@ -476,6 +531,26 @@ func (a *Actor) run(ctx actor.Context, fx []Effect) {
 		}
 	}
 	a.schedule(ctx)
+}
+
+// toManager delivers an RPC_command to one manager: to the skill host
+// directly (on the bus an external manager would get it too, and run it),
+// to another manager on the bus, addressed to it.
+func (a *Actor) toManager(ctx actor.Context, manager string, frame []byte) error {
+	if manager != hostClient {
+		a.publish(ctx, "RPC_command", frame)
+		return nil
+	}
+	a.c.mu.Lock()
+	p := a.c.host
+	a.c.mu.Unlock()
+	if p == nil {
+		return errors.New("the skill host is not running")
+	}
+	if err := p.Send(frame); err != nil {
+		return fmt.Errorf("cannot reach the skill host: %w", err)
+	}
+	return nil
 }
 
 func orEmpty(m map[string]json.RawMessage) map[string]json.RawMessage {

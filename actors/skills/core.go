@@ -11,6 +11,16 @@
 //
 // Core is the pure part: registry, missions, auto-start bookkeeping. It
 // returns effects for the actor shell to carry out.
+//
+// Several managers may list the same skill (an external SkillManager
+// watching the skills folder as the host does), and pymirokai's
+// SkillManager runs every RPC_command run whose skill it knows. So a
+// mission is routed to exactly one manager (Lookup: the preferred one,
+// reachyd's skill host, when it lists the skill, else the manager whose
+// list is the newest: a live SkillManager lists every second, while a
+// disconnected one's list lingers), its RPC_command is addressed to that manager alone
+// (the shell delivers it to that manager only), and only that manager's
+// RPC_result ends it.
 package skills
 
 import (
@@ -68,6 +78,7 @@ type Mission struct {
 	ID        string
 	Skill     string
 	Owner     string
+	Manager   string // the manager it was sent to; "" for built-ins
 	BuiltIn   bool
 	AutoStart bool
 	Params    map[string]json.RawMessage
@@ -87,13 +98,14 @@ type Mission struct {
 
 // Effect kinds for the shell.
 type (
-	// Dispatch publishes an RPC_command run for a user skill.
+	// Dispatch sends an RPC_command run for a user skill to Manager, and
+	// to no other manager.
 	Dispatch struct {
-		MissionID, Skill string
-		Params           map[string]json.RawMessage
+		MissionID, Skill, Manager string
+		Params                    map[string]json.RawMessage
 	}
-	// SendCancel publishes an RPC_command cancel for a user skill.
-	SendCancel struct{ Skill, RequestID string }
+	// SendCancel sends an RPC_command cancel for a user skill to Manager.
+	SendCancel struct{ Skill, RequestID, Manager string }
 	// StartBuiltin runs a built-in skill in the daemon.
 	StartBuiltin struct {
 		MissionID, Skill string
@@ -130,20 +142,24 @@ const (
 
 // Core is the pure skills state. Not safe for concurrent use.
 type Core struct {
-	newID    func() string
-	builtins map[string]Skill
-	managers map[string]map[string]Skill  // manager -> skills it published
-	errors   map[string]map[string]string // manager -> file ("" if unnamed) -> error text
-	missions map[string]*Mission
-	order    []string // mission ids, oldest first
-	auto     map[string]*autoState
+	newID     func() string
+	builtins  map[string]Skill
+	managers  map[string]map[string]Skill  // manager -> skills it published
+	errors    map[string]map[string]string // manager -> file ("" if unnamed) -> error text
+	finishing map[string]map[string]bool   // manager -> skills whose cancelled run still runs
+	preferred string                       // the manager chosen first (reachyd's skill host)
+	listedAt  map[string]time.Time         // manager -> time of its last list
+	missions  map[string]*Mission
+	order     []string // mission ids, oldest first
+	auto      map[string]*autoState
 }
 
 // NewCore returns a core with the given built-in skills. newID makes
 // mission ids (they must never look like JSON scalars: "m-<hex>").
 func NewCore(builtins []Skill, newID func() string) *Core {
 	c := &Core{newID: newID, builtins: map[string]Skill{}, managers: map[string]map[string]Skill{},
-		errors: map[string]map[string]string{}, missions: map[string]*Mission{}, auto: map[string]*autoState{}}
+		errors: map[string]map[string]string{}, finishing: map[string]map[string]bool{}, listedAt: map[string]time.Time{},
+		missions: map[string]*Mission{}, auto: map[string]*autoState{}}
 	for _, b := range builtins {
 		b.BuiltIn = true
 		c.builtins[b.Name] = b
@@ -151,17 +167,25 @@ func NewCore(builtins []Skill, newID func() string) *Core {
 	return c
 }
 
+// Prefer names the manager that runs a skill whenever it lists it.
+func (c *Core) Prefer(manager string) { c.preferred = manager }
+
 // Lookup finds a skill: built-ins first (a user skill cannot shadow the
-// daemon's own), then the managers' skills.
+// daemon's own), then the preferred manager's, then the skill of the
+// manager that listed last. Its Manager is where a mission of it runs.
 func (c *Core) Lookup(name string) (Skill, bool) {
 	if s, ok := c.builtins[name]; ok {
 		return s, true
 	}
+	if s, ok := c.managers[c.preferred][name]; ok {
+		return s, true
+	}
 	var found Skill
+	var at time.Time
 	ok := false
 	for _, m := range sortedKeys(c.managers) {
-		if s, has := c.managers[m][name]; has {
-			found, ok = s, true
+		if s, has := c.managers[m][name]; has && (!ok || c.listedAt[m].After(at)) {
+			found, at, ok = s, c.listedAt[m], true
 		}
 	}
 	return found, ok
@@ -242,8 +266,12 @@ func (c *Core) Call(p Principal, name string, params map[string]json.RawMessage,
 				return CallResult{Msg: fmt.Sprintf("Skill '%s' is already running (mission %s).", name, m.ID)}, nil
 			}
 		}
+		if c.finishing[s.Manager][name] {
+			return CallResult{Msg: fmt.Sprintf("Skill '%s' is still finishing a cancelled run: a sync skill's thread "+
+				"cannot be interrupted, and the skill can start again when it returns.", name)}, nil
+		}
 	}
-	m := &Mission{ID: c.newID(), Skill: name, Owner: p.ClientID, BuiltIn: s.BuiltIn, Params: params, CreatedAt: now}
+	m := &Mission{ID: c.newID(), Skill: name, Owner: p.ClientID, Manager: s.Manager, BuiltIn: s.BuiltIn, Params: params, CreatedAt: now}
 	c.missions[m.ID] = m
 	c.order = append(c.order, m.ID)
 	c.prune(now)
@@ -251,7 +279,7 @@ func (c *Core) Call(p Principal, name string, params map[string]json.RawMessage,
 		return CallResult{Called: true, Msg: m.ID}, []Effect{StartBuiltin{MissionID: m.ID, Skill: name, Params: params}}
 	}
 	m.Started, m.StartMsg = true, "Mission started"
-	return CallResult{Called: true, Msg: m.ID}, []Effect{Dispatch{MissionID: m.ID, Skill: name, Params: params}}
+	return CallResult{Called: true, Msg: m.ID}, []Effect{Dispatch{MissionID: m.ID, Skill: name, Manager: s.Manager, Params: params}}
 }
 
 // checkParams refuses parameters a skill does not take (the manager would
@@ -297,6 +325,33 @@ func (c *Core) BuiltinStarted(id string, err error, now time.Time) []Effect {
 		return []Effect{StopBuiltin{MissionID: id}}
 	}
 	return nil
+}
+
+// Result ends a user skill's mission with the RPC_result a manager
+// published. ok is false (and nothing changes) when the mission was not
+// sent to that manager: another manager's answer (a refusal of a skill it
+// does not know, or a run it should not have made) must not end it.
+func (c *Core) Result(manager string, r RPCResult, now time.Time) (fx []Effect, ok bool) {
+	m, found := c.missions[r.ID]
+	if !found || m.BuiltIn || m.Manager != manager {
+		return nil, false
+	}
+	return c.Finish(r.ID, r.Status, r.Value, r.Exception, now), true
+}
+
+// SetFinishing records which skills of a manager are still finishing a
+// cancelled run (the "finishing" key of its skills list): they cannot
+// start again until it ends.
+func (c *Core) SetFinishing(manager string, names []string) {
+	if len(names) == 0 {
+		delete(c.finishing, manager)
+		return
+	}
+	set := map[string]bool{}
+	for _, n := range names {
+		set[n] = true
+	}
+	c.finishing[manager] = set
 }
 
 // Finish ends a mission (once; later results are ignored).
@@ -367,7 +422,7 @@ func (c *Core) Cancel(id string, requestID string, now time.Time) (CancelResult,
 	case m.BuiltIn:
 		// Not started yet: stopped as soon as it starts (BuiltinStarted).
 	default:
-		fx = append(fx, SendCancel{Skill: m.Skill, RequestID: requestID})
+		fx = append(fx, SendCancel{Skill: m.Skill, RequestID: requestID, Manager: m.Manager})
 	}
 	return CancelResult{Cancelled: true, Msg: "Cancellation requested"}, fx
 }
@@ -390,21 +445,22 @@ func (c *Core) CancelClient(owner string, newRequestID func() string, now time.T
 }
 
 // SkillsListed replaces a manager's skills with a skills_list_result. The
-// running missions of skills that disappeared are cancelled (the file was
-// removed or disabled) and end at once as CANCELLED.
+// running missions the manager runs of skills that disappeared from its
+// list are cancelled (the file was removed or disabled) and end at once as
+// CANCELLED.
 func (c *Core) SkillsListed(manager string, list map[string]Skill, newRequestID func() string, now time.Time) []Effect {
 	old := c.managers[manager]
 	for n, s := range list {
 		s.Name, s.Manager = n, manager
 		list[n] = s
 	}
+	c.listedAt[manager] = now
 	c.managers[manager] = list
 	var fx []Effect
-	for n := range old {
-		if _, still := c.Lookup(n); still {
-			continue
+	for _, n := range sortedKeys(old) {
+		if _, still := list[n]; !still {
+			fx = append(fx, c.vanished(manager, n, newRequestID, now)...)
 		}
-		fx = append(fx, c.vanished(n, newRequestID, now)...)
 	}
 	// Auto-start skills that appeared (again) are armed.
 	for n, s := range list {
@@ -420,36 +476,34 @@ func (c *Core) SkillsListed(manager string, list map[string]Skill, newRequestID 
 	return fx
 }
 
-// vanished ends the missions of a skill no manager offers any more.
-func (c *Core) vanished(name string, newRequestID func() string, now time.Time) []Effect {
+// vanished ends the missions a manager runs of a skill it no longer
+// lists.
+func (c *Core) vanished(manager, name string, newRequestID func() string, now time.Time) []Effect {
 	var fx []Effect
 	for _, m := range c.Running() {
-		if m.Skill != name || m.BuiltIn {
+		if m.Skill != name || m.BuiltIn || m.Manager != manager {
 			continue
 		}
-		fx = append(fx, SendCancel{Skill: name, RequestID: newRequestID()})
+		fx = append(fx, SendCancel{Skill: name, RequestID: newRequestID(), Manager: manager})
 		c.missions[m.ID].CancelRequested = true
 		fx = append(fx, c.Finish(m.ID, StatusCancelled, nil, "", now)...)
 	}
-	delete(c.auto, name)
+	if _, still := c.Lookup(name); !still {
+		delete(c.auto, name)
+	}
 	return fx
 }
 
 // ManagerGone forgets a manager (its process ended): its skills leave the
-// registry and its running missions end in ERROR.
+// registry and the missions it ran end in ERROR.
 func (c *Core) ManagerGone(manager, reason string, now time.Time) []Effect {
-	gone := c.managers[manager]
 	delete(c.managers, manager)
 	delete(c.errors, manager)
+	delete(c.finishing, manager)
+	delete(c.listedAt, manager)
 	var fx []Effect
 	for _, m := range c.Running() {
-		if m.BuiltIn {
-			continue
-		}
-		if _, was := gone[m.Skill]; !was {
-			continue
-		}
-		if _, still := c.Lookup(m.Skill); still {
+		if m.BuiltIn || m.Manager != manager {
 			continue
 		}
 		fx = append(fx, c.Finish(m.ID, StatusError, nil, reason, now)...)

@@ -138,7 +138,7 @@ func TestCancelUserAndBuiltinSkills(t *testing.T) {
 	listed(t, c)
 	r, _ := c.Call(user, "greet", map[string]json.RawMessage{"who": json.RawMessage(`"x"`)}, t0)
 	res, fx := c.Cancel(r.Msg, "r-9", t0)
-	if !res.Cancelled || !reflect.DeepEqual(fx, []Effect{SendCancel{Skill: "greet", RequestID: "r-9"}}) {
+	if !res.Cancelled || !reflect.DeepEqual(fx, []Effect{SendCancel{Skill: "greet", RequestID: "r-9", Manager: "host"}}) {
 		t.Fatalf("cancel user skill: %+v %v", res, fx)
 	}
 	if _, fx := c.Cancel(r.Msg, "r-10", t0); fx != nil {
@@ -188,7 +188,7 @@ func TestRemovedSkillCancelsItsMissions(t *testing.T) {
 	if !m.Done || m.Status != StatusCancelled {
 		t.Fatalf("mission of a removed skill: %+v", m)
 	}
-	if len(fx) != 2 || fx[0] != (SendCancel{Skill: "greet", RequestID: "r-1"}) {
+	if len(fx) != 2 || fx[0] != (SendCancel{Skill: "greet", RequestID: "r-1", Manager: "host"}) {
 		t.Fatalf("effects %v", fx)
 	}
 	if _, ok := c.Lookup("greet"); ok {
@@ -206,6 +206,105 @@ func TestManagerGoneEndsItsMissions(t *testing.T) {
 	}
 	if len(c.Skills()) != 1 {
 		t.Fatalf("skills left: %v", c.Skills())
+	}
+}
+
+func greetList(t *testing.T) map[string]Skill {
+	t.Helper()
+	list, err := ParseSkillsList(json.RawMessage(listFrame))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// TestMissionGoesToOneManager: with several managers listing a skill, a
+// mission is sent to one (the preferred, else the one that listed last)
+// and only that one's result ends it.
+func TestMissionGoesToOneManager(t *testing.T) {
+	c := newTestCore()
+	c.Prefer("host")
+	c.SkillsListed("ext-a", greetList(t), reqID, t0)
+	c.SkillsListed("ext-b", greetList(t), reqID, t0.Add(time.Second))
+	c.SkillsListed("host", greetList(t), reqID, t0)
+	who := map[string]json.RawMessage{"who": json.RawMessage(`"x"`)}
+
+	r, fx := c.Call(user, "greet", who, t0)
+	if len(fx) != 1 || fx[0].(Dispatch).Manager != "host" {
+		t.Fatalf("routed %v, want to the preferred manager", fx)
+	}
+	if m, _ := c.Mission(r.Msg); m.Manager != "host" {
+		t.Fatalf("mission %+v", m)
+	}
+	// Another manager's answer (its refusal of a run it did not get, or a
+	// run it should not have made) does not end the mission.
+	if fx, ok := c.Result("ext-a", RPCResult{ID: r.Msg, Status: StatusError, Exception: "Skill 'greet' not found."}, t0); ok || fx != nil {
+		t.Fatalf("result from ext-a accepted: %v", fx)
+	}
+	if m, _ := c.Mission(r.Msg); m.Done {
+		t.Fatalf("ended by another manager: %+v", m)
+	}
+	if _, ok := c.Result("host", RPCResult{ID: r.Msg, Status: StatusCompleted, Value: json.RawMessage("1")}, t0); !ok {
+		t.Fatal("the host's result refused")
+	}
+	if m, _ := c.Mission(r.Msg); m.Status != StatusCompleted {
+		t.Fatalf("mission %+v", m)
+	}
+	// Nor can any manager end a built-in's mission.
+	b, _ := c.Call(user, "wake_up", nil, t0)
+	if _, ok := c.Result("", RPCResult{ID: b.Msg, Status: StatusCompleted}, t0); ok {
+		t.Fatal("a built-in ended by an RPC_result")
+	}
+
+	// The host ends: its mission ends with it, even though others still
+	// list the skill; the next goes to the manager that listed last (a
+	// disconnected one lists no more).
+	r, _ = c.Call(user, "greet", who, t0)
+	c.ManagerGone("host", "the skill host stopped", t0)
+	if m, _ := c.Mission(r.Msg); m.Status != StatusError {
+		t.Fatalf("mission of the gone host %+v", m)
+	}
+	_, fx = c.Call(user, "greet", who, t0)
+	if fx[0].(Dispatch).Manager != "ext-b" {
+		t.Fatalf("routed %v, want to ext-b, the last to list", fx)
+	}
+	// A manager that drops the skill cancels its own mission only.
+	id := fx[0].(Dispatch).MissionID
+	list := greetList(t)
+	delete(list, "greet")
+	if fx := c.SkillsListed("ext-a", list, reqID, t0.Add(2*time.Second)); fx != nil {
+		t.Fatalf("ext-a dropping greet: %v", fx)
+	}
+	fx = c.SkillsListed("ext-b", list, reqID, t0.Add(2*time.Second))
+	if len(fx) != 2 || fx[0] != (SendCancel{Skill: "greet", RequestID: "r-1", Manager: "ext-b"}) {
+		t.Fatalf("ext-b dropping greet: %v", fx)
+	}
+	if m, _ := c.Mission(id); m.Status != StatusCancelled {
+		t.Fatalf("mission %+v", m)
+	}
+	// A manager that lists it again gets the next mission.
+	c.SkillsListed("ext-a", greetList(t), reqID, t0.Add(3*time.Second))
+	if _, fx := c.Call(user, "greet", who, t0); len(fx) != 1 || fx[0].(Dispatch).Manager != "ext-a" {
+		t.Fatalf("routed %v, want to ext-a", fx)
+	}
+}
+
+// TestFinishingSkillRefused: a skill whose cancelled run still runs on its
+// manager cannot start again until the manager says it ended.
+func TestFinishingSkillRefused(t *testing.T) {
+	c := newTestCore()
+	listed(t, c)
+	who := map[string]json.RawMessage{"who": json.RawMessage(`"x"`)}
+	c.SetFinishing("host", []string{"greet"})
+	r, fx := c.Call(user, "greet", who, t0)
+	if r.Called || fx != nil || r.Msg != "Skill 'greet' is still finishing a cancelled run: a sync skill's thread cannot be interrupted, and the skill can start again when it returns." {
+		t.Fatalf("call while finishing: %+v %v", r, fx)
+	}
+	// Finishing elsewhere does not matter.
+	c.SetFinishing("host", nil)
+	c.SetFinishing("other", []string{"greet"})
+	if r, _ := c.Call(user, "greet", who, t0); !r.Called {
+		t.Fatalf("call after the thread ended: %+v", r)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"reachyd/actors/applock"
 	"reachyd/actors/apps"
+	"reachyd/actors/apps/procs"
 	"reachyd/actors/apps/store"
 	"reachyd/actors/auth"
 	"reachyd/actors/camera"
@@ -76,6 +77,9 @@ type Config struct {
 	TopicStateHz float64
 	// Camera, when set, runs a camera source into a broadcaster.
 	Camera *CameraConfig
+	// UploadDir is where audio uploaded over /ws/sdk is kept until it is
+	// played (main sets <data-dir>/uploads/audio).
+	UploadDir string
 }
 
 // CameraConfig configures the camera actor.
@@ -91,6 +95,8 @@ type SkillsConfig struct {
 	Python  string
 	APIURL  string
 	WorkDir string
+	// ImportTimeout bounds the import of one skill file (10 s if zero).
+	ImportTimeout time.Duration
 }
 
 // AppsConfig configures the app manager.
@@ -100,6 +106,10 @@ type AppsConfig struct {
 	TokenPath  string
 	RecordPath string
 	StopGrace  time.Duration
+	// LocalDirs: the folders apps may be installed from over TCP.
+	LocalDirs []string
+	// Cgroups, if set, gives each app a cgroup of its own.
+	Cgroups *procs.Cgroups
 }
 
 // System is a running actor tree.
@@ -118,6 +128,7 @@ type System struct {
 	Camera   *actor.PID // nil without Config.Camera
 
 	skillsCell    *skills.Cell
+	appRecord     string // the running app's pid record
 	unrecoverable chan string
 	crashable     []*actor.PID
 }
@@ -175,6 +186,9 @@ func Start(cfg Config) (*System, error) {
 	if cfg.Camera != nil {
 		s.Camera = ks.PID(Root + "/camera")
 	}
+	if cfg.Apps != nil {
+		s.appRecord = cfg.Apps.RecordPath
+	}
 	if cfg.Skills != nil {
 		s.Skills = ks.PID(Root + "/skills")
 		s.skillsCell = skills.NewCell()
@@ -195,7 +209,7 @@ func Start(cfg Config) (*System, error) {
 			},
 			Moves: moves.Options{
 				Config: cfg.Moves, Geometry: geometry, Library: cfg.Library,
-				Hub: s.Hub, Daemon: daemonPID, Log: cfg.Log,
+				Hub: s.Hub, Daemon: daemonPID, Log: cfg.Log, UploadDir: cfg.UploadDir,
 			},
 		})
 	}
@@ -221,13 +235,13 @@ func Start(cfg Config) (*System, error) {
 	}
 	if sc := cfg.Skills; sc != nil {
 		add("skills", skills.Props(skills.Options{Files: sc.Files, Python: sc.Python, APIURL: sc.APIURL, WorkDir: sc.WorkDir,
-			Broker: s.Topics, Moves: s.Moves, Cell: s.skillsCell, Log: cfg.Log}))
+			ImportTimeout: sc.ImportTimeout, Broker: s.Topics, Moves: s.Moves, Cell: s.skillsCell, Log: cfg.Log}))
 	}
 	if a := cfg.Apps; a != nil {
 		appmon := ks.PID(Root + "/appmon")
-		add("appmon", apps.AppmonProps(apps.MonitorOptions{Manager: s.Apps, Jobs: s.Jobs, Log: cfg.Log}, ks))
+		add("appmon", apps.AppmonProps(apps.MonitorOptions{Manager: s.Apps, Jobs: s.Jobs, Log: cfg.Log, Cgroups: a.Cgroups}, ks))
 		add("apps", apps.Props(apps.Options{
-			Store: a.Store, HF: a.HF, TokenPath: a.TokenPath, RecordPath: a.RecordPath, StopGrace: a.StopGrace,
+			Store: a.Store, HF: a.HF, TokenPath: a.TokenPath, RecordPath: a.RecordPath, StopGrace: a.StopGrace, LocalDirs: a.LocalDirs,
 			Lock: s.Lock, Jobs: s.Jobs, Moves: s.Moves, Daemon: s.Daemon, Appmon: appmon, Log: cfg.Log, Cell: appsCell,
 		}, ks))
 	}
@@ -299,5 +313,9 @@ func (s *System) Shutdown(ctx context.Context, gotoSleep bool) error {
 	}
 	_ = s.Kit.Root.StopFuture(s.Kit.PID(Root)).Wait()
 	s.Kit.Shutdown()
+	// No app process outlives the daemon, even if its stop failed.
+	if n := procs.EndRecorded(s.appRecord, 10*time.Second); n > 0 {
+		s.Kit.Log.Warn("killed an app that was still running at shutdown", "apps", n)
+	}
 	return err
 }

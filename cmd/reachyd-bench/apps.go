@@ -148,7 +148,7 @@ func benchApps() (root string) {
 
 // appCycles starts and stops each trivial app 20 times.
 func appCycles(bin string) {
-	d := startDaemon(bin, 50, "--app-stop-grace", "5")
+	d := startDaemon(bin, 50, "--app-stop-grace", "5", "--apps-local-dir", os.TempDir())
 	defer d.stop()
 	a := api{"http://" + d.addr}
 	root := benchApps()
@@ -191,7 +191,7 @@ func appCycles(bin string) {
 // jobLog runs the flood app with 10 subscribers on its job's log stream
 // (and one that never reads) and samples the daemon's resident memory every second.
 func jobLog(bin string, dur time.Duration) {
-	d := startDaemon(bin, 50, "--app-stop-grace", "5")
+	d := startDaemon(bin, 50, "--app-stop-grace", "5", "--apps-local-dir", os.TempDir())
 	defer d.stop()
 	a := api{"http://" + d.addr}
 	root := benchApps()

@@ -189,9 +189,20 @@ func TestFaultLatchedHardwareError(t *testing.T) {
 	if m12["name"] != "stewart_2" || m12["torque"] != false || len(m12["hardware_error"].([]any)) != 1 || m12["hardware_error"].([]any)[0] != "overload" {
 		t.Fatalf("stewart_2 health: %v", m12)
 	}
-	// The daemon status shows it too.
+	// The daemon status shows it too: in the reference's own fields (the
+	// backend's error, which the reference copies to the daemon's error
+	// and state) and in reachyd's motors.
+	const want = "Motor stewart_2 (ID 12) hardware error: overload"
 	var st map[string]any
-	r.d.getJSON("/api/daemon/status", &st)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		r.d.getJSON("/api/daemon/status", &st)
+		if st["backend_status"].(map[string]any)["error"] == want {
+			break
+		}
+	}
+	if be := st["backend_status"].(map[string]any); be["error"] != want || be["ready"] != true || st["error"] != want || st["state"] != "error" {
+		t.Fatalf("daemon status with a latched error: state %v error %v backend %v", st["state"], st["error"], be)
+	}
 	if hm := st["reachyd"].(map[string]any)["motors"].([]any)[2].(map[string]any); hm["hardware_error_bits"] != float64(32) {
 		t.Fatalf("daemon status motors: %v", hm)
 	}
@@ -207,6 +218,10 @@ func TestFaultLatchedHardwareError(t *testing.T) {
 	m12 = r.motors()[2]
 	if m12["torque"] != true || len(m12["hardware_error"].([]any)) != 0 {
 		t.Fatalf("after reboot and enable: %v", m12)
+	}
+	r.d.getJSON("/api/daemon/status", &st)
+	if be := st["backend_status"].(map[string]any); be["error"] != nil || st["error"] != nil || st["state"] != "running" {
+		t.Fatalf("daemon status after the reboot: state %v error %v backend %v", st["state"], st["error"], be)
 	}
 	if code, _ := r.d.do("POST", "/api/motors/reboot", map[string]any{"motors": []string{"stewart_9"}}); code != 400 {
 		t.Fatalf("reboot of an unknown motor: %d", code)
@@ -244,6 +259,12 @@ func TestFaultVoltageDrop(t *testing.T) {
 		t.Fatalf("voltage back: %v", mo)
 	}
 	r.recovered(5 * time.Second)
+	// A warning that clears by itself, not an error.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.states) != 1 || !r.states["running"] || len(r.errors) != 0 {
+		t.Errorf("states %v errors %v during a voltage drop", r.states, r.errors)
+	}
 }
 
 func TestFaultUSBCablePulled(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"reachyd/http/validate"
 )
 
 // Options are reachyd's command-line options: the reference daemon's flags
@@ -48,6 +50,7 @@ type Options struct {
 	HFEndpoint  string
 	AppGrace    time.Duration
 	AppsNetwork bool
+	AppsLocal   []string
 	Python      string
 	UDS         string
 	TopicsHost  string
@@ -59,6 +62,13 @@ type Options struct {
 	CameraFPS   int
 	RTSPHost    string
 	RTSPPort    int
+	// Limits and opt-ins.
+	AllowRawBus    bool
+	MaxConnections int
+	MaxWebSockets  int
+
+	// SkillImportTimeout bounds the import of one skill file in the host.
+	SkillImportTimeout time.Duration
 
 	// ChaosEvery is a testing aid for soak runs: crash one actor in turn
 	// at this interval (0: never).
@@ -166,17 +176,23 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	o.AppGrace = 20 * time.Second
 	fs.Var(secondsFlag{&o.AppGrace}, "app-stop-grace", "seconds an app has to exit after SIGINT before its process group is killed (default 20)")
 	fs.BoolVar(&o.AppsNetwork, "apps-allow-network", false, "let pip reach its package index when installing apps (dependencies included)")
+	fs.Var(listFlag{&o.AppsLocal}, "apps-local-dir", "folder that apps may be installed from by path over TCP (source_kind local); repeatable or a path list; none by default (the unix socket's trusted callers may use any path)")
 	fs.StringVar(&o.Python, "python", "", "Python interpreter that creates the apps' virtual environments (default: the first of python3 on PATH and /usr/bin/python3 that can build a wheel offline)")
 	fs.StringVar(&o.UDS, "uds", "/tmp/rest_api.sock", "unix socket serving the API too (pymirokai's local connection; callers with reachyd's uid or root need no API key); empty: none")
 	fs.StringVar(&o.TopicsHost, "topics-host", "", "address of the topic bus WebSocket (default: the --fastapi-host address)")
 	fs.IntVar(&o.TopicsPort, "topics-port", 8001, "port of the topic bus WebSocket (pymirokai's WebSocketAPI)")
 	fs.StringVar(&o.SkillsDir, "skills-dir", "", "skills folder (default <data-dir>/custom_skills; disabled files go beside it in <dir>.disabled)")
 	boolPair(fs, &o.SkillHost, "skill-host", true, "run the skill host that runs the skills folder's Python skills")
+	o.SkillImportTimeout = 10 * time.Second
+	fs.Var(secondsFlag{&o.SkillImportTimeout}, "skill-import-timeout", "seconds the skill host may spend importing one skill file; a file over it is reported and skipped until it changes (default 10)")
 	fs.StringVar(&o.Camera, "camera", "auto", "camera source: auto (a test pattern on the simulator, the first V4L2 camera on the robot), test, none, or a device such as /dev/video0")
 	fs.StringVar(&o.CameraSize, "camera-size", "640x480", "camera frame size, WIDTHxHEIGHT")
 	fs.IntVar(&o.CameraFPS, "camera-fps", 15, "camera frame rate")
 	fs.StringVar(&o.RTSPHost, "rtsp-host", "", "address of the RTSP server (default: the --fastapi-host address)")
 	fs.IntVar(&o.RTSPPort, "rtsp-port", 8554, "port of the RTSP server (rtsp://<host>:<port>/head_color)")
+	fs.BoolVar(&o.AllowRawBus, "allow-raw-bus", false, "serve WS /api/move/ws/raw/write (raw Dynamixel packets; instructions that could brick a motor are refused even then)")
+	fs.IntVar(&o.MaxConnections, "max-connections", 1024, "open connections at most on each TCP listener (API, topic bus); one more waits until one closes")
+	fs.IntVar(&o.MaxWebSockets, "max-websockets", 256, "WebSocket clients at most, over every endpoint")
 	fs.DurationVar(&o.ChaosEvery, "chaos-every", 0, "testing aid, never for a robot in use: crash one actor in turn (round robin) at this interval, e.g. 30s, to soak-test supervision (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -205,6 +221,9 @@ func (o *Options) validate() error {
 	if o.Port < 0 || o.Port > 65535 {
 		return fmt.Errorf("--fastapi-port out of range: %d", o.Port)
 	}
+	if o.RobotName == "" || len(o.RobotName) > 256 || !validate.PrintableName(o.RobotName) {
+		return fmt.Errorf("--robot-name must be non-empty, printable, and have no bidirectional text controls, got %q", o.RobotName)
+	}
 	if o.KinematicsEngine != "AnalyticalKinematics" {
 		return fmt.Errorf("--kinematics-engine %s is not available: reachyd implements AnalyticalKinematics only", o.KinematicsEngine)
 	}
@@ -226,6 +245,12 @@ func (o *Options) validate() error {
 	if o.TopicsPort < 0 || o.TopicsPort > 65535 {
 		return fmt.Errorf("--topics-port out of range: %d", o.TopicsPort)
 	}
+	for i, d := range o.AppsLocal {
+		if !filepath.IsAbs(d) {
+			return fmt.Errorf("--apps-local-dir must be an absolute path, got %q", d)
+		}
+		o.AppsLocal[i] = filepath.Clean(d)
+	}
 	if o.SkillsDir == "" {
 		o.SkillsDir = filepath.Join(o.DataDir, "custom_skills")
 	}
@@ -243,6 +268,9 @@ func (o *Options) validate() error {
 	}
 	if o.NoMedia {
 		o.Camera = "none"
+	}
+	if o.MaxConnections < 1 || o.MaxWebSockets < 1 {
+		return fmt.Errorf("--max-connections and --max-websockets must be positive, got %d and %d", o.MaxConnections, o.MaxWebSockets)
 	}
 	if o.ChaosEvery < 0 {
 		return fmt.Errorf("--chaos-every must not be negative, got %v", o.ChaosEvery)

@@ -49,3 +49,18 @@ func TestFlagsFollowTheReference(t *testing.T) {
 		}
 	}
 }
+
+// --apps-local-dir: none by default, repeatable or a path list, absolute.
+func TestAppsLocalDirFlag(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || len(o.AppsLocal) != 0 {
+		t.Fatalf("default %v %v", o.AppsLocal, err)
+	}
+	o, err = parseFlags([]string{"--apps-local-dir", "/home/pi/apps/:/srv/apps", "--apps-local-dir", "/opt/x"}, io.Discard)
+	if err != nil || strings.Join(o.AppsLocal, ",") != "/home/pi/apps,/srv/apps,/opt/x" {
+		t.Fatalf("parsed %v %v", o.AppsLocal, err)
+	}
+	if _, err := parseFlags([]string{"--apps-local-dir", "apps"}, io.Discard); err == nil {
+		t.Fatal("a relative folder was accepted")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -23,11 +24,31 @@ type testDaemon struct {
 	base string
 	ws   string
 	sys  *system.System
+	// stop stops an in-process daemon as SIGTERM would, and waits for it.
+	stop func()
 }
 
 // startDaemon runs the whole daemon (flags, actor tree, gateway) on the
-// simulated robot. Extra flags are appended.
+// simulated robot. Extra flags are appended. Apps may be installed by path
+// from the temporary folder, where tests write them.
 func startDaemon(t *testing.T, extra ...string) *testDaemon {
+	t.Helper()
+	return startDaemonLog(t, io.Discard, extra...)
+}
+
+// startDaemonLog is startDaemon with the daemon's log written to w.
+func startDaemonLog(t *testing.T, w io.Writer, extra ...string) *testDaemon {
+	t.Helper()
+	return startDaemonWith(t, w, append([]string{"--apps-local-dir", os.TempDir()}, extra...)...)
+}
+
+// startDaemonArgs is startDaemon without the default --apps-local-dir.
+func startDaemonArgs(t *testing.T, extra ...string) *testDaemon {
+	t.Helper()
+	return startDaemonWith(t, io.Discard, extra...)
+}
+
+func startDaemonWith(t *testing.T, w io.Writer, extra ...string) *testDaemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"--backend", "sim", "--fastapi-port", "0", "--data-dir", t.TempDir(),
@@ -39,7 +60,7 @@ func startDaemon(t *testing.T, extra ...string) *testDaemon {
 	ready := make(chan up, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, args, io.Discard, func(addr string, sys *system.System) { ready <- up{addr, sys} })
+		errc <- run(ctx, args, w, func(addr string, sys *system.System) { ready <- up{addr, sys} })
 	}()
 	var u up
 	select {
@@ -51,7 +72,8 @@ func startDaemon(t *testing.T, extra ...string) *testDaemon {
 		cancel()
 		t.Fatal("daemon did not start in 5 s")
 	}
-	t.Cleanup(func() {
+	d := &testDaemon{t: t, base: "http://" + u.addr, ws: "ws://" + u.addr, sys: u.sys}
+	d.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-errc:
@@ -62,7 +84,8 @@ func startDaemon(t *testing.T, extra ...string) *testDaemon {
 			t.Error("daemon did not stop in 30 s")
 		}
 	})
-	return &testDaemon{t: t, base: "http://" + u.addr, ws: "ws://" + u.addr, sys: u.sys}
+	t.Cleanup(d.stop)
+	return d
 }
 
 func (d *testDaemon) do(method, path string, body any) (int, []byte) {
@@ -249,4 +272,23 @@ func fnum(v any) float64 {
 		panic(fmt.Sprintf("not a number: %v", v))
 	}
 	return f
+}
+
+// lockedBuffer collects a daemon's log: the logger writes from many
+// goroutines while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

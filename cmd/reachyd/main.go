@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"reachyd/actors/apps/procs"
 	"reachyd/actors/apps/store"
 	"reachyd/actors/auth"
 	authcore "reachyd/actors/auth/core"
@@ -116,12 +117,17 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if err != nil {
 		return err
 	}
+	// Uploads left by a daemon that died are never played: start afresh.
+	_ = os.RemoveAll(filepath.Dir(cfg.UploadDir))
+	if cfg.Apps != nil {
+		cfg.Apps.Cgroups = appProcesses(log)
+	}
 	cfg.Logs = logs
 	if cfg.Auth, err = auth.Open(authcore.StoreDir(opts.DataDir), authcore.Config{}); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	cfg.Skills = &system.SkillsConfig{Files: skills.Files{Dir: opts.SkillsDir}, APIURL: "http://" + ln.Addr().String(),
-		WorkDir: filepath.Join(opts.DataDir, "skillhost")}
+		WorkDir: filepath.Join(opts.DataDir, "skillhost"), ImportTimeout: opts.SkillImportTimeout}
 	if opts.SkillHost {
 		cfg.Skills.Python = "python3"
 		if opts.Python != "" {
@@ -159,6 +165,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	gcfg := gateway.Config{
 		RobotName: opts.RobotName, HealthCheckTimeout: opts.HealthCheckTimeout,
 		Log: log, Version: APIVersion, ExtraHosts: hostNames(opts.Host),
+		AllowRawBus: opts.AllowRawBus, MaxConnections: opts.MaxConnections, MaxWebSockets: opts.MaxWebSockets,
 	}
 	if cfg.Camera != nil {
 		gcfg.Video = cfg.Camera.Out
@@ -225,6 +232,27 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 // unrecoverableStop bounds the stop when the actor tree gave up.
 const unrecoverableStop = 5 * time.Second
 
+// appProcesses sets up what keeps app processes from outliving their app
+// and the daemon, and logs which mechanisms are in use: reachyd as child
+// subreaper (orphaned descendants come back to it), and a cgroup per app
+// when reachyd may create them (returned, nil otherwise).
+func appProcesses(log *slog.Logger) *procs.Cgroups {
+	strays, err := procs.EnableSubreaper()
+	switch {
+	case err != nil:
+		log.Warn("app processes: cannot become child subreaper; an app's orphaned processes are found by their token only", "err", err)
+	case !strays:
+		log.Info("app processes: reachyd is child subreaper; adopted processes of no app stay zombies until it exits (no pidfd support)")
+	}
+	cg, err := procs.DetectCgroups()
+	if err != nil {
+		log.Info("app processes: no cgroup per app, tracked through /proc (subreaper, process tree, token)", "reason", err)
+		return nil
+	}
+	log.Info("app processes: a cgroup per app, and tracked through /proc (subreaper, process tree, token)", "cgroups", cg.Dir)
+	return cg
+}
+
 // hostNames are the Host header names accepted besides the defaults: the
 // bind address when it is a name.
 func hostNames(host string) []string {
@@ -241,6 +269,7 @@ func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
 		dirs = append(dirs, hc)
 	}
 	cfg := system.Config{
+		UploadDir: filepath.Join(o.DataDir, "uploads", "audio"),
 		Period:    time.Duration(float64(time.Second) / o.ControlHz),
 		Library:   motion.Library{Dirs: dirs},
 		Log:       log,
@@ -259,6 +288,7 @@ func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
 		TokenPath:  daemon.HFTokenPath(),
 		RecordPath: filepath.Join(o.DataDir, "running-app.json"),
 		StopGrace:  o.AppGrace,
+		LocalDirs:  o.AppsLocal,
 	}
 	switch o.Backend {
 	case "sim":

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func freePort(t *testing.T) int {
 func spawnDaemon(t *testing.T, dataDir string, port int, extra ...string) *daemonProcess {
 	t.Helper()
 	args := append([]string{"--backend", "sim", "--fastapi-port", strconv.Itoa(port), "--data-dir", dataDir,
-		"--log-level", "INFO", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--camera", "none", "--no-skill-host"}, extra...)
+		"--log-level", "INFO", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--camera", "none", "--no-skill-host", "--apps-local-dir", os.TempDir()}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), asDaemon+"=1")
 	var stderr bytes.Buffer
@@ -128,9 +129,10 @@ func TestAppEndedAfterTheDaemonWasKilled(t *testing.T) {
 	if d2.lockState() != "free" {
 		t.Fatal("slot not free after restart")
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, "running-app.json")); !os.IsNotExist(err) {
-		t.Fatalf("pid file left: %v", err)
-	}
+	eventually(t, "the pid file is removed", func() bool {
+		_, err := os.Stat(filepath.Join(dataDir, "running-app.json"))
+		return os.IsNotExist(err)
+	})
 	// The new daemon runs apps as usual.
 	if code, body := d2.do("POST", "/api/apps/start-app/leaver", nil); code != 200 {
 		t.Fatalf("start after restart: %d %s", code, body)
@@ -140,6 +142,101 @@ func TestAppEndedAfterTheDaemonWasKilled(t *testing.T) {
 		t.Fatalf("stop: %d %s", code, body)
 	}
 	waitGone(t, marker, 10*time.Second)
+	if err := d2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.cmd.Wait(); err != nil {
+		t.Fatalf("daemon exit after SIGTERM: %v", err)
+	}
+}
+
+// escaperApp is an app whose child calls setsid (leaves the app's process
+// group and session), is orphaned at once (double fork) and keeps none of
+// the app's output: only the daemon's tracking of the app's processes can
+// find it.
+func escaperApp(t *testing.T, marker string) string {
+	return writeExecApp(t, "escaper", "trap 'exit 0' INT\n"+
+		"( setsid sh -c \"trap '' INT HUP TERM; while :; do sleep 0.05; done\" "+marker+" </dev/null >/dev/null 2>&1 & )\n"+
+		"while :; do sleep 0.05; done\n")
+}
+
+// TestSetsidChildEndsWithItsApp: stopping the app ends the child that
+// called setsid, and so does stopping the daemon while the app runs.
+func TestSetsidChildEndsWithItsApp(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("setsid not found")
+	}
+	marker := fmt.Sprintf("reachyd-setsid-%d", time.Now().UnixNano())
+	d := startDaemon(t, "--app-stop-grace", "1")
+	d.waitRunning()
+	d.installLocal("escaper", escaperApp(t, marker))
+	for _, how := range []string{"stop the app", "stop the daemon"} {
+		if code, body := d.do("POST", "/api/apps/start-app/escaper", nil); code != 200 {
+			t.Fatalf("start: %d %s", code, body)
+		}
+		d.waitAppState("running")
+		eventually(t, "the setsid child runs", func() bool { return len(pidsIn(marker)) == 1 })
+		child := pidsIn(marker)[0]
+		t.Cleanup(func() {
+			if alive(child) {
+				_ = syscall.Kill(child, syscall.SIGKILL)
+			}
+		})
+		switch how {
+		case "stop the app":
+			if code, body := d.do("POST", "/api/apps/stop-current-app", nil); code != 200 {
+				t.Fatalf("stop: %d %s", code, body)
+			}
+		case "stop the daemon":
+			d.stop()
+		}
+		waitGone(t, marker, 10*time.Second)
+	}
+}
+
+// TestSetsidChildEndedAfterTheDaemonWasKilled: a daemon killed with
+// SIGKILL leaves its app's setsid child behind; the next daemon finds it
+// from the pid record (its cgroup, its token, its recorded pid) and ends it.
+func TestSetsidChildEndedAfterTheDaemonWasKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs daemons in child processes")
+	}
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("setsid not found")
+	}
+	dataDir, port := t.TempDir(), freePort(t)
+	marker := fmt.Sprintf("reachyd-setsid-orphan-%d", time.Now().UnixNano())
+	d := spawnDaemon(t, dataDir, port)
+	d.waitRunning()
+	d.installLocal("escaper", escaperApp(t, marker))
+	if code, body := d.do("POST", "/api/apps/start-app/escaper", nil); code != 200 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	d.waitAppState("running")
+	eventually(t, "the setsid child runs", func() bool { return len(pidsIn(marker)) == 1 })
+	child := pidsIn(marker)[0]
+	t.Cleanup(func() {
+		if alive(child) {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+		}
+	})
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.cmd.Wait()
+	if !strings.Contains(d.stderr.String(), "app processes:") || !strings.Contains(d.stderr.String(), "tracked_by=") {
+		t.Errorf("the log does not say how app processes are tracked:\n%s", d.stderr.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !alive(child) {
+		t.Fatal("the setsid child died with the daemon; the test proves nothing")
+	}
+	d2 := spawnDaemon(t, dataDir, port, "--app-stop-grace", "1")
+	waitGone(t, marker, 10*time.Second)
+	eventually(t, "the pid file is removed", func() bool {
+		_, err := os.Stat(filepath.Join(dataDir, "running-app.json"))
+		return os.IsNotExist(err)
+	})
 	if err := d2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -194,7 +195,7 @@ func TestTargetsArriveAsGoalBytesOverTheSerialPort(t *testing.T) {
 
 func TestRobotBackendRefusesGravityAndPassesRawPackets(t *testing.T) {
 	p := newPTYRobot(t, sim.Options{})
-	d := startDaemon(t, "--backend", "robot", "-p", p.link)
+	d := startDaemon(t, "--backend", "robot", "-p", p.link, "--allow-raw-bus")
 	d.waitRunning()
 	code, body := d.do("POST", "/api/motors/set_mode/gravity_compensation", nil)
 	if code != 400 || !strings.Contains(string(body), "cannot compute the head's gravity torques") {
@@ -229,6 +230,40 @@ func TestRobotBackendRefusesGravityAndPassesRawPackets(t *testing.T) {
 	_, reply, err = ws.ReadMessage()
 	if err != nil || len(reply) != 0 {
 		t.Fatalf("raw write to a missing ID: % X %v", reply, err)
+	}
+
+	// Packets that could brick a motor never reach it: the connection ends
+	// with 1008 and the reason, and the motor keeps its ID and baud rate.
+	for name, pkt := range map[string][]byte{
+		"factory reset": dynamixel.AppendInstruction(nil, 11, dynamixel.InstFactoryReset, dynamixel.AppendFactoryResetParams(nil, dynamixel.ResetAll)),
+		"ID change":     dynamixel.AppendInstruction(nil, 11, dynamixel.InstWrite, dynamixel.AppendWriteParams(nil, dynamixel.AddrID, []byte{42})),
+		"baud rate":     dynamixel.AppendInstruction(nil, dynamixel.BroadcastID, dynamixel.InstWrite, dynamixel.AppendWriteParams(nil, dynamixel.AddrBaudRate, []byte{0})),
+	} {
+		ws, _, err := websocket.DefaultDialer.Dial(d.ws+"/api/move/ws/raw/write", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = ws.WriteMessage(websocket.BinaryMessage, pkt)
+		_ = ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, _, err = ws.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || !strings.Contains(ce.Text, "refused") {
+			t.Errorf("%s: want a 1008 close saying it was refused, got %v", name, err)
+		}
+		ws.Close()
+	}
+	ws2, _, err := websocket.DefaultDialer.Dial(d.ws+"/api/move/ws/raw/write", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws2.Close()
+	_ = ws2.WriteMessage(websocket.BinaryMessage, dynamixel.AppendInstruction(nil, 11, dynamixel.InstRead, dynamixel.AppendReadParams(nil, dynamixel.AddrID, 2)))
+	_ = ws2.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, reply, err = ws2.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := dynamixel.ParseStatus(reply); err != nil || s.ID != 11 || len(s.Params) != 2 || s.Params[0] != 11 || s.Params[1] != 3 {
+		t.Fatalf("stewart_1 after the refused packets: ID and baud % X (%v), want 0B 03 (1 Mbps)", reply, err)
 	}
 }
 

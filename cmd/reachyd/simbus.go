@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"reachyd/hw"
 	"reachyd/hw/dynamixel"
@@ -27,6 +28,8 @@ const simBusHelp = `commands (one per line):
   temperature <motor> <C>    a motor's temperature
   garbage <n>                n random bytes before the next reply
   corrupt <n>                corrupt the CRC of the next n replies
+  drop <motor> [n]           lose the motor's next n replies (default 1)
+  late <motor> <ms> [n]      the motor's next n replies arrive ms late (default 1)
   unplug | replug            the USB cable out / back in (a new pseudo-terminal behind --link)
   status                     every motor's state
 <motor> is a name (stewart_3) or an ID (13).`
@@ -201,6 +204,26 @@ func (s *simBus) command(line string) (string, error) {
 		} else {
 			m.CorruptNext(n)
 		}
+	case "drop", "late":
+		id, err := motorID(arg(1))
+		if err != nil {
+			return "", err
+		}
+		rf := x330.ReplyFault{ID: id, Count: 1, Drop: f[0] == "drop"}
+		count := arg(2)
+		if !rf.Drop {
+			ms, err := strconv.Atoi(arg(2))
+			if err != nil || ms <= 0 {
+				return "", fmt.Errorf("late needs a delay in ms, got %q", arg(2))
+			}
+			rf.Delay, count = time.Duration(ms)*time.Millisecond, arg(3)
+		}
+		if count != "" {
+			if rf.Count, err = strconv.Atoi(count); err != nil || rf.Count <= 0 {
+				return "", fmt.Errorf("bad count %q", count)
+			}
+		}
+		m.InjectReplyFault(rf)
 	case "unplug":
 		s.unplug()
 	case "replug":

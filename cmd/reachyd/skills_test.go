@@ -284,3 +284,149 @@ async def heartbeat():
 		}
 	})
 }
+
+// TestSkillHostHardening: a cancelled sync skill cannot start again while
+// its thread runs, and a file that blocks at import does not freeze the
+// other skills.
+func TestSkillHostHardening(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the Python skill host")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not available")
+	}
+	dataDir := t.TempDir()
+	key := createKey(t, dataDir, "dev", messages.LevelAdmin)
+	d := startDaemon(t, "--data-dir", dataDir, "--skill-host", "--skill-import-timeout", "1")
+	d.waitRunning()
+	c := newV1(t, d.base, nil)
+	c.login(key)
+	tmp := t.TempDir()
+	started, release := filepath.Join(tmp, "started"), filepath.Join(tmp, "release")
+	c.upload("hold.py", fmt.Sprintf(`import os, time
+
+def hold(release: str):
+    open(%q, "w").close()
+    while not os.path.exists(release):
+        time.sleep(0.02)
+    return "released"
+hold.skill_info = {}
+
+def good():
+    return "good"
+good.skill_info = {}
+`, started))
+	c.waitSkills(true, "hold", "good")
+
+	t.Run("a cancelled sync skill is refused until its thread ends", func(t *testing.T) {
+		r := c.call("hold", map[string]any{"release": release})
+		eventually(t, "hold started", func() bool { _, err := os.Stat(started); return err == nil })
+		if cr := c.command("str", "cancel_skill", r["msg"])["result"].(map[string]any); cr["cancelled"] != true {
+			t.Fatalf("cancel: %v", cr)
+		}
+		if rep := c.wait(r["msg"]); rep["status"] != "CANCELLED" {
+			t.Fatalf("cancelled: %v", rep)
+		}
+		again := c.call("hold", map[string]any{"release": release})
+		if again["called"] != false || !strings.Contains(again["msg"].(string), "Skill 'hold' is still finishing a cancelled run") {
+			t.Fatalf("second start while the thread runs: %v", again)
+		}
+		if err := os.WriteFile(release, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var id any
+		eventually(t, "hold callable again", func() bool {
+			r := c.call("hold", map[string]any{"release": release})
+			id = r["msg"]
+			return r["called"] == true
+		})
+		if rep := c.wait(id); rep["status"] != "COMPLETED" || rep["value"] != "released" {
+			t.Fatalf("run after the thread ended: %v", rep)
+		}
+	})
+
+	t.Run("a file that blocks at import is reported, the others run", func(t *testing.T) {
+		c.upload("block.py", "import time\ntime.sleep(3600)\n")
+		eventually(t, "block.py reported", func() bool {
+			e, _ := c.get("get_skill_manager_errors")["result"].(map[string]any)["block.py"].(string)
+			return strings.Contains(e, "block.py: ImportTimeout: the import did not finish within 1 s")
+		})
+		// The host restarts without it: good is listed and runs (a call
+		// may reach the host that is going away first).
+		eventually(t, "good runs", func() bool {
+			r := c.call("good", nil)
+			return r["called"] == true && c.wait(r["msg"])["value"] == "good"
+		})
+		eventually(t, "block.py still reported", func() bool {
+			e, _ := c.get("get_skill_manager_errors")["result"].(map[string]any)["block.py"].(string)
+			return strings.Contains(e, "ImportTimeout")
+		})
+	})
+}
+
+// TestOneManagerPerMission: with reachyd's skill host and an external
+// SkillManager listing the same skill (both watch the folder), a mission
+// runs on one of them only; a skill only the external one lists runs there.
+func TestOneManagerPerMission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the Python skill host")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not available")
+	}
+	d, url, key := topicsDaemon(t, "--skill-host")
+	c := newV1(t, d.base, nil)
+	c.login(key)
+	runs := filepath.Join(t.TempDir(), "runs")
+	c.upload("tally.py", fmt.Sprintf(`def tally():
+    with open(%q, "a") as f:
+        f.write("run\n")
+    return "host"
+tally.skill_info = {}
+`, runs))
+	c.waitSkills(true, "tally")
+
+	// The external manager lists the same file's skill, and one of its own.
+	mgr, _, err := dialTopics(t, url, c.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr.send(map[string]any{"action": "subscribe", "topic": "RPC_command"})
+	entry := func(file string) map[string]any {
+		return map[string]any{"skill_info": map[string]any{}, "parameters": []any{}, "filename": file}
+	}
+	list, _ := json.Marshal(map[string]any{"name": "skills_list_result", "type": "dict",
+		"data": map[string]any{"tally": entry("tally.py"), "ext_only": entry("ext.py")}})
+	mgr.send(map[string]any{"action": "publish", "topic": "skills_list_result", "data": string(list)})
+	c.waitSkills(true, "ext_only")
+
+	for range 3 {
+		if rep := c.wait(c.call("tally", nil)["msg"]); rep["status"] != "COMPLETED" || rep["value"] != "host" {
+			t.Fatalf("tally: %v", rep)
+		}
+	}
+	if b, _ := os.ReadFile(runs); strings.Count(string(b), "run") != 3 {
+		t.Fatalf("3 missions ran %d times on the host", strings.Count(string(b), "run"))
+	}
+
+	// The external manager gets the run of its own skill, and none of
+	// tally's before it (the broker keeps a client's frames in order).
+	r := c.call("ext_only", nil)
+	var rpc map[string]any
+	for rpc == nil {
+		cmd := mgr.next("RPC_command")
+		data, _ := cmd["data"].(map[string]any)
+		switch {
+		case data["method"] == "tally":
+			t.Fatalf("the external manager got a run of tally: %v", cmd)
+		case data["id"] == r["msg"]:
+			rpc = data
+		}
+	}
+	res, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "result": map[string]any{"value": "ext", "status": "COMPLETED"}, "id": rpc["id"]})
+	out, _ := json.Marshal(map[string]any{"name": "RPC_result", "type": "dict", "data": string(res)})
+	mgr.send(map[string]any{"action": "publish", "topic": "RPC_result", "data": string(out)})
+	if rep := c.wait(r["msg"]); rep["status"] != "COMPLETED" || rep["value"] != "ext" {
+		t.Fatalf("ext_only on the external manager: %v", rep)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -401,17 +402,34 @@ func TestSkillsAPIContract(t *testing.T) {
 	})
 
 	t.Run("failed attempts are rate limited", func(t *testing.T) {
+		// A client on 127.0.0.1 retrying a wrong key, as pymirokai does
+		// forever, ends up with 429...
+		valid := newV1(t, d.base, nil)
+		valid.login(user)
 		anon := newV1(t, d.base, nil)
 		var last v1Resp
-		for i := 0; i < 12; i++ {
+		for i := 0; i < 30; i++ {
 			last = anon.do("GET", "/api/v1/auth/", nil, map[string]string{"X-API-Key": "rmk_00000000_" + strings.Repeat("B", 43)})
 		}
-		if last.code != 429 || last.hdr.Get("Retry-After") == "" {
-			t.Fatalf("after 12 failures: %d %v", last.code, last.hdr)
+		if last.code != 429 || last.hdr.Get("Retry-After") == "" || last.hdr.Get("Content-Type") != "application/json" {
+			t.Fatalf("after 30 failures: %d %v", last.code, last.hdr)
 		}
-		// Even a good key waits: the limiter does not look at it.
-		if r := anon.do("GET", "/api/v1/auth/", nil, map[string]string{"X-API-Key": admin}); r.code != 429 {
-			t.Fatalf("good key while limited: %d", r.code)
+		// ...and so does a forged token retried from there.
+		forged := valid.token[:len(valid.token)-4] + "AAAA"
+		for i := 0; i < 30; i++ {
+			last = anon.do("GET", "/api/v1/get/get_language", nil, map[string]string{"Authorization": "Bearer " + forged})
+		}
+		if last.code != 429 {
+			t.Fatalf("after 30 forged tokens: %d", last.code)
+		}
+		// But the valid keys and tokens of the same address still work.
+		for _, k := range []string{admin, user} {
+			if r := anon.do("GET", "/api/v1/auth/", nil, map[string]string{"X-API-Key": k}); r.code != 200 {
+				t.Fatalf("valid key from the limited address: %d %s", r.code, r.body)
+			}
+		}
+		if r := valid.do("GET", "/api/v1/get/get_language", nil, nil); r.code != 200 {
+			t.Fatalf("valid token from the limited address: %d %s", r.code, r.body)
 		}
 	})
 }
@@ -420,7 +438,8 @@ func TestSkillsAPIContract(t *testing.T) {
 // empty key over /tmp/rest_api.sock; the daemon's own user gets in.
 func TestUnixSocketTrustsLocalCallers(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "rest_api.sock")
-	d := startDaemon(t, "--uds", sock, "--no-skill-host")
+	topicsPort := freePort(t)
+	d := startDaemon(t, "--uds", sock, "--no-skill-host", "--topics-port", fmt.Sprint(topicsPort))
 	d.waitRunning()
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var dl net.Dialer
@@ -442,4 +461,19 @@ func TestUnixSocketTrustsLocalCallers(t *testing.T) {
 	if r := tcp.do("GET", "/api/v1/auth/", nil, map[string]string{"X-API-Key": ""}); r.code != 401 {
 		t.Fatalf("empty key over TCP: %d", r.code)
 	}
+	// The token minted over the socket is bound to this host: refused by
+	// the API over TCP, even from 127.0.0.1...
+	tcp.token = c.token
+	if r := tcp.do("GET", "/api/v1/get/get_language", nil, nil); r.code != 401 || r.hdr.Get("WWW-Authenticate") != "Bearer" {
+		t.Fatalf("socket token over TCP: %d %s", r.code, r.body)
+	}
+	// ...but taken by the topic bus from this host, where pymirokai's
+	// SkillManager in unix-socket mode connects with it.
+	tc, resp, err := dialTopics(t, fmt.Sprintf("ws://127.0.0.1:%d/", topicsPort), c.token)
+	if err != nil {
+		t.Fatalf("socket token on the topic bus from this host: %v %v", err, resp)
+	}
+	tc.send(map[string]any{"action": "subscribe", "topic": "echo"})
+	tc.send(publishFrame("echo", "hi"))
+	tc.next("echo")
 }

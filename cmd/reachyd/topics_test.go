@@ -244,18 +244,23 @@ func TestTopicBus(t *testing.T) {
 		// (1008) when its socket had room for it, else by the connection
 		// ending; never by a read timeout.
 		_ = slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var closeErr error
 		for {
 			if _, _, err := slow.ReadMessage(); err != nil {
 				if !websocket.IsCloseError(err, websocket.ClosePolicyViolation, websocket.CloseAbnormalClosure) {
 					t.Fatalf("slow subscriber ended with %v, want 1008 or the connection closed", err)
 				}
+				closeErr = err
 				break
 			}
 		}
+		// Dropped by the broker when its queue overflowed (counted), or, on
+		// a machine so loaded that the publisher took longer than the write
+		// deadline to fill that queue, by the write deadline first.
 		var st messages.TopicStats
 		d.askTopics(&st)
-		if st.DroppedClient == 0 {
-			t.Fatalf("stats %+v", st)
+		if st.DroppedClient == 0 && !websocket.IsCloseError(closeErr, websocket.CloseAbnormalClosure) {
+			t.Fatalf("closed with %v but not counted as dropped: stats %+v", closeErr, st)
 		}
 	})
 }

@@ -16,12 +16,14 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/net/netutil"
 
 	"reachyd/actors/kit"
 	"reachyd/actors/system"
@@ -46,6 +48,14 @@ type Config struct {
 	Version    string
 	// Video, when set, is served as MJPEG under /api/v1/video.
 	Video *camera.Broadcaster
+	// AllowRawBus serves WS /api/move/ws/raw/write (--allow-raw-bus).
+	AllowRawBus bool
+	// MaxWebSockets caps the WebSocket clients connected at once, over
+	// every endpoint and listener (default 256).
+	MaxWebSockets int
+	// MaxConnections caps the open connections of each listener (default
+	// 1024); a connection beyond it is closed at once.
+	MaxConnections int
 }
 
 // Gateway serves the API.
@@ -60,14 +70,25 @@ type Gateway struct {
 	lastHealth time.Time
 	watchdog   chan struct{}
 
-	wsMu    sync.Mutex
-	wsConns map[*wsConn]struct{}
+	wsMu      sync.Mutex
+	wsConns   map[*wsConn]struct{}
+	wsPending int // handshakes in progress
+
+	// badInput throttles the log lines that clients cause at will (refused
+	// requests, bad frames, wrong keys).
+	badInput kit.LogThrottle
 }
 
 // New builds the gateway for a running actor system.
 func New(sys *system.System, cfg Config) *Gateway {
 	if cfg.AskTimeout <= 0 {
 		cfg.AskTimeout = 3 * time.Second
+	}
+	if cfg.MaxWebSockets <= 0 {
+		cfg.MaxWebSockets = 256
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 1024
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -82,8 +103,9 @@ func New(sys *system.System, cfg Config) *Gateway {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = g.errorHandler
 	// Outermost first: CORS answers preflights before anything else, as
-	// Starlette's CORSMiddleware does; then the Host check; then recovery.
-	e.Pre(g.cors, g.checkHost, trailingSlash)
+	// Starlette's CORSMiddleware does; then the Host check and the
+	// cross-origin check, before a redirect could be followed; then recovery.
+	e.Pre(g.cors, g.checkHost, g.crossOrigin, trailingSlash)
 	e.Use(g.recoverer, g.bodyLimit(1<<20))
 	g.e = e
 	g.routes()
@@ -129,6 +151,14 @@ func (g *Gateway) serve(ctx context.Context, l net.Listener, h http.Handler, con
 		MaxHeaderBytes:    maxHeaderBytes,
 		ConnContext:       connCtx,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	// At most MaxConnections open at once on a TCP listener: the next one
+	// waits in the kernel's backlog until one closes (idle ones close after
+	// IdleTimeout, header-less ones after ReadHeaderTimeout). The unix
+	// socket is left as it is: only local users reach it, and peerContext
+	// needs its *net.UnixConn, which the limit's wrapper would hide.
+	if _, unix := l.(*net.UnixListener); !unix {
+		l = netutil.LimitListener(l, g.cfg.MaxConnections)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -207,7 +237,11 @@ func (g *Gateway) fail(c echo.Context, err error, backend bool) error {
 		if me.RetryAfter > 0 {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(me.RetryAfter.Seconds()))))
 		}
-		return detail(c, statusOf(err), me.Detail)
+		if statusOf(err) == http.StatusInternalServerError {
+			g.log.Error("request failed", "path", c.Path(), "err", err)
+		}
+		// Never a server path in an answer (the log above keeps it).
+		return detail(c, statusOf(err), messages.PublicText(me.Detail))
 	case backend && (errors.Is(err, kit.ErrNoActor) || errors.Is(err, kit.ErrTimeout)):
 		return detail(c, http.StatusServiceUnavailable, messages.ErrBackendNotRunning.Detail)
 	case errors.Is(err, kit.ErrTimeout), errors.Is(err, kit.ErrNoActor):
@@ -261,8 +295,9 @@ func (g *Gateway) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // bodyLimit refuses request bodies above n bytes with 413, before reading
-// them when Content-Length says so. Routes with their own limit (uploads)
-// are exempt.
+// them when Content-Length says so (routes with a larger limit of their own,
+// the skill upload, wrap the body again), and gives every body a read
+// deadline (see slowBody).
 func (g *Gateway) bodyLimit(n int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -270,13 +305,56 @@ func (g *Gateway) bodyLimit(n int64) echo.MiddlewareFunc {
 			if r.ContentLength > n {
 				return detail(c, http.StatusRequestEntityTooLarge, "Request body too large")
 			}
-			if r.Body != nil {
+			if r.Body != nil && r.Body != http.NoBody {
+				r.Body = &slowBody{ReadCloser: r.Body, rc: http.NewResponseController(c.Response()), start: time.Now()}
 				r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
 			}
 			return next(c)
 		}
 	}
 }
+
+// bodyGrace is how long the first bytes of a body may take (a variable
+// for tests).
+var bodyGrace = 10 * time.Second
+
+const (
+	// bodyMinRate is the slowest average rate a body may arrive at after
+	// bodyGrace: 8 KiB/s, far below any real network and far above a
+	// client that trickles a byte a second to hold a connection and a
+	// handler.
+	bodyMinRate = 8 << 10
+)
+
+// slowBody gives a request body a read deadline that moves with what has
+// arrived: start + bodyGrace + bytes read / bodyMinRate. A body slower than
+// that ends with a timeout error (and the connection is closed), so a slow
+// sender cannot hold a handler. The deadline is the connection's, set
+// through http.ResponseController before each read.
+type slowBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	n     int64
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	_ = b.rc.SetReadDeadline(b.start.Add(bodyGrace + time.Duration(b.n)*time.Second/bodyMinRate))
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	switch {
+	case err == io.EOF:
+		// Whole: net/http now watches the connection for the client going
+		// away, which must not time out while the handler works.
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		err = errSlowBody
+	}
+	return n, err
+}
+
+// errSlowBody ends a body that arrived too slowly.
+var errSlowBody = errors.New("request body arrived too slowly")
 
 // readBody reads the request body under the body limit (an oversized body
 // is an *http.MaxBytesError).
@@ -292,6 +370,10 @@ func bodyError(c echo.Context, err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return detail(c, http.StatusRequestEntityTooLarge, "Request body too large")
+	}
+	if errors.Is(err, errSlowBody) {
+		c.Response().Header().Set("Connection", "close")
+		return detail(c, http.StatusRequestTimeout, "Request body arrived too slowly")
 	}
 	return detail(c, http.StatusBadRequest, "There was an error parsing the body")
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -91,6 +92,32 @@ func (h hostCheck) ok(hostport string) bool {
 		return true
 	}
 	return h.names[host]
+}
+
+// crossOrigin guards state-changing requests against cross-site request
+// forgery. CORS only hides the answer from a foreign page: a form or a
+// no-cors fetch still reaches the handler. A request with any method but
+// GET, HEAD and OPTIONS is refused with 403 when a browser says it comes from
+// another origin (Sec-Fetch-Site other than same-origin or none, or, from
+// browsers that do not send it, an Origin whose host is not the Host), unless
+// its Origin is one the CORS policy allows (the desktop and mobile apps,
+// pages on localhost: their webviews send Sec-Fetch-Site: cross-site).
+// Clients that send neither header (the SDKs, curl, scripts) are not
+// browsers and pass. The check itself is net/http's CrossOriginProtection.
+func (g *Gateway) crossOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+	cop := http.NewCrossOriginProtection()
+	return func(c echo.Context) error {
+		r := c.Request()
+		if origin := r.Header.Get("Origin"); origin != "" && corsOrigin.MatchString(origin) {
+			return next(c)
+		}
+		if err := cop.Check(r); err != nil {
+			g.badInput.Log(g.log, slog.LevelInfo, "cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+				"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+			return detail(c, http.StatusForbidden, "Cross-origin request refused: a web page from another origin cannot change the robot's state")
+		}
+		return next(c)
+	}
 }
 
 func (g *Gateway) checkHost(next echo.HandlerFunc) echo.HandlerFunc {

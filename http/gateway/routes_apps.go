@@ -107,7 +107,11 @@ func (g *Gateway) installApp(c echo.Context) error {
 	if errs != nil {
 		return invalid(c, errs)
 	}
-	j, err := ask[messages.JobStarted](g, c, g.sys.Apps, &messages.InstallApp{Info: info})
+	// A local install reads a path on this machine: any path for reachyd's
+	// own user or root on the unix socket, only --apps-local-dir otherwise
+	// (the app manager decides).
+	peer, local := peerOf(c.Request().Context())
+	j, err := ask[messages.JobStarted](g, c, g.sys.Apps, &messages.InstallApp{Info: info, LocalTrusted: local && peer.Trusted()})
 	if err != nil {
 		return g.fail(c, err, false)
 	}

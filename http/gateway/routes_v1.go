@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"path/filepath"
@@ -52,15 +53,22 @@ func (g *Gateway) v1Routes() {
 
 	authed := []echo.MiddlewareFunc{g.bearer}
 	command := []echo.MiddlewareFunc{g.bearer, g.rollToken}
+	skillFiles := []echo.MiddlewareFunc{g.bearer, g.needLevel(skillFilesLevel, "Changing skill files")}
 	both(v1, http.MethodGet, "/get/:command", g.v1Get, command...)
 	for _, kind := range []string{"str", "int", "float", "bool", "list", "dict"} {
 		both(v1, http.MethodPost, "/"+kind+"/", g.v1Typed(kind), command...)
 	}
-	both(v1, http.MethodPost, "/skill/upload/", g.skillUpload, authed...)
+	both(v1, http.MethodPost, "/skill/upload/", g.skillUpload, skillFiles...)
 	both(v1, http.MethodGet, "/skill/list/", g.skillList, authed...)
-	both(v1, http.MethodPatch, "/skill/enable/", g.skillEnable, authed...)
-	both(v1, http.MethodDelete, "/skill/remove/", g.skillRemove, authed...)
+	both(v1, http.MethodPatch, "/skill/enable/", g.skillEnable, skillFiles...)
+	both(v1, http.MethodDelete, "/skill/remove/", g.skillRemove, skillFiles...)
 }
+
+// skillFilesLevel: uploading, enabling, disabling and removing skill
+// files puts code on the robot that the skill host runs, so it needs ADMIN
+// or better (the spec gives these routes no level of their own). Listing
+// the files is open to every key.
+const skillFilesLevel = messages.LevelAdmin
 
 // ---- authentication -------------------------------------------------------------
 
@@ -85,7 +93,7 @@ func (g *Gateway) v1Auth(c echo.Context) error {
 	gr, err := ask[messages.AuthGrant](g, c, g.sys.Auth, &messages.AuthKey{Key: key, Remote: remote(c), TrustedLocal: trusted})
 	if err != nil {
 		if messages.KindOf(err) == messages.KindUnauthorized {
-			g.log.Info("API key refused", "remote", remote(c))
+			g.badInput.Log(g.log, slog.LevelInfo, "API key refused", "remote", remote(c))
 			return unauthorized(c, err.Error())
 		}
 		return g.fail(c, err, false)
@@ -112,7 +120,11 @@ func (g *Gateway) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 			return unauthorized(c, "Invalid authorization scheme: use Bearer <token>")
 		}
-		p, err := ask[messages.Principal](g, c, g.sys.Auth, &messages.VerifyToken{Token: strings.TrimSpace(token), Remote: remote(c)})
+		ch := messages.ChannelNetwork
+		if _, unix := peerOf(c.Request().Context()); unix {
+			ch = messages.ChannelUnix
+		}
+		p, err := ask[messages.Principal](g, c, g.sys.Auth, &messages.VerifyToken{Token: strings.TrimSpace(token), Remote: remote(c), Channel: ch})
 		if err != nil {
 			if messages.KindOf(err) == messages.KindUnauthorized {
 				return unauthorized(c, err.Error())
@@ -127,6 +139,23 @@ func (g *Gateway) bearer(next echo.HandlerFunc) echo.HandlerFunc {
 func principal(c echo.Context) messages.Principal {
 	p, _ := c.Get(principalKey).(messages.Principal)
 	return p
+}
+
+// needLevel refuses callers less privileged than need with 403 (after
+// bearer, before the body is read). The refusal is logged with the key id
+// (never the key or the token).
+func (g *Gateway) needLevel(need messages.AccessLevel, what string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p := principal(c)
+			if !p.Level.Allows(need) {
+				g.badInput.Log(g.log, slog.LevelInfo, "refused: access level too low", "path", c.Request().URL.Path, "key_id", p.KeyID,
+					"client_id", p.ClientID, "level", p.Level.String(), "needs", need.String())
+				return detail(c, http.StatusForbidden, what+" needs the "+need.String()+" access level or higher")
+			}
+			return next(c)
+		}
+	}
 }
 
 // rollToken sends a fresh token of the same session in the Authorization
@@ -362,7 +391,11 @@ func missionReport(r messages.MissionReport) []byte {
 
 // ---- skill files ------------------------------------------------------------------
 
-func skillFileDone(c echo.Context, r messages.SkillFileDone) error {
+// skillFileDone answers a successful upload, enable, disable or removal,
+// and logs which key did it.
+func (g *Gateway) skillFileDone(c echo.Context, r messages.SkillFileDone) error {
+	p := principal(c)
+	g.log.Info("skill file changed", "op", r.Status, "skill", r.Name, "key_id", p.KeyID, "client_id", p.ClientID)
 	o := wire.ObjStart(nil)
 	o.String("status", r.Status)
 	o.String("skill_name", r.Name)
@@ -411,7 +444,7 @@ func (g *Gateway) skillUpload(c echo.Context) error {
 		if err != nil {
 			return g.fail(c, err, false)
 		}
-		return skillFileDone(c, res)
+		return g.skillFileDone(c, res)
 	}
 }
 
@@ -441,7 +474,7 @@ func (g *Gateway) skillEnable(c echo.Context) error {
 	if err != nil {
 		return g.fail(c, err, false)
 	}
-	return skillFileDone(c, r)
+	return g.skillFileDone(c, r)
 }
 
 func (g *Gateway) skillRemove(c echo.Context) error {
@@ -455,7 +488,7 @@ func (g *Gateway) skillRemove(c echo.Context) error {
 	if err != nil {
 		return g.fail(c, err, false)
 	}
-	return skillFileDone(c, r)
+	return g.skillFileDone(c, r)
 }
 
 // ---- services -----------------------------------------------------------------------

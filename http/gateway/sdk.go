@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gorilla/websocket"
 
 	"reachyd/http/validate"
@@ -169,12 +173,12 @@ func (g *Gateway) sdkReadLoop(w *wsConn) {
 		case err == nil:
 		case errors.As(err, &de):
 			// As the reference: the error ends this client's connection.
-			g.log.Warn("WS client error", "err", de.msg)
+			g.badInput.Log(g.log, slog.LevelWarn, "WS client error", "err", de.msg)
 			w.out.Close(de.msg)
 			w.closeFrame(websocket.CloseInternalServerErr, truncate(de.msg, 120))
 			return
 		default:
-			g.log.Debug("WS invalid message", "err", err)
+			g.badInput.Log(g.log, slog.LevelDebug, "WS invalid message", "err", err)
 		}
 	}
 }
@@ -220,9 +224,23 @@ func (g *Gateway) sdkCommand(data []byte) error {
 // (nil for commands that only answer on peer-aware transports).
 type sdkHandler func(g *Gateway, c *cmd) (func(), error)
 
-func (g *Gateway) tellMoves(m any) func()    { return func() { g.sys.Kit.Tell(g.sys.Moves, m) } }
-func (g *Gateway) tellMotorbus(m any) func() { return func() { g.sys.Kit.Tell(g.sys.Motorbus, m) } }
-func (g *Gateway) tellDaemon(m any) func()   { return func() { g.sys.Kit.Tell(g.sys.Daemon, m) } }
+func (g *Gateway) tellMoves(m any) func()  { return func() { g.sys.Kit.Tell(g.sys.Moves, m) } }
+func (g *Gateway) tellDaemon(m any) func() { return func() { g.sys.Kit.Tell(g.sys.Daemon, m) } }
+
+// askMotorbus runs a motor mode or torque change to its end before the next
+// frame is read, as the reference's receive loop does: motorbus has pinned
+// the goals (and told moves) when it answers, so a target sent right after
+// an enable is applied after the pin and wins. Errors have no reply on this
+// transport (the reference's would be WebRTC-only); they are logged.
+func (g *Gateway) askMotorbus(m any) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
+		defer cancel()
+		if _, err := g.sys.Kit.AskAny(ctx, g.sys.Motorbus, m); err != nil {
+			g.log.Info("WS motor command refused", "command", fmt.Sprintf("%T", m), "err", err)
+		}
+	}
+}
 
 // replyOnly are commands whose only effect is a reply, which /ws/sdk never
 // sends (the reference's send_response is a no-op there), or that need a
@@ -330,7 +348,7 @@ func init() {
 			if !ok {
 				return nil, dispatchErr("'%s' is not a valid MotorControlMode", s)
 			}
-			return g.tellMotorbus(&messages.SetMotorMode{Mode: m}), nil
+			return g.askMotorbus(&messages.SetMotorMode{Mode: m}), nil
 		},
 		"set_torque": func(g *Gateway, c *cmd) (func(), error) {
 			on := c.boolean("on", nil)
@@ -355,7 +373,7 @@ func init() {
 					return nil, dispatchErr("%v", err)
 				}
 			}
-			return g.tellMotorbus(&messages.SetTorque{Names: ids, On: on}), nil
+			return g.askMotorbus(&messages.SetTorque{Names: ids, On: on}), nil
 		},
 		"get_motor_mode": replyOnly,
 		"set_gravity_compensation": func(g *Gateway, c *cmd) (func(), error) {
@@ -364,7 +382,7 @@ func init() {
 			if on {
 				m = messages.ModeGravityCompensation
 			}
-			return g.tellMotorbus(&messages.SetMotorMode{Mode: m}), nil
+			return g.askMotorbus(&messages.SetMotorMode{Mode: m}), nil
 		},
 		"set_automatic_body_yaw": func(g *Gateway, c *cmd) (func(), error) {
 			on := c.boolean("enabled", nil)
@@ -482,8 +500,17 @@ func sequence(kind messages.MoveKind) sdkHandler {
 	}
 }
 
-// gotoFromSDK builds a goto from SDK fields (head as 16 numbers).
+// gotoFromSDK builds a goto from SDK fields (head as 16 numbers). Ranges
+// (duration, antennas, body yaw) and reachability are checked by moves.
 func (g *Gateway) gotoFromSDK(hf, af []float64, duration float64, yaw *float64, method, id string, origin messages.MoveOrigin) (func(), error) {
+	m, err := sdkGoto(hf, af, duration, yaw, method, id, origin)
+	if err != nil {
+		return nil, err
+	}
+	return g.tellMoves(m), nil
+}
+
+func sdkGoto(hf, af []float64, duration float64, yaw *float64, method, id string, origin messages.MoveOrigin) (*messages.StartMove, error) {
 	// The reference treats an empty list like a missing one.
 	if len(hf) == 0 {
 		hf = nil
@@ -502,11 +529,16 @@ func (g *Gateway) gotoFromSDK(hf, af []float64, duration float64, yaw *float64, 
 	if id == "" {
 		id = newID()
 	}
-	return g.tellMoves(&messages.StartMove{ID: id, Kind: messages.MoveGoto, Origin: origin,
-		Goto: messages.GotoParams{Head: h, Antennas: a, BodyYaw: yaw, Duration: duration, Method: method}}), nil
+	return &messages.StartMove{ID: id, Kind: messages.MoveGoto, Origin: origin,
+		Goto: messages.GotoParams{Head: h, Antennas: a, BodyYaw: yaw, Duration: duration, Method: method}}, nil
 }
 
-// task is the SDK's goto: the reply is a task_progress broadcast.
+// task is the SDK's goto: the reply is a task_progress broadcast. Once the
+// task's uuid is known, every task is answered, or the SDK would wait for
+// nothing and raise TimeoutError: a request whose values do not validate
+// (not finite, a head that is not a rigid 4x4 matrix...) gets its
+// task_progress with the error from here, one that moves refuses (out of
+// range, unreachable, no backend) from moves.
 func task(g *Gateway, c *cmd) (func(), error) {
 	idv := c.required("uuid")
 	id, _ := validate.UUID(idv, c.loc("uuid"), &c.errs)
@@ -517,7 +549,7 @@ func task(g *Gateway, c *cmd) (func(), error) {
 	}
 	rget, ok := validate.ModelObject(rv, c.loc("req"), &c.errs)
 	if !ok {
-		return nil, nil
+		return g.taskRefused(id, c.errs), nil
 	}
 	if _, isMove := rget("move_name"); isMove {
 		r := &cmd{get: rget}
@@ -534,8 +566,50 @@ func task(g *Gateway, c *cmd) (func(), error) {
 		r.required(k) // GotoTaskRequest declares every key (nullable)
 	}
 	if len(r.errs) > 0 {
-		c.errs = append(c.errs, r.errs...)
-		return nil, nil
+		return g.taskRefused(id, r.errs), nil
 	}
-	return g.gotoFromSDK(hf, af, d, y, method, id, messages.OriginSDK)
+	m, err := sdkGoto(hf, af, d, y, method, id, messages.OriginSDK)
+	if err != nil {
+		return g.taskFailed(id, err.Error()), nil
+	}
+	return func() { g.startTask(m) }, nil
+}
+
+// taskRefused answers a task whose request does not validate.
+func (g *Gateway) taskRefused(id string, errs validate.Errors) func() {
+	parts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		loc := make([]string, 0, len(e.Loc)+1)
+		loc = append(loc, "req")
+		for _, l := range e.Loc {
+			loc = append(loc, fmt.Sprint(l))
+		}
+		parts = append(parts, strings.Join(loc, ".")+": "+e.Msg)
+	}
+	return g.taskFailed(id, "invalid task request: "+strings.Join(parts, "; "))
+}
+
+// taskFailed answers a task with an error, as the reference's task_progress
+// does when its goto raises.
+func (g *Gateway) taskFailed(id, why string) func() {
+	return func() {
+		g.log.Info("task refused", "uuid", id, "err", why)
+		g.sys.Kit.Tell(g.sys.Hub, &messages.TaskProgress{ID: id, Error: why})
+	}
+}
+
+// startTask sends a task's goto to moves. It is sent at once, so the
+// client's next commands come after it; the answer is awaited aside. moves
+// answers a refused task itself (task_progress with the error); when moves
+// is not there to answer (the backend stopped, the actor restarting), the
+// task is answered here, so the SDK never waits for nothing.
+func (g *Gateway) startTask(m *messages.StartMove) {
+	f := g.sys.Kit.Root.RequestFuture(g.sys.Moves, m, g.cfg.AskTimeout)
+	go func() {
+		res, err := f.Result()
+		if _, dead := res.(*actor.DeadLetterResponse); err != nil || dead {
+			g.log.Info("task not started: no move scheduler", "uuid", m.ID, "err", err)
+			g.sys.Kit.Tell(g.sys.Hub, &messages.TaskProgress{ID: m.ID, Error: messages.ErrBackendNotRunning.Detail})
+		}
+	}()
 }

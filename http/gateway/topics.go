@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -21,8 +23,12 @@ const (
 	// pymirokai, reconnects and resubscribes at once.
 	topicQueue = 1024
 	// reverify: an open topic connection re-checks its token this often,
-	// so a revoked key or an ended session closes it.
+	// which keeps its session from going idle. A revoked key or an ended
+	// session closes it at once (messages.SessionsEnded).
 	reverify = time.Minute
+	// tokenInvalid is the close reason (code 1008) of a connection whose
+	// session ended.
+	tokenInvalid = "token no longer valid"
 )
 
 var topicClients atomic.Uint64
@@ -45,8 +51,9 @@ func (g *Gateway) TopicsHandler() http.Handler {
 			writeDetail(w, http.StatusUnauthorized, "Missing or invalid token")
 			return
 		}
+		ch := topicChannel(r)
 		ctx, cancel := context.WithTimeout(r.Context(), g.cfg.AskTimeout)
-		p, err := kit.Ask[messages.Principal](ctx, g.sys.Kit, g.sys.Auth, &messages.VerifyToken{Token: token, Remote: remoteOf(r)})
+		p, err := kit.Ask[messages.Principal](ctx, g.sys.Kit, g.sys.Auth, &messages.VerifyToken{Token: token, Remote: remoteOf(r), Channel: ch})
 		cancel()
 		if err != nil {
 			status := statusOf(err)
@@ -56,7 +63,7 @@ func (g *Gateway) TopicsHandler() http.Handler {
 			writeDetail(w, status, err.Error())
 			return
 		}
-		g.serveTopics(w, r, token, p)
+		g.serveTopics(w, r, token, ch, p)
 	})
 }
 
@@ -82,7 +89,7 @@ func remoteOf(r *http.Request) string {
 	return host
 }
 
-func (g *Gateway) serveTopics(w http.ResponseWriter, r *http.Request, token string, p messages.Principal) {
+func (g *Gateway) serveTopics(w http.ResponseWriter, r *http.Request, token string, ch messages.Channel, p messages.Principal) {
 	wc, err := g.upgradeHTTP(w, r, topicQueue, messages.CloseWhenFull, messages.MaxTopicFrame+4096)
 	if err != nil {
 		return
@@ -99,8 +106,17 @@ func (g *Gateway) serveTopics(w http.ResponseWriter, r *http.Request, token stri
 		return
 	}
 	defer g.sys.Kit.Tell(g.sys.Topics, &messages.TopicDetach{Client: id})
+	// Closed as soon as its session ends (key revoked). The subscription
+	// comes before the first re-check in reverifyTopics, so a session that
+	// ended after the handshake's check is caught by one or the other.
+	unsub := kit.Subscribe(g.sys.Kit, func(e messages.SessionsEnded) {
+		if slices.Contains(e.SessionIDs, p.SessionID) {
+			out.Close(tokenInvalid)
+		}
+	})
+	defer unsub()
 	go wc.writeLoop()
-	go g.reverifyTopics(wc, token, remoteOf(r))
+	go g.reverifyTopics(wc, token, remoteOf(r), ch)
 	for {
 		_, data, err := conn.ReadMessage()
 		if err != nil {
@@ -126,23 +142,65 @@ func (g *Gateway) serveTopics(w http.ResponseWriter, r *http.Request, token stri
 }
 
 // reverifyTopics closes a topic connection whose token's session ended
-// (key revoked, session expired); it also keeps a live session from going
-// idle while its WebSocket is open.
-func (g *Gateway) reverifyTopics(wc *wsConn, token, remote string) {
+// (key revoked, session expired): right away, then every reverify; it
+// also keeps a live session from going idle while its WebSocket is open.
+func (g *Gateway) reverifyTopics(wc *wsConn, token, remote string, ch messages.Channel) {
 	t := time.NewTicker(reverify)
 	defer t.Stop()
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
+		_, err := kit.Ask[messages.Principal](ctx, g.sys.Kit, g.sys.Auth, &messages.VerifyToken{Token: token, Remote: remote, Channel: ch})
+		cancel()
+		if messages.KindOf(err) == messages.KindUnauthorized {
+			wc.out.Close(tokenInvalid)
+			return
+		}
 		select {
 		case <-wc.done:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
-			_, err := kit.Ask[messages.Principal](ctx, g.sys.Kit, g.sys.Auth, &messages.VerifyToken{Token: token, Remote: remote})
-			cancel()
-			if messages.KindOf(err) == messages.KindUnauthorized {
-				wc.out.Close("token no longer valid")
-				return
+		}
+	}
+}
+
+// topicChannel: a topic client on this very host may use a token minted
+// over the unix socket (pymirokai's SkillManager in unix-socket mode takes
+// its token there and connects to ws://<the host's LAN address>:8001);
+// one from the network may not.
+func topicChannel(r *http.Request) messages.Channel {
+	if fromThisHost(r.RemoteAddr) {
+		return messages.ChannelHost
+	}
+	return messages.ChannelNetwork
+}
+
+// fromThisHost reports whether a TCP peer is this host: a loopback address
+// or an address of one of its interfaces. A connection from elsewhere
+// cannot claim such an address: the handshake's answer to it never leaves
+// the host.
+func fromThisHost(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.WithZone("").Unmap()
+	if ip.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if x, ok := netip.AddrFromSlice(n.IP); ok && x.Unmap() == ip {
+				return true
 			}
 		}
 	}
+	return false
 }

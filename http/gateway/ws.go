@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -38,24 +40,56 @@ func (g *Gateway) upgrade(c echo.Context, capacity int, policy messages.Overflow
 
 // upgradeHTTP upgrades a plain HTTP request (the topic listener has no Echo
 // context) and registers the connection for closing at shutdown.
+//
+// Compression (permessage-deflate) is never negotiated: the read limit
+// bounds a frame's bytes on the wire, and a compressed frame of 1 MiB could
+// inflate to gigabytes before any limit applied. The frames are small JSON on
+// a local network, where compression buys nothing. A client that sends a
+// compressed frame anyway breaks the protocol and is disconnected.
+//
+// At most MaxWebSockets clients are connected at once, over all endpoints;
+// one more is refused with 503 before the upgrade.
 func (g *Gateway) upgradeHTTP(rw http.ResponseWriter, r *http.Request, capacity int, policy messages.Overflow, limit int64) (*wsConn, error) {
 	up := websocket.Upgrader{
 		ReadBufferSize:    4096,
 		WriteBufferSize:   4096,
-		EnableCompression: true,
+		EnableCompression: false,
 		CheckOrigin:       g.wsOriginOK,
+		HandshakeTimeout:  10 * time.Second,
+	}
+	g.wsMu.Lock()
+	full := len(g.wsConns)+g.wsPending >= g.cfg.MaxWebSockets
+	if !full {
+		g.wsPending++ // a place reserved during the handshake, so the cap holds under a burst
+	}
+	g.wsMu.Unlock()
+	if full {
+		g.badInput.Log(g.log, slog.LevelWarn, "too many WebSocket clients; refusing one", "path", r.URL.Path, "max", g.cfg.MaxWebSockets)
+		rw.Header().Set("Retry-After", "5")
+		rw.Header().Set("Content-Type", "application/json")
+		rw.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = rw.Write(appendDetail(nil, "Too many WebSocket clients; try again later."))
+		return nil, errTooManyWebSockets
 	}
 	conn, err := up.Upgrade(rw, r, nil)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetReadLimit(limit)
-	w := &wsConn{g: g, c: conn, out: messages.NewOutbox(capacity, policy), done: make(chan struct{})}
 	g.wsMu.Lock()
-	g.wsConns[w] = struct{}{}
+	g.wsPending--
+	var w *wsConn
+	if err == nil {
+		conn.SetReadLimit(limit)
+		w = &wsConn{g: g, c: conn, out: messages.NewOutbox(capacity, policy), done: make(chan struct{})}
+		g.wsConns[w] = struct{}{}
+	}
 	g.wsMu.Unlock()
-	return w, nil
+	if err != nil && !g.wsOriginOK(r) {
+		g.badInput.Log(g.log, slog.LevelInfo, "WebSocket from a foreign origin refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+	}
+	return w, err
 }
+
+// errTooManyWebSockets is returned (after the 503 is written) when the
+// WebSocket cap is reached.
+var errTooManyWebSockets = errors.New("too many WebSocket clients")
 
 // closeCode maps an outbox close reason to a WebSocket close code.
 func closeCode(reason string) int {

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -9,6 +11,7 @@ import (
 
 	"reachyd/actors/kit"
 	"reachyd/http/validate"
+	"reachyd/hw/dynamixel"
 	"reachyd/messages"
 	"reachyd/messages/wire"
 )
@@ -165,8 +168,13 @@ func (g *Gateway) wsJob(c echo.Context) error {
 
 // wsRawWrite passes binary packets to the motor bus and answers each with
 // whatever came back (empty when nothing did), as the reference does on the
-// real robot.
+// real robot. It is off unless the daemon runs with --allow-raw-bus, and
+// even then a packet that could brick a motor (dynamixel.CheckRaw) ends the
+// connection with 1008 and the reason, unsent.
 func (g *Gateway) wsRawWrite(c echo.Context) error {
+	if !g.cfg.AllowRawBus {
+		return detail(c, http.StatusForbidden, "Raw motor bus access is off; start reachyd with --allow-raw-bus to use it")
+	}
 	if _, err := g.state(c); err != nil {
 		return wsUnavailable(c)
 	}
@@ -183,12 +191,17 @@ func (g *Gateway) wsRawWrite(c echo.Context) error {
 		if typ != websocket.BinaryMessage {
 			continue
 		}
+		if err := dynamixel.CheckRaw(data); err != nil {
+			g.badInput.Log(g.log, slog.LevelWarn, "raw bus packet refused", "err", err, "remote", c.Request().RemoteAddr)
+			w.closeFrame(websocket.ClosePolicyViolation, truncate(err.Error(), 120))
+			return nil
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
 		r, err := kit.Ask[messages.RawReply](ctx, g.sys.Kit, g.sys.Motorbus, &messages.RawWrite{Packet: data})
 		cancel()
 		if err != nil {
 			// The reference's backend raises and the socket closes.
-			w.closeFrame(websocket.CloseInternalServerErr, truncate(err.Error(), 120))
+			w.closeFrame(websocket.CloseInternalServerErr, truncate(messages.PublicText(err.Error()), 120))
 			return nil
 		}
 		w.wmu.Lock()

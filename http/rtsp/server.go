@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,8 @@ const DefaultAddr = ":8554"
 const (
 	DefaultSessionTimeout = 60 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
+	DefaultIdleTimeout    = 15 * time.Second
+	DefaultRequestTimeout = 10 * time.Second
 	DefaultMaxConns       = 64
 	DefaultMaxSessions    = 32
 
@@ -76,6 +79,13 @@ type Server struct {
 	// WriteTimeout bounds one frame's write to a TCP client; a client that
 	// reads nothing for that long is disconnected.
 	WriteTimeout time.Duration
+	// IdleTimeout ends a connection that owns no session and sends no
+	// request for that long (clients set up their session at once), so
+	// idle connections cannot hold the MaxConns places.
+	IdleTimeout time.Duration
+	// RequestTimeout bounds one request from its first byte to its end: a
+	// client trickling a byte now and then is disconnected.
+	RequestTimeout time.Duration
 	// MTU is the largest RTP packet sent, headers included (default 1400).
 	MTU int
 	// MaxConns and MaxSessions bound the RTSP connections and sessions;
@@ -135,7 +145,11 @@ func (s *Server) sessionTimeout() time.Duration {
 	return orDefault(s.SessionTimeout, DefaultSessionTimeout)
 }
 func (s *Server) writeTimeout() time.Duration { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
-func (s *Server) mtu() int                    { return orDefault(s.MTU, defaultMTU) }
+func (s *Server) idleTimeout() time.Duration  { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
+func (s *Server) requestTimeout() time.Duration {
+	return orDefault(s.RequestTimeout, DefaultRequestTimeout)
+}
+func (s *Server) mtu() int { return orDefault(s.MTU, defaultMTU) }
 
 // Serve accepts RTSP connections on l until Close, then returns
 // ErrServerClosed; it closes l. Serve may be called for several listeners
@@ -761,18 +775,28 @@ func (c *conn) serve() {
 	defer c.close()
 	log := c.s.log.With("remote", c.nc.RemoteAddr().String())
 	for {
-		// An idle connection is dropped after the session timeout, but
-		// one carrying a playing TCP stream may stay silent: its
-		// liveness is the TCP connection itself.
-		if c.streamingTCP() {
+		// Between requests: a connection carrying a playing TCP stream
+		// may stay silent (its liveness is the TCP connection itself), one
+		// that owns a session has the session timeout (clients send
+		// keep-alives), and any other is dropped after the idle timeout.
+		switch streaming, owns := c.sessionState(); {
+		case streaming:
 			c.nc.SetReadDeadline(time.Time{})
-		} else {
+		case owns:
 			c.nc.SetReadDeadline(time.Now().Add(c.s.sessionTimeout()))
+		default:
+			c.nc.SetReadDeadline(time.Now().Add(c.s.idleTimeout()))
 		}
 		b, err := c.br.Peek(1)
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				log.Debug("rtsp: idle connection closed")
+			}
 			return
 		}
+		// From its first byte, a request (or an interleaved block) must
+		// arrive whole within the request timeout.
+		c.nc.SetReadDeadline(time.Now().Add(c.s.requestTimeout()))
 		if b[0] == '$' { // interleaved data from the client: RTCP receiver reports
 			if err := c.skipInterleaved(); err != nil {
 				return
@@ -832,15 +856,20 @@ func (c *conn) writeResponse(r *response, cseq string) error {
 }
 
 // streamingTCP reports whether an interleaved session of c is playing.
-func (c *conn) streamingTCP() bool {
+// sessionState reports whether the connection carries a playing TCP
+// stream, and whether it owns any session.
+func (c *conn) sessionState() (streamingTCP, owns bool) {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	for _, ss := range c.s.sessions {
-		if ss.owner == c && ss.tr.tcp && ss.isPlaying() {
-			return true
+		if ss.owner == c {
+			owns = true
+			if ss.tr.tcp && ss.isPlaying() {
+				return true, true
+			}
 		}
 	}
-	return false
+	return false, owns
 }
 
 // close ends the connection and the TCP sessions bound to it.

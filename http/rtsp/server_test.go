@@ -3,11 +3,13 @@ package rtsp
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"io"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -579,4 +581,59 @@ func noisyFrames(t testing.TB, n, w, h int) [][]byte {
 		out = append(out, b.Bytes())
 	}
 	return out
+}
+
+// An idle connection that owns no session is closed after IdleTimeout, a
+// request trickled a byte at a time after RequestTimeout; a connection that
+// owns a session waits for the session timeout.
+func TestRTSPIdleAndSlowConnections(t *testing.T) {
+	e := startServer(t, testFrames(t, 1, 32, 32), func(s *Server) {
+		s.IdleTimeout = 200 * time.Millisecond
+		s.RequestTimeout = 300 * time.Millisecond
+	})
+	closedWithin := func(c *testClient, d time.Duration) bool {
+		c.nc.SetReadDeadline(time.Now().Add(d))
+		_, err := c.br.ReadByte()
+		return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+	}
+
+	idle := dialRTSP(t, e.addr)
+	if r := idle.do("OPTIONS", "*"); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	if !closedWithin(idle, 5*time.Second) {
+		t.Fatal("an idle connection without a session was not closed")
+	}
+
+	slow := dialRTSP(t, e.addr)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for _, b := range []byte("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n") {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := slow.nc.Write([]byte{b}); err != nil {
+				return
+			}
+		}
+	}()
+	if !closedWithin(slow, 5*time.Second) {
+		t.Fatal("a request trickled a byte every 100 ms was not cut off")
+	}
+
+	// A client that set up a UDP session keeps its connection while it is
+	// quiet for longer than the idle timeout.
+	withSession := dialRTSP(t, e.addr)
+	setupPlay(t, withSession, e, "RTP/AVP;unicast;client_port=40010-40011")
+	withSession.nc.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := withSession.br.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a connection owning a session was closed after the idle timeout: %v", err)
+	}
+	withSession.nc.SetReadDeadline(time.Time{})
+	if r := withSession.do("GET_PARAMETER", e.url("head_color")); r.status != 200 {
+		t.Fatalf("keep-alive on the session's connection: %d", r.status)
+	}
 }

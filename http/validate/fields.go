@@ -352,6 +352,30 @@ func IntInRange(v any, loc []any, min, max int64, errs *Errors) (int64, bool) {
 	return r.n, true
 }
 
+// FloatRange is Float with pydantic's Field constraints: le and ge bound
+// the value inclusively, gt exclusively (a nil bound is absent). As
+// pydantic-core, le is tested first, then ge, then gt; the message prints
+// the bound as Rust prints a float (3600, 3.141592653589793) and the ctx
+// keeps it as a float.
+func FloatRange(v any, loc []any, ge, gt, le *float64, errs *Errors) (float64, bool) {
+	f, ok := Float(v, loc, errs)
+	if !ok {
+		return 0, false
+	}
+	bound := func(b float64) string { return strconv.FormatFloat(b, 'f', -1, 64) }
+	switch {
+	case le != nil && !(f <= *le):
+		errs.add("less_than_equal", loc, "Input should be less than or equal to "+bound(*le), v, map[string]any{"le": *le})
+	case ge != nil && !(f >= *ge):
+		errs.add("greater_than_equal", loc, "Input should be greater than or equal to "+bound(*ge), v, map[string]any{"ge": *ge})
+	case gt != nil && !(f > *gt):
+		errs.add("greater_than", loc, "Input should be greater than "+bound(*gt), v, map[string]any{"gt": *gt})
+	default:
+		return f, true
+	}
+	return 0, false
+}
+
 // String validates a str field: only strings are accepted (pydantic does not
 // coerce numbers to str by default).
 func String(v any, loc []any, errs *Errors) (string, bool) {

@@ -4,8 +4,12 @@ import (
 	"math"
 	"net/url"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"reachyd/hw/geom"
+	"reachyd/hw/kinematics"
+	"reachyd/messages"
 )
 
 // Interpolations are the InterpolationTechnique values, in declaration order
@@ -156,6 +160,50 @@ func optional(get func(string) (any, bool), k string, check func(any, []any)) {
 	}
 }
 
+// Motion value bounds (deviations: the reference's models have none). A
+// goto lasts 0 (the reference's no-op) to messages.MaxMoveDuration seconds; an
+// antenna target stays within ±kinematics.MaxAntenna (the motor's turn); a
+// body yaw within ±kinematics.MaxBodyYaw (the joint's ±160°).
+var (
+	zero        = 0.0
+	maxDuration = messages.MaxMoveDuration
+	antennaMin  = -kinematics.MaxAntenna
+	antennaMax  = kinematics.MaxAntenna
+	bodyYawMin  = -kinematics.MaxBodyYaw
+	bodyYawMax  = kinematics.MaxBodyYaw
+)
+
+// Antennas validates a pair of antenna positions [right, left] in radians,
+// each within ±kinematics.MaxAntenna.
+func Antennas(v any, loc []any, errs *Errors) (*[2]float64, bool) {
+	t, ok := FloatTuple(v, loc, 2, errs)
+	if !ok {
+		return nil, false
+	}
+	arr := v.([]any)
+	good := true
+	for i := range t {
+		if _, ok := FloatRange(arr[i], at(loc, i), &antennaMin, nil, &antennaMax, errs); !ok {
+			good = false
+		}
+	}
+	if !good {
+		return nil, false
+	}
+	return &[2]float64{t[0], t[1]}, true
+}
+
+// BodyYaw validates a body yaw in radians, within ±kinematics.MaxBodyYaw.
+func BodyYaw(v any, loc []any, errs *Errors) (float64, bool) {
+	return FloatRange(v, loc, &bodyYawMin, nil, &bodyYawMax, errs)
+}
+
+// Duration validates a move duration in seconds: 0 (a move that does
+// nothing, as in the reference) up to messages.MaxMoveDuration.
+func Duration(v any, loc []any, errs *Errors) (float64, bool) {
+	return FloatRange(v, loc, &zero, nil, &maxDuration, errs)
+}
+
 // GotoRequest is the reference's GotoModelRequest (POST /api/move/goto).
 // Nil pointers are absent or null fields.
 type GotoRequest struct {
@@ -192,17 +240,17 @@ func GotoFromValue(v any) (GotoRequest, Errors) {
 		req.HeadPose = &m
 	})
 	optional(get, "antennas", func(x any, loc []any) {
-		if t, ok := FloatTuple(x, loc, 2, &errs); ok {
-			req.Antennas = &[2]float64{t[0], t[1]}
+		if a, ok := Antennas(x, loc, &errs); ok {
+			req.Antennas = a
 		}
 	})
 	optional(get, "body_yaw", func(x any, loc []any) {
-		if f, ok := Float(x, loc, &errs); ok {
+		if f, ok := BodyYaw(x, loc, &errs); ok {
 			req.BodyYaw = &f
 		}
 	})
 	if x, ok := get("duration"); ok {
-		req.Duration, _ = Float(x, []any{"body", "duration"}, &errs)
+		req.Duration, _ = Duration(x, []any{"body", "duration"}, &errs)
 	} else {
 		Missing([]any{"body", "duration"}, v, &errs)
 	}
@@ -250,12 +298,12 @@ func FullBodyTargetFromValue(v any) (FullBodyTarget, Errors) {
 		t.HeadPose = &m
 	})
 	optional(get, "target_antennas", func(x any, loc []any) {
-		if a, ok := FloatTuple(x, loc, 2, &errs); ok {
-			t.Antennas = &[2]float64{a[0], a[1]}
+		if a, ok := Antennas(x, loc, &errs); ok {
+			t.Antennas = a
 		}
 	})
 	optional(get, "target_body_yaw", func(x any, loc []any) {
-		if f, ok := Float(x, loc, &errs); ok {
+		if f, ok := BodyYaw(x, loc, &errs); ok {
 			t.BodyYaw = &f
 		}
 	})
@@ -301,8 +349,33 @@ func DecodeRobotName(body []byte) (string, Errors) {
 // RobotNameFromValue validates an already decoded RobotNameRequest body.
 func RobotNameFromValue(v any) (string, Errors) {
 	return requiredField(v, "name", func(x any, loc []any, errs *Errors) (string, bool) {
-		return StringLen(x, loc, 1, 64, errs)
+		s, ok := StringLen(x, loc, 1, 64, errs)
+		if ok && !PrintableName(s) {
+			// Not in the reference: the name is shown in apps, logs and
+			// mDNS, where a control character or a bidirectional override
+			// could disguise it or forge log lines.
+			const why = "the name must not contain control characters or bidirectional text controls"
+			errs.add("value_error", loc, "Value error, "+why, x, map[string]any{"error": map[string]any{}})
+			return "", false
+		}
+		return s, ok
 	})
+}
+
+// PrintableName reports whether s has no control characters (C0, C1, DEL)
+// and no bidirectional text controls (embeddings, overrides, isolates and
+// marks: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which
+// could make a name display as something else.
+func PrintableName(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError, unicode.IsControl(r):
+			return false
+		case r == 0x061C, r == 0x200E, r == 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+			return false
+		}
+	}
+	return true
 }
 
 // requiredField validates a body model with a single required field.

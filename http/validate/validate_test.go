@@ -41,6 +41,15 @@ var gotoErrorCases = []bodyCase{
 		`{"detail":[{"type":"finite_number","loc":["body","duration"],"msg":"Input should be a finite number","input":null}]}`},
 	{"duration 1e400 (deviation: pydantic accepts inf)", `{"duration":1e400}`, 422,
 		`{"detail":[{"type":"finite_number","loc":["body","duration"],"msg":"Input should be a finite number","input":null}]}`},
+	{"duration negative", `{"duration":-0.5}`, 422,
+		`{"detail":[{"type":"greater_than_equal","loc":["body","duration"],"msg":"Input should be greater than or equal to 0","input":-0.5,"ctx":{"ge":0.0}}]}`},
+	{"duration over an hour", `{"duration":"3600.5"}`, 422,
+		`{"detail":[{"type":"less_than_equal","loc":["body","duration"],"msg":"Input should be less than or equal to 3600","input":"3600.5","ctx":{"le":3600.0}}]}`},
+	{"antennas beyond a half turn", `{"duration":1,"antennas":[3.2,-100]}`, 422,
+		`{"detail":[{"type":"less_than_equal","loc":["body","antennas",0],"msg":"Input should be less than or equal to 3.141592653589793","input":3.2,"ctx":{"le":3.141592653589793}},` +
+			`{"type":"greater_than_equal","loc":["body","antennas",1],"msg":"Input should be greater than or equal to -3.141592653589793","input":-100,"ctx":{"ge":-3.141592653589793}}]}`},
+	{"body_yaw beyond the joint limit", `{"duration":1,"body_yaw":2.8}`, 422,
+		`{"detail":[{"type":"less_than_equal","loc":["body","body_yaw"],"msg":"Input should be less than or equal to 2.792526803190927","input":2.8,"ctx":{"le":2.792526803190927}}]}`},
 	{"antennas too long", `{"duration":1,"antennas":[1,2,3]}`, 422,
 		`{"detail":[{"type":"too_long","loc":["body","antennas"],"msg":"Tuple should have at most 2 items after validation, not 3","input":[1,2,3],"ctx":{"field_type":"Tuple","max_length":2,"actual_length":3}}]}`},
 	{"antennas too long replaces item errors", `{"duration":1,"antennas":["a","b","c"]}`, 422,
@@ -127,14 +136,14 @@ func near(a, b geom.Mat4) bool { return a.MaxAbsDiff(b) < 1e-12 }
 
 func TestDecodeGotoOK(t *testing.T) {
 	r, errs := DecodeGoto([]byte(`{"head_pose":{"x":0.01,"y":"2e-2","z":0,"roll":0.1,"pitch":-0.2,"yaw":0.3,"extra":1},` +
-		`"antennas":[true,"-1_000.5"],"body_yaw":null,"duration":2,"interpolation":"linear"}`))
+		`"antennas":[true,"-1_0e-1"],"body_yaw":null,"duration":2,"interpolation":"linear"}`))
 	if errs != nil {
 		t.Fatal(string(errs.Body()))
 	}
 	if r.HeadPose == nil || !near(*r.HeadPose, geom.PoseXYZRPY(0.01, 0.02, 0, 0.1, -0.2, 0.3)) {
 		t.Errorf("head pose %v", r.HeadPose)
 	}
-	if r.Antennas == nil || *r.Antennas != [2]float64{1, -1000.5} || r.BodyYaw != nil || r.Duration != 2 || r.Interpolation != "linear" {
+	if r.Antennas == nil || *r.Antennas != [2]float64{1, -1} || r.BodyYaw != nil || r.Duration != 2 || r.Interpolation != "linear" {
 		t.Errorf("got %+v", r)
 	}
 
@@ -224,6 +233,9 @@ func TestDecodeFullBodyTarget(t *testing.T) {
 				`{"type":"model_attributes_type","loc":["body","target_head_pose","Matrix4x4Pose"],` + modelAttrs + `,"input":[]},` +
 				`{"type":"float_parsing","loc":["body","target_body_yaw"],"msg":"Input should be a valid number, unable to parse string as a number","input":"x"}]}`},
 		{"empty body", ``, 422, `{"detail":[{"type":"missing","loc":["body"],"msg":"Field required","input":null}]}`},
+		{"out of range", `{"target_antennas":[0,7],"target_body_yaw":-3}`, 422,
+			`{"detail":[{"type":"less_than_equal","loc":["body","target_antennas",1],"msg":"Input should be less than or equal to 3.141592653589793","input":7,"ctx":{"le":3.141592653589793}},` +
+				`{"type":"greater_than_equal","loc":["body","target_body_yaw"],"msg":"Input should be greater than or equal to -2.792526803190927","input":-3,"ctx":{"ge":-2.792526803190927}}]}`},
 	}
 	for _, c := range errCases {
 		_, errs := DecodeFullBodyTarget([]byte(c.body))

@@ -24,9 +24,12 @@ type Options struct {
 	// Config is the hardware config (robotcfg.Default() unless loaded with
 	// --hardware-config-filepath).
 	Config robotcfg.Config
-	// Client tunes the Dynamixel client; the zero value is tuned for the
-	// control loop (see NewClientConfig).
+	// Client tunes the Dynamixel client once the bus is open; nil is tuned
+	// for the control loop (see NewClientConfig).
 	Client *dynamixel.Config
+	// Startup tunes it during the start-up sequence; nil is the reference's
+	// patience (see StartupClientConfig).
+	Startup *dynamixel.Config
 	// MinVoltage is the supply voltage every motor must report before the
 	// bus is usable (the reference waits for 4.5 V).
 	MinVoltage float64
@@ -46,6 +49,18 @@ type Options struct {
 // attempts 20 ms apart, or it would stall every tick.
 func NewClientConfig() dynamixel.Config {
 	return dynamixel.Config{Attempts: 2, RetryPause: -1, Margin: 5 * time.Millisecond}
+}
+
+// StartupClientConfig is the client configuration of the start-up
+// sequence: the reference's (its motor controller's reads try 5 times with
+// a 10 ms serial timeout and sleep 20 ms between tries), so that a reply
+// lost or damaged in one step does not fail the opening.
+func StartupClientConfig() dynamixel.Config {
+	return dynamixel.Config{
+		Attempts:   dynamixel.DefaultAttempts,   // 5
+		Margin:     dynamixel.DefaultMargin,     // 10 ms
+		RetryPause: dynamixel.DefaultRetryPause, // 20 ms
+	}
 }
 
 // Bus is a hw.Bus on Dynamixel motors. Not safe for concurrent use.
@@ -102,11 +117,14 @@ func Open(port dynamixel.Port, closer io.Closer, opt Options) (*Bus, error) {
 	if opt.Sleep == nil {
 		opt.Sleep = time.Sleep
 	}
-	cc := NewClientConfig()
+	cc, sc := NewClientConfig(), StartupClientConfig()
 	if opt.Client != nil {
 		cc = *opt.Client
 	}
-	b := &Bus{opt: opt, c: dynamixel.NewClient(port, cc), closer: closer, names: map[byte]string{}}
+	if opt.Startup != nil {
+		sc = *opt.Startup
+	}
+	b := &Bus{opt: opt, c: dynamixel.NewClient(port, sc), closer: closer, names: map[byte]string{}}
 	for i, m := range opt.Config.Motors {
 		if i >= hw.NumMotors {
 			break
@@ -121,6 +139,7 @@ func Open(port dynamixel.Port, closer io.Closer, opt Options) (*Bus, error) {
 		}
 		return nil, err
 	}
+	b.c.SetConfig(cc)
 	return b, nil
 }
 
@@ -136,7 +155,8 @@ func (b *Bus) name(id byte) string {
 
 // startup is the reference's start-up sequence: every motor present, the
 // supply voltage up, latched hardware errors cleared by a reboot, EEPROM
-// values as configured, PID gains written.
+// values as configured, PID gains written. Each transaction is retried with
+// the start-up client configuration.
 func (b *Bus) startup() error {
 	// 1. Presence.
 	var missing []string
@@ -425,7 +445,9 @@ func (b *Bus) Reboot(mask hw.Mask) error {
 			continue
 		}
 		id := b.ids[i]
-		if err := b.c.Reboot(id); err != nil && !errors.Is(err, dynamixel.ErrTimeout) {
+		// A lost or damaged status does not say the reboot failed: the
+		// pings below tell whether the motor came back.
+		if err := b.c.Reboot(id); err != nil && !errors.Is(err, dynamixel.ErrTimeout) && !errors.Is(err, dynamixel.ErrCorrupt) {
 			failed = append(failed, fmt.Sprintf("%s: %v", b.name(id), err))
 			continue
 		}

@@ -104,6 +104,53 @@ func TestStartupRebootsLatchedMotorsAndReflashes(t *testing.T) {
 	}
 }
 
+// TestStartupSurvivesTransientFaults loses or damages a few replies in each
+// step of the start-up sequence: each step is retried as the reference
+// retries (5 tries, 20 ms apart), so the opening succeeds, and the control
+// loop's short retries apply once the bus is open.
+func TestStartupSurvivesTransientFaults(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault x330.ReplyFault
+		latch byte // a motor with a latched error, rebooted at start
+	}{
+		{"ping", x330.ReplyFault{ID: 12, Inst: dynamixel.InstPing, Count: 4, Drop: true}, 0},
+		{"voltage", x330.ReplyFault{ID: 15, Inst: dynamixel.InstSyncRead, Count: 4, Drop: true}, 0},
+		{"voltage damaged", x330.ReplyFault{ID: 18, Inst: dynamixel.InstSyncRead, Count: 4, Corrupt: true}, 0},
+		{"reboot status damaged", x330.ReplyFault{ID: 14, Inst: dynamixel.InstReboot, Corrupt: true}, 14},
+		{"reboot status lost", x330.ReplyFault{ID: 14, Inst: dynamixel.InstReboot, Drop: true}, 14},
+		{"EEPROM check", x330.ReplyFault{ID: 11, Inst: dynamixel.InstRead, Count: 4, Drop: true}, 0},
+		{"PID gains", x330.ReplyFault{ID: 13, Inst: dynamixel.InstWrite, Count: 4, Corrupt: true}, 0},
+		{"late replies", x330.ReplyFault{ID: 16, Count: 3, Delay: 25 * time.Millisecond}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := x330.NewBus(x330.Options{Configured: true})
+			if tc.latch != 0 {
+				b.InjectHardwareError(tc.latch, dynamixel.HWOverload)
+			}
+			b.InjectReplyFault(tc.fault)
+			bus, err := open(t, b, dxlbus.Options{Reflash: true})
+			if err != nil {
+				t.Fatalf("opening with %s faults: %v", tc.name, err)
+			}
+			defer bus.Close()
+			if st, _ := b.Snapshot(tc.fault.ID); st.HardwareError != 0 {
+				t.Fatalf("latched error left: %+v", st)
+			}
+			if cfg, want := bus.Client().Config(), dxlbus.NewClientConfig(); cfg.Attempts != want.Attempts || cfg.Margin != want.Margin {
+				t.Fatalf("client config after opening: %+v", cfg)
+			}
+		})
+	}
+	// Five lost replies in a row are a missing motor, as for the reference.
+	b := x330.NewBus(x330.Options{Configured: true})
+	b.InjectReplyFault(x330.ReplyFault{ID: 12, Inst: dynamixel.InstPing, Count: 5, Drop: true})
+	if _, err := open(t, b, dxlbus.Options{}); !errors.Is(err, dxlbus.ErrMissingMotors) {
+		t.Fatalf("5 lost pings: %v", err)
+	}
+}
+
 func TestTickWritesAndReads(t *testing.T) {
 	b := x330.NewBus(x330.Options{Configured: true, Mockup: true})
 	bus, err := open(t, b, dxlbus.Options{})

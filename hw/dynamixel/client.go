@@ -116,7 +116,8 @@ type Stats struct {
 	Retries  uint64 // attempts after the first
 	Timeouts uint64 // expected replies that never came
 	Corrupt  uint64 // attempts ended by a damaged or malformed reply
-	Ignored  uint64 // valid status packets nobody was waiting for
+	Ignored  uint64 // valid status packets nobody was waiting for (late replies among them)
+	Barriers uint64 // barrier pings sent to devices whose reply was late or lost
 	Parser   ParserStats
 }
 
@@ -157,10 +158,31 @@ type Client struct {
 	todo                          []int
 	fast                          []FastReply
 	alerts                        [4]uint64
+
+	// suspect holds the devices whose last expected reply never came: it
+	// may still be on its way, and would pass for the answer to the next
+	// request. Before asking such a device anything, the client sends it a
+	// barrier (see barrier) and discards whatever arrives before the
+	// barrier's answer.
+	suspect [4]uint64
+	btx     []byte
+	// pings holds each device's last ping answer (model number and
+	// firmware, plus 1<<24 once known), to recognise a barrier's answer.
+	pings map[byte]uint32
 }
 
 // NewClient returns a Client on port.
 func NewClient(port Port, cfg Config) *Client {
+	c := &Client{port: port, rbuf: make([]byte, 512)}
+	c.SetConfig(cfg)
+	c.reset, _ = port.(interface{ ResetInputBuffer() error })
+	return c
+}
+
+// SetConfig changes the configuration for the next transactions, filling
+// in defaults as NewClient does: a bus opened with the reference's patient
+// retries can then run its control loop with short ones.
+func (c *Client) SetConfig(cfg Config) {
 	if cfg.BaudRate <= 0 {
 		cfg.BaudRate = DefaultBaudRate
 	}
@@ -173,9 +195,7 @@ func NewClient(port Port, cfg Config) *Client {
 	if cfg.RetryPause == 0 {
 		cfg.RetryPause = DefaultRetryPause
 	}
-	c := &Client{port: port, cfg: cfg, rbuf: make([]byte, 512)}
-	c.reset, _ = port.(interface{ ResetInputBuffer() error })
-	return c
+	c.cfg = cfg
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -201,6 +221,65 @@ func (c *Client) noteAlert(id, errByte byte) {
 	}
 }
 
+func (c *Client) isSuspect(id byte) bool { return c.suspect[id>>6]&(1<<(id&63)) != 0 }
+
+func (c *Client) setSuspect(id byte, on bool) {
+	if on {
+		c.suspect[id>>6] |= 1 << (id & 63)
+	} else {
+		c.suspect[id>>6] &^= 1 << (id & 63)
+	}
+}
+
+// barrier makes sure no reply of device id to an earlier request is still
+// to come: it pings the device and discards everything that arrives before
+// the ping's answer. A device answers its instructions in order and the
+// line keeps the order of bytes, so once that answer has arrived,
+// everything the device sent before it has arrived too. Ping is answered
+// at every Status Return Level. Its answer is told from a late 3-byte read
+// by its content, the model number and firmware the device gave before.
+// If the barrier is not answered, the device stays suspect and the caller
+// must not ask it anything this attempt: a *TimeoutError.
+func (c *Client) barrier(id byte) error {
+	c.stats.Barriers++
+	c.btx = AppendInstruction(c.btx[:0], id, InstPing, nil)
+	if err := c.sendBytes(c.btx); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(c.budget(len(c.btx), 14, 1))
+	known, haveKnown := c.pings[id]
+	for {
+		s, err := c.recv(deadline)
+		if err == errDeadline {
+			c.stats.Timeouts++
+			return &TimeoutError{ID: id}
+		}
+		if err != nil {
+			return err
+		}
+		if s.ID == id && s.Code() == 0 && len(s.Params) == 3 && (!haveKnown || pingWord(s.Params) == known) {
+			c.noteAlert(id, s.Err)
+			c.setSuspect(id, false)
+			return nil
+		}
+		c.stats.Ignored++
+	}
+}
+
+func pingWord(p []byte) uint32 { return 1<<24 | uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 }
+
+// pingEcho reports whether p, a 3-byte answer of device id to something
+// other than a ping, is its ping answer instead: the answer to a barrier
+// whose place a late answer to an earlier ping took. No register of an
+// X330 that reachyd reads holds its model number and firmware.
+func (c *Client) pingEcho(id byte, p []byte) bool {
+	if len(p) != 3 {
+		return false
+	}
+	w, ok := c.pings[id]
+	return ok && pingWord(p) == w
+}
+
 // Ping returns the model number and firmware version of device id.
 func (c *Client) Ping(id byte) (model uint16, firmware byte, err error) {
 	if err := checkID(id); err != nil {
@@ -210,6 +289,10 @@ func (c *Client) Ping(id byte) (model uint16, firmware byte, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
+	if c.pings == nil {
+		c.pings = map[byte]uint32{}
+	}
+	c.pings[id] = pingWord(s.Params)
 	return uint16(s.Params[0]) | uint16(s.Params[1])<<8, s.Params[2], nil
 }
 
@@ -403,10 +486,21 @@ func (c *Client) WriteRaw(packet []byte, wait time.Duration) ([]byte, error) {
 	if err := c.flush(); err != nil {
 		return nil, err
 	}
+	// Late replies to earlier requests are not handed out as the answer.
+	want := rawRepliers(packet)
+	for id := 0; id <= int(MaxID); id++ {
+		if want[id>>6]&(1<<(id&63)) != 0 && c.isSuspect(byte(id)) {
+			var ioe *IOError
+			if err := c.barrier(byte(id)); errors.As(err, &ioe) {
+				return nil, err
+			}
+		}
+	}
 	c.tx = append(c.tx[:0], packet...)
 	if err := c.send(); err != nil {
 		return nil, err
 	}
+	defer c.rawSuspects(want)
 	c.raw = c.raw[:0]
 	deadline := time.Now().Add(wait)
 	for {
@@ -430,6 +524,56 @@ func (c *Client) WriteRaw(packet []byte, wait time.Duration) ([]byte, error) {
 		}
 	}
 	return c.raw, nil
+}
+
+// rawRepliers returns the set of devices a raw packet asks for a reply.
+func rawRepliers(packet []byte) (want [4]uint64) {
+	in, err := ParseInstruction(packet)
+	if err != nil {
+		return want
+	}
+	mark := func(id byte) {
+		if id <= MaxID {
+			want[id>>6] |= 1 << (id & 63)
+		}
+	}
+	switch {
+	case in.ID <= MaxID:
+		mark(in.ID)
+	case in.Inst == InstSyncRead || in.Inst == InstFastSyncRead:
+		if len(in.Params) > 4 {
+			for _, id := range in.Params[4:] {
+				mark(id)
+			}
+		}
+	case in.Inst == InstBulkRead:
+		for p := in.Params; len(p) >= 5; p = p[5:] {
+			mark(p[0])
+		}
+	}
+	return want
+}
+
+// rawSuspects marks the devices of want whose reply to a raw packet did
+// not come back within the wait: it may still arrive.
+func (c *Client) rawSuspects(want [4]uint64) {
+	c.p.Reset()
+	c.p.Write(c.raw)
+	for {
+		s, ok := c.p.Next()
+		if !ok {
+			break
+		}
+		if s.ID <= MaxID {
+			want[s.ID>>6] &^= 1 << (s.ID & 63)
+		} else {
+			want = [4]uint64{} // a fast sync read reply: consider it answered
+		}
+	}
+	c.p.Reset()
+	for i := range want {
+		c.suspect[i] |= want[i]
+	}
 }
 
 func checkID(id byte) error {
@@ -496,8 +640,8 @@ func (c *Client) pause(attempt int) {
 	}
 }
 
-// flush discards input left over from earlier transactions, so that a late
-// reply to an old request cannot pass for the answer to a new one.
+// flush discards input left over from earlier transactions. A late reply
+// still on its way is not there yet: the barrier takes care of those.
 func (c *Client) flush() error {
 	c.p.Reset()
 	if c.reset != nil {
@@ -517,10 +661,12 @@ func (c *Client) flush() error {
 	return nil
 }
 
-func (c *Client) send() error {
+func (c *Client) send() error { return c.sendBytes(c.tx) }
+
+func (c *Client) sendBytes(b []byte) error {
 	c.stats.Packets++
-	n, err := c.port.Write(c.tx)
-	if err == nil && n < len(c.tx) {
+	n, err := c.port.Write(b)
+	if err == nil && n < len(b) {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
@@ -569,7 +715,7 @@ func (c *Client) transact(id byte, inst Instruction, params []byte, want int, re
 	for attempt := range attempts {
 		c.pause(attempt)
 		var s Status
-		s, err = c.exchange(id, want)
+		s, err = c.exchange(id, inst, want)
 		if err == nil || !retryable(err) {
 			return s, err
 		}
@@ -577,9 +723,14 @@ func (c *Client) transact(id byte, inst Instruction, params []byte, want int, re
 	return Status{}, err
 }
 
-func (c *Client) exchange(id byte, want int) (Status, error) {
+func (c *Client) exchange(id byte, inst Instruction, want int) (Status, error) {
 	if err := c.flush(); err != nil {
 		return Status{}, err
+	}
+	if c.isSuspect(id) {
+		if err := c.barrier(id); err != nil {
+			return Status{}, err
+		}
 	}
 	if err := c.send(); err != nil {
 		return Status{}, err
@@ -596,22 +747,21 @@ func (c *Client) exchange(id byte, want int) (Status, error) {
 				return Status{}, &CorruptError{ID: id, Reason: "damaged or truncated reply"}
 			}
 			c.stats.Timeouts++
+			c.setSuspect(id, true)
 			return Status{}, &TimeoutError{ID: id}
 		}
 		if err != nil {
 			return Status{}, err
 		}
-		if s.ID != id {
+		if s.ID != id || s.Code() == 0 && (len(s.Params) != want || inst != InstPing && c.pingEcho(id, s.Params)) {
+			// Another device's, or not the shape of an answer to this
+			// request: a late reply to an earlier one.
 			c.stats.Ignored++
 			continue
 		}
 		c.noteAlert(id, s.Err)
 		if err := s.Check(); err != nil {
 			return Status{}, err
-		}
-		if len(s.Params) != want {
-			c.stats.Corrupt++
-			return Status{}, &CorruptError{ID: id, Reason: strconv.Itoa(len(s.Params)) + " bytes of data, want " + strconv.Itoa(want)}
 		}
 		return s, nil
 	}
@@ -671,6 +821,31 @@ func (c *Client) multiRead(inst Instruction) ([]Result, error) {
 
 // multiOnce asks the devices in c.todo once and settles their results.
 func (c *Client) multiOnce(inst Instruction) error {
+	if err := c.flush(); err != nil {
+		return err
+	}
+	// Devices whose earlier reply may still come answer a barrier first;
+	// those that do not are left out of this attempt.
+	kept := c.todo[:0]
+	for _, i := range c.todo {
+		id := c.res[i].ID
+		if c.isSuspect(id) {
+			if err := c.barrier(id); err != nil {
+				var te *TimeoutError
+				if !errors.As(err, &te) {
+					return err
+				}
+				c.res[i].Err = te
+				c.state[i] = stateAnswered
+				continue
+			}
+		}
+		kept = append(kept, i)
+	}
+	c.todo = kept
+	if len(c.todo) == 0 {
+		return nil
+	}
 	c.par = c.par[:0]
 	rx := 0
 	switch inst {
@@ -692,9 +867,6 @@ func (c *Client) multiOnce(inst Instruction) error {
 		}
 	}
 	c.tx = AppendInstruction(c.tx[:0], BroadcastID, inst, c.par)
-	if err := c.flush(); err != nil {
-		return err
-	}
 	if err := c.send(); err != nil {
 		return err
 	}
@@ -734,7 +906,9 @@ func (c *Client) multiOnce(inst Instruction) error {
 			break // one packet carries every reply there will be
 		}
 		i := c.pendingIndex(s.ID)
-		if i < 0 {
+		if i < 0 || s.Code() == 0 && (len(s.Params) != len(c.res[i].Data) || c.pingEcho(s.ID, s.Params)) {
+			// Not asked for, or not the shape of an answer to this read:
+			// a late reply to an earlier request.
 			c.stats.Ignored++
 			continue
 		}
@@ -745,6 +919,7 @@ func (c *Client) multiOnce(inst Instruction) error {
 		if c.state[i] == statePending {
 			c.stats.Timeouts++
 			c.res[i].Err = &TimeoutError{ID: c.res[i].ID}
+			c.setSuspect(c.res[i].ID, true)
 		}
 	}
 	return nil

@@ -330,11 +330,21 @@ func TestClientSyncReadMissing(t *testing.T) {
 			t.Fatalf("result %d: %+v", i, r)
 		}
 	}
-	// Retries asked only the missing motor.
-	if f.packets != DefaultAttempts || !bytes.Equal(f.lastIDs, []byte{14}) {
-		t.Fatalf("%d packets, last IDs %v", f.packets, f.lastIDs)
+	// Retries asked only the missing motor: its reply may still come, so
+	// each retry pings it first (a barrier), and without an answer does
+	// not ask it again.
+	if f.packets != DefaultAttempts || f.last != InstPing || len(f.lastIDs) != 9 {
+		t.Fatalf("%d packets, last %v, last IDs %v", f.packets, f.last, f.lastIDs)
 	}
-	if s := c.Stats(); s.Retries != DefaultAttempts-1 || s.Timeouts != DefaultAttempts {
+	if s := c.Stats(); s.Retries != DefaultAttempts-1 || s.Timeouts != DefaultAttempts || s.Barriers != DefaultAttempts-1 {
+		t.Fatalf("stats %+v", s)
+	}
+	// Once it answers again, the barrier passes and the motor is read.
+	f.silent[14] = false
+	if _, err := c.SyncRead(AddrPresentPosition, 4, reachyIDs); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.Barriers != DefaultAttempts {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -346,7 +356,8 @@ func TestClientSyncReadRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v %+v", err, res)
 	}
-	if f.packets != 2 || !bytes.Equal(f.lastIDs, []byte{10}) {
+	// A barrier ping, then the sync read of the motor concerned.
+	if f.packets != 3 || !bytes.Equal(f.lastIDs, []byte{10}) {
 		t.Fatalf("%d packets, last IDs %v", f.packets, f.lastIDs)
 	}
 	// A device error is final and not retried.

@@ -115,6 +115,8 @@ type Bus struct {
 	unplugged bool
 	garbage   int
 	corrupt   int
+	replyF    []ReplyFault
+	inst      dxl.Instruction // the instruction being executed
 	rng       *rand.Rand
 	counts    map[dxl.Instruction]uint64
 	lastSync  SyncWriteRecord
@@ -135,6 +137,9 @@ type Bus struct {
 type pendingStatus struct {
 	start, end int
 	delay      time.Duration
+	// late and corrupt come from a ReplyFault.
+	late    time.Duration
+	corrupt bool
 }
 
 // NewBus returns a bus with Reachy Mini's nine motors powered on: torque
@@ -543,16 +548,17 @@ func (b *Bus) emit(h *handle, instrEnd, wall time.Time) {
 		if corrupt {
 			b.corrupt--
 		}
+		corrupt = corrupt || ps.corrupt
 		var at time.Time // readable at once
 		if b.opts.Timing {
 			t = t.Add(ps.delay).Add(b.wire(len(garbage) + len(pkt)))
 			at = t
 		}
-		if b.opts.Latency > 0 {
+		if late := b.opts.Latency + ps.late; late > 0 {
 			if at.IsZero() {
 				at = wall
 			}
-			at = at.Add(b.opts.Latency)
+			at = at.Add(late)
 		}
 		h.push(garbage, pkt, corrupt, at, b.bursts)
 	}
@@ -566,10 +572,31 @@ func le16(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }
 
 // status queues a status packet from m. b.mu and m.mu held.
 func (b *Bus) status(m *Motor, id byte, code dxl.ErrorCode, params []byte) {
+	f, ok := b.replyFault(id)
+	if ok && f.Drop {
+		return
+	}
 	start := len(b.out)
 	b.out = dxl.AppendStatus(b.out, id, m.errByte(code), params)
 	delay := time.Duration(m.t[dxl.AddrReturnDelayTime]) * 2 * time.Microsecond
-	b.pend = append(b.pend, pendingStatus{start, len(b.out), delay})
+	b.pend = append(b.pend, pendingStatus{start: start, end: len(b.out), delay: delay, late: f.Delay, corrupt: f.Corrupt})
+}
+
+// replyFault spends one reply of the first ReplyFault that matches a
+// status from id to the instruction being executed. b.mu held.
+func (b *Bus) replyFault(id byte) (ReplyFault, bool) {
+	for i := range b.replyF {
+		f := &b.replyF[i]
+		if f.ID != id || (f.Inst != 0 && f.Inst != b.inst) {
+			continue
+		}
+		out := *f
+		if f.Count--; f.Count <= 0 {
+			b.replyF = slices.Delete(b.replyF, i, i+1)
+		}
+		return out, true
+	}
+	return ReplyFault{}, false
 }
 
 // each runs fn, with m.mu held and the motion model advanced, on every
@@ -596,6 +623,7 @@ const (
 // b.mu held.
 func (b *Bus) exec(pkt dxl.InstructionPacket, wall time.Time) {
 	b.out, b.pend = b.out[:0], b.pend[:0]
+	b.inst = pkt.Inst
 	id, par := pkt.ID, pkt.Params
 	bc := id == dxl.BroadcastID
 	// reply answers a unicast instruction if the level allows it.
@@ -786,5 +814,5 @@ func (b *Bus) fastSyncRead(addr, n uint16, ids []byte, wall time.Time) {
 	}
 	start := len(b.out)
 	b.out = dxl.AppendFastSyncReadStatus(b.out, b.fast)
-	b.pend = append(b.pend, pendingStatus{start, len(b.out), delay})
+	b.pend = append(b.pend, pendingStatus{start: start, end: len(b.out), delay: delay})
 }

@@ -2,15 +2,16 @@ package x330
 
 import (
 	"math"
+	"time"
 
 	dxl "reachyd/hw/dynamixel"
 )
 
 // Fault injection. Every method is safe to call while traffic runs, and
 // each fault has its way back: SetAlive(id, true), InjectGarbage(0),
-// CorruptNext(0), SetVoltage(DefaultVoltage), SetTemperature(id,
-// DefaultTemperature), Replug; a latched hardware error needs a Reboot
-// instruction, as on the real motor.
+// CorruptNext(0), ClearReplyFaults, SetVoltage(DefaultVoltage),
+// SetTemperature(id, DefaultTemperature), Replug; a latched hardware error
+// needs a Reboot instruction, as on the real motor.
 
 // SetAlive makes the motor with ID id stop hearing and answering the bus
 // (false), as if its cable were cut, or come back (true) with its state as
@@ -33,6 +34,38 @@ func (b *Bus) SetAlive(id byte, alive bool) bool {
 func (b *Bus) InjectGarbage(n int) {
 	b.mu.Lock()
 	b.garbage = max(n, 0)
+	b.mu.Unlock()
+}
+
+// ReplyFault damages the next Count status packets one motor sends: lost
+// (Drop), damaged (Corrupt: a bad CRC) or late (Delay: readable that long
+// after it would have been, as when a motor or the USB adapter answers
+// after the host's timeout). The byte stream keeps its order, as a serial
+// line does: replies sent after a late one arrive after it. A Fast Sync
+// Read reply, built by several motors together, is not affected.
+type ReplyFault struct {
+	ID byte
+	// Inst limits the fault to replies to this instruction (0: any).
+	Inst    dxl.Instruction
+	Count   int
+	Drop    bool
+	Corrupt bool
+	Delay   time.Duration
+}
+
+// InjectReplyFault adds f; faults on the same motor are spent in the order
+// they were added. A Count below 1 counts as 1.
+func (b *Bus) InjectReplyFault(f ReplyFault) {
+	f.Count = max(f.Count, 1)
+	b.mu.Lock()
+	b.replyF = append(b.replyF, f)
+	b.mu.Unlock()
+}
+
+// ClearReplyFaults cancels the reply faults not yet spent.
+func (b *Bus) ClearReplyFaults() {
+	b.mu.Lock()
+	b.replyF = nil
 	b.mu.Unlock()
 }
 

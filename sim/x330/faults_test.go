@@ -348,3 +348,71 @@ func TestFaultsUnderTraffic(t *testing.T) {
 		t.Fatalf("last goal %d", v)
 	}
 }
+
+func TestReplyFaults(t *testing.T) {
+	b := NewBus(Options{Configured: true})
+	c := client(t, b, dxl.Config{Attempts: 1, Margin: 2 * time.Millisecond})
+	// Dropped: only the named motor's replies to the named instruction,
+	// only as many as asked.
+	b.InjectReplyFault(ReplyFault{ID: 12, Inst: dxl.InstPing, Count: 2, Drop: true})
+	readInt(t, c, 12, dxl.AddrLED)
+	if _, _, err := c.Ping(13); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := c.Ping(12); !errors.Is(err, dxl.ErrTimeout) {
+			t.Fatalf("dropped ping reply: %v", err)
+		}
+	}
+	if _, _, err := c.Ping(12); err != nil {
+		t.Fatalf("after the fault: %v", err)
+	}
+	// Corrupted, in a sync read: the other motors' replies are intact.
+	b.InjectReplyFault(ReplyFault{ID: 15, Corrupt: true})
+	crc := c.Stats().Parser.CRCErrors
+	res, err := c.SyncRead(dxl.AddrPresentInputVoltage, 2, ids)
+	if !errors.Is(err, dxl.ErrBus) || c.Stats().Parser.CRCErrors != crc+1 {
+		t.Fatalf("corrupted reply: %v %+v", err, c.Stats())
+	}
+	for i, r := range res {
+		if (r.Err != nil) != (ids[i] == 15) {
+			t.Fatalf("motor %d: %v", ids[i], r.Err)
+		}
+	}
+	// Cleared before use.
+	b.InjectReplyFault(ReplyFault{ID: 11, Drop: true})
+	b.ClearReplyFaults()
+	readInt(t, c, 11, dxl.AddrLED)
+
+	// Late: the reply arrives after the delay, and what follows it on the
+	// line arrives after it.
+	p, err := b.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	b.InjectReplyFault(ReplyFault{ID: 12, Delay: 60 * time.Millisecond})
+	start := time.Now()
+	p.Write(dxl.AppendInstruction(nil, 12, dxl.InstPing, nil))
+	p.Write(dxl.AppendInstruction(nil, 13, dxl.InstPing, nil))
+	p.SetReadTimeout(5 * time.Millisecond)
+	if n, _ := p.Read(make([]byte, 64)); n != 0 {
+		t.Fatal("a late reply (or one behind it) came early")
+	}
+	var got []byte
+	p.SetReadTimeout(time.Second)
+	for len(got) < 28 {
+		buf := make([]byte, 64)
+		n, err := p.Read(buf)
+		if n == 0 || err != nil {
+			t.Fatalf("late replies: %d %v", n, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if time.Since(start) < 60*time.Millisecond {
+		t.Fatalf("late reply after %v", time.Since(start))
+	}
+	if st := statuses(got); len(st) != 2 || st[0].ID != 12 || st[1].ID != 13 {
+		t.Fatalf("late replies out of order: % X", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,7 +57,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatalf("started %v != %v", got.Started, r.Started)
 	}
 	got.Started = r.Started
-	if got != r {
+	if !reflect.DeepEqual(got, r) {
 		t.Fatalf("round trip %+v != %+v", got, r)
 	}
 	if err := RemoveRecord(path); err != nil {

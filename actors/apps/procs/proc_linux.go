@@ -14,18 +14,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func sysProcAttr(deathSig bool) *syscall.SysProcAttr {
+// sysProcAttr: a process group of its own, the parent-death signal, and,
+// given a cgroup, born in it (clone3 CLONE_INTO_CGROUP), so not even a
+// child forked at once escapes it.
+func sysProcAttr(deathSig bool, cg *cgroup) *syscall.SysProcAttr {
 	a := &syscall.SysProcAttr{Setpgid: true}
 	if deathSig {
 		a.Pdeathsig = syscall.SIGKILL
+	}
+	if cg != nil && cg.fd >= 0 {
+		a.UseCgroupFD, a.CgroupFD = true, cg.fd
 	}
 	return a
 }
 
 // reap waits for the leader to exit without reaping it, ends the rest of
-// its group, then reaps it. While the leader is an unreaped zombie its pid,
-// hence the group id, cannot be reused, so SIGKILL to the group can only
-// reach the app's own processes.
+// the app (its group and every other process of it), then reaps it. While
+// the leader is an unreaped zombie its pid, hence the group id, cannot be
+// reused, so SIGKILL to the group can only reach the app's own processes.
 func (p *Process) reap() error {
 	var err error
 	for {
@@ -41,7 +47,9 @@ func (p *Process) reap() error {
 	if err == nil {
 		// Otherwise (ECHILD: reaped behind our back, e.g. SIGCHLD
 		// ignored) the group id is no longer pinned: do not signal it.
-		p.endGroup()
+		p.endTree(true)
+	} else {
+		p.endTree(false)
 	}
 	p.mu.Lock()
 	p.reaped = true
@@ -60,18 +68,19 @@ func (p *Process) graceUntil() (time.Time, bool) {
 	return p.stopDeadline, true
 }
 
-// endGroup ends the group members left after the leader exited: after a
-// Stop they get what is left of its grace, otherwise (natural exit, Kill)
-// they are SIGKILLed at once.
-func (p *Process) endGroup() {
-	left := func() bool { return len(groupMembers(p.pid, p.pid, 0)) > 0 }
-	if !left() {
+// endTree ends the processes of the app left after the leader exited:
+// after a Stop they get what is left of its grace, otherwise (natural exit,
+// Kill) they are SIGKILLed at once. group says whether the group id is
+// still pinned (then the whole group is signalled too).
+func (p *Process) endTree(group bool) {
+	left := func(full bool) bool { return len(liveOnly(p.members(full))) > 0 }
+	if !left(true) {
 		return
 	}
 	if dl, ok := p.graceUntil(); ok {
 		for time.Now().Before(dl) {
 			time.Sleep(20 * time.Millisecond)
-			if !left() {
+			if !left(false) {
 				return
 			}
 			if _, ok := p.graceUntil(); !ok {
@@ -80,10 +89,13 @@ func (p *Process) endGroup() {
 		}
 	}
 	end := time.Now().Add(killWait)
-	for {
-		unix.Kill(-p.pid, unix.SIGKILL)
+	for full := true; ; full = false {
+		if group {
+			unix.Kill(-p.pid, unix.SIGKILL)
+		}
+		p.killMembers(p.members(full))
 		time.Sleep(2 * time.Millisecond)
-		if !left() || time.Now().After(end) {
+		if !left(false) || time.Now().After(end) {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -258,87 +270,4 @@ func killPipeHolders(inos []uint64) int {
 		}
 	})
 	return n
-}
-
-// EndOrphans ends what is left of an app recorded by a previous reachyd
-// that died without stopping it. If the recorded leader is alive and is
-// the same process (same boot, same start ticks), its group gets SIGINT,
-// up to grace, then SIGKILL. If the leader is gone, live members of its
-// group are SIGKILLed. A member must be in group r.Pgid, in r's session,
-// and have started no earlier than the leader; each is signalled through a
-// pidfd after its identity is checked. Nothing is killed when the record
-// is from another boot or when r.Pid now belongs to another process (then
-// the old group is necessarily gone: a pid cannot be reused while a group
-// of that id has members). Returns how many processes ended.
-func EndOrphans(r Record, grace time.Duration) (int, error) {
-	if r.Pid <= 1 || r.Pgid != r.Pid {
-		return 0, fmt.Errorf("procs: bad record (pid %d, pgid %d)", r.Pid, r.Pgid)
-	}
-	if r.StartTicks == 0 {
-		return 0, errors.New("procs: record has no start ticks")
-	}
-	if r.Pid == os.Getpid() || r.Pgid == unix.Getpgrp() {
-		return 0, errors.New("procs: record names reachyd's own process group")
-	}
-	if r.BootID != "" {
-		if b, err := bootID(); err == nil && b != r.BootID {
-			return 0, nil // another boot: everything it described is gone
-		}
-	}
-	match := func() []procStat {
-		var out []procStat
-		for _, s := range groupMembers(r.Pgid, os.Getpid(), r.StartTicks) {
-			if r.Session == 0 || s.session == r.Session {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-
-	leaderAlive := false
-	if s, err := readStat(r.Pid); err == nil {
-		if s.startTicks != r.StartTicks || s.pgrp != r.Pgid {
-			return 0, nil // pid reused: the recorded group is gone
-		}
-		leaderAlive = !s.dead()
-	}
-
-	type key struct {
-		pid   int
-		ticks uint64
-	}
-	hit := map[key]bool{}
-	signal := func(sig unix.Signal) int {
-		ms := match()
-		for _, s := range ms {
-			if signalExact(s.pid, s.startTicks, sig) {
-				hit[key{s.pid, s.startTicks}] = true
-			}
-		}
-		return len(ms)
-	}
-	waitGone := func(d time.Duration) {
-		end := time.Now().Add(d)
-		for len(match()) > 0 && time.Now().Before(end) {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-
-	if leaderAlive {
-		signal(unix.SIGINT)
-		waitGone(grace)
-	}
-	if signal(unix.SIGKILL) > 0 {
-		waitGone(killWait)
-	}
-	ended := 0
-	for k := range hit {
-		if s, err := readStat(k.pid); err != nil || s.startTicks != k.ticks || s.dead() {
-			ended++
-		}
-	}
-	if n := len(hit) - ended; n > 0 {
-		return ended, fmt.Errorf("procs: %d processes of group %d survived SIGKILL", n, r.Pgid)
-	}
-	return ended, nil
 }

@@ -11,12 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Outside Linux there is no Pdeathsig, no waitid(WNOWAIT) and no /proc:
-// the app does not die with reachyd, leftover group members get one
-// SIGKILL right after the leader is reaped (a tiny window where the group
-// id could be reused), and EndOrphans is unsupported.
+// Outside Linux there is no Pdeathsig, no waitid(WNOWAIT), no /proc, no
+// cgroups and no subreaper: the app does not die with reachyd, leftover
+// group members get one SIGKILL right after the leader is reaped (a tiny
+// window where the group id could be reused), processes that left the
+// group are not found, and EndOrphans is unsupported.
 
-func sysProcAttr(bool) *syscall.SysProcAttr {
+func sysProcAttr(bool, *cgroup) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
@@ -38,9 +39,30 @@ type procIdent struct {
 
 func readIdent(int) procIdent { return procIdent{} }
 
+func bootID() (string, error) { return "", errors.ErrUnsupported }
+
 func killPipeHolders([]uint64) int { return 0 }
+
+func (p *Process) killTree()                    {}
+func (p *Process) signalEscaped(syscall.Signal) {}
+func (p *Process) members(bool) []struct{}      { return nil }
 
 // EndOrphans needs /proc; unsupported here.
 func EndOrphans(r Record, grace time.Duration) (int, error) {
 	return 0, errors.ErrUnsupported
 }
+
+// Cgroups are Linux's; see cgroup_linux.go.
+type Cgroups struct{ Dir string }
+
+type cgroup struct{ dir string }
+
+func (c *Cgroups) create() (*cgroup, error) { return nil, errors.ErrUnsupported }
+func (c *cgroup) move(int) error            { return errors.ErrUnsupported }
+func (c *cgroup) remove()                   {}
+
+// DetectCgroups: no cgroups outside Linux.
+func DetectCgroups() (*Cgroups, error) { return nil, errors.ErrUnsupported }
+
+// EnableSubreaper: no subreaper outside Linux.
+func EnableSubreaper() (bool, error) { return false, errors.ErrUnsupported }

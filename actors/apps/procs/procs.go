@@ -3,18 +3,33 @@
 //
 // Each app runs in its own process group so the whole group can be
 // signalled. On Linux the leader also gets Pdeathsig=SIGKILL (dies with
-// reachyd), and whatever is left of the group when the leader exits is
-// SIGKILLed before Done fires. Records (record.go) let a restarted reachyd
-// end the groups a crashed one left behind.
+// reachyd), and every process of the app is tracked, not only its group:
+//
+//   - in a cgroup of its own when reachyd may create one (Cgroups), which
+//     holds whatever the app starts, whatever it does;
+//   - by its ancestry, walked in /proc: reachyd is a child subreaper
+//     (EnableSubreaper), so a process whose parent died (a daemon that
+//     called setsid and was left behind) is reparented to reachyd instead of
+//     init and stays found;
+//   - by a token in its environment (TokenEnv), inherited by what the app
+//     starts, for the processes orphaned before they were seen.
+//
+// Whatever is left when the leader exits is ended before Done fires. The
+// pid record (record.go), written before the app runs and kept up to date
+// with every process seen, lets a restarted reachyd end what a crashed one
+// left behind.
 package procs
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +64,9 @@ var (
 	// drainTimeout bounds the wait for EOF on the pipes after the leader
 	// is reaped; then the reads are cut so Done always fires.
 	drainTimeout = 2 * time.Second
+	// trackEvery is how often the app's processes are listed while it
+	// runs (and the pid record updated when they change).
+	trackEvery = 500 * time.Millisecond
 )
 
 // ErrRunning is ExitStatus.Err before the process is done.
@@ -62,9 +80,22 @@ type Spec struct {
 	Args []string
 	Dir  string
 	// Env nil inherits reachyd's environment; an empty non-nil slice
-	// gives an empty one.
+	// gives an empty one. TokenEnv is added either way.
 	Env []string
+	// Record, if set, is the path of the app's pid record. It is written
+	// before the app runs: if it cannot be, Start fails and runs nothing;
+	// if the full record cannot be written once the leader runs, the app
+	// is killed and Start fails.
+	Record string
+	// Cgroups, if set, runs the app in a cgroup of its own there (see
+	// Cgroups); without it, or if the cgroup cannot be made, the app's
+	// processes are tracked through /proc only (see Mechanism).
+	Cgroups *Cgroups
 }
+
+// TokenEnv is the environment variable that marks every process of an app
+// with a random token of its run.
+const TokenEnv = "REACHYD_APP_TOKEN"
 
 // Stream tells which pipe a Line came from.
 type Stream int
@@ -112,6 +143,13 @@ func (s ExitStatus) String() string {
 	return fmt.Sprintf("Process exited with code %d", s.Code)
 }
 
+// procKey names one process: a pid and its start time, so a reused pid is
+// never taken for the process that had it.
+type procKey struct {
+	pid   int
+	ticks uint64
+}
+
 // Process is a running (or finished) app. Its methods are safe for
 // concurrent use.
 type Process struct {
@@ -137,6 +175,16 @@ type Process struct {
 	tailBytes    int
 
 	bufBytes atomic.Int64 // bytes held by the readers' buffers
+
+	token     string  // the value of TokenEnv for this run
+	cg        *cgroup // the app's cgroup, or nil
+	mechanism string  // how the app's processes are tracked, for the log
+
+	trackMu   sync.Mutex
+	known     map[procKey]bool // the app's processes seen, besides the leader
+	recorded  []Member         // the members in the record as last written
+	stopTrack chan struct{}
+	trackDone chan struct{}
 }
 
 // Start runs spec in its own process group. Each output line is passed to
@@ -150,28 +198,72 @@ func Start(spec Spec, sink func(Line)) (*Process, error) {
 	return start(spec, sink, true)
 }
 
+// writeRecord writes pid records; a variable so tests can make it fail.
+var writeRecord = WriteRecord
+
 func start(spec Spec, sink func(Line), deathSig bool) (*Process, error) {
 	if spec.Path == "" {
 		return nil, errors.New("procs: empty path")
 	}
+	p := &Process{spec: spec, done: make(chan struct{}), known: map[procKey]bool{},
+		stopTrack: make(chan struct{}), trackDone: make(chan struct{})}
+	p.token = newToken()
+	p.mechanism = "process tree (/proc)"
+	if spec.Cgroups != nil {
+		cg, err := spec.Cgroups.create()
+		if err != nil {
+			p.mechanism += "; no cgroup: " + err.Error()
+		} else {
+			p.cg = cg
+		}
+	}
+	fail := func(err error) (*Process, error) {
+		if p.cg != nil {
+			p.cg.remove()
+		}
+		return nil, err
+	}
+	// The record first: an app never runs without one.
+	if spec.Record != "" {
+		r := Record{Name: spec.Name, Path: spec.Path, Started: time.Now(), Token: p.token}
+		r.BootID, _ = bootID()
+		if p.cg != nil {
+			r.Cgroup = p.cg.dir
+		}
+		if err := writeRecord(spec.Record, r); err != nil {
+			return fail(fmt.Errorf("procs: cannot write the pid record: %w", err))
+		}
+		inner := fail
+		fail = func(err error) (*Process, error) {
+			_ = RemoveRecord(spec.Record)
+			return inner(err)
+		}
+	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
-		return nil, err
+		return fail(err)
 	}
-	cmd := exec.Command(spec.Path, spec.Args...)
-	cmd.Dir = spec.Dir
-	cmd.Env = spec.Env
-	cmd.Stdout = outW // *os.File: handed to the child as is, no copying goroutine
-	cmd.Stderr = errW
-	cmd.SysProcAttr = sysProcAttr(deathSig)
-
-	p := &Process{spec: spec, cmd: cmd, outR: outR, errR: errR, done: make(chan struct{})}
+	p.outR, p.errR = outR, errR
+	env := spec.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	env = append(env[:len(env):len(env)], TokenEnv+"="+p.token)
+	command := func(cg *cgroup) *exec.Cmd {
+		cmd := exec.Command(spec.Path, spec.Args...)
+		cmd.Dir = spec.Dir
+		cmd.Env = env
+		cmd.Stdout = outW // *os.File: handed to the child as is, no copying goroutine
+		cmd.Stderr = errW
+		cmd.SysProcAttr = sysProcAttr(deathSig, cg)
+		return cmd
+	}
 	for _, f := range []*os.File{outR, errR} {
 		// Stat, not Fd: Fd would put the pipe in blocking mode and
 		// disable read deadlines.
@@ -189,17 +281,36 @@ func start(spec Spec, sink func(Line), deathSig bool) (*Process, error) {
 	// goroutine that locks its thread and stays on it, blocked waiting
 	// for the child, until the child has exited. No other goroutine can
 	// run on (and end) that thread meanwhile.
+	registerLive(p) // before it can end (and unregister)
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
+		cmd := command(p.cg)
+		err := cmd.Start()
+		if err != nil && p.cg != nil {
+			// Starting into the cgroup (clone3, Linux 5.7+) failed: start
+			// as usual, then move the process in.
+			cmd = command(nil)
+			if err = cmd.Start(); err == nil {
+				if merr := p.cg.move(cmd.Process.Pid); merr != nil {
+					p.mechanism = "process tree (/proc); no cgroup: " + merr.Error()
+					p.cg.remove()
+					p.cg = nil
+				}
+			}
+		}
+		if err != nil {
 			runtime.UnlockOSThread()
 			started <- err
 			return
 		}
+		p.cmd = cmd
 		p.pid = cmd.Process.Pid
 		p.started = time.Now()
 		p.ident = readIdent(p.pid)
+		if p.cg != nil {
+			p.mechanism = "cgroup " + p.cg.dir + " and process tree (/proc)"
+		}
 		p.readers.Add(2)
 		go p.read(outR, Stdout, sink)
 		go p.read(errR, Stderr, sink)
@@ -212,11 +323,82 @@ func start(spec Spec, sink func(Line), deathSig bool) (*Process, error) {
 	outW.Close()
 	errW.Close()
 	if err != nil {
+		unregisterLive(p)
 		outR.Close()
 		errR.Close()
-		return nil, err
+		return fail(err)
+	}
+	go p.track()
+	if spec.Record != "" {
+		if err := writeRecord(spec.Record, RecordOf(p, "")); err != nil {
+			p.Kill()
+			<-p.done
+			return nil, fmt.Errorf("procs: cannot write the pid record: %w", err)
+		}
 	}
 	return p, nil
+}
+
+// newToken is a random token for TokenEnv.
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Mechanism says how the app's processes are tracked (a cgroup, the
+// process tree), for the log.
+func (p *Process) Mechanism() string { return p.mechanism }
+
+// cleanup removes the app's cgroup and pid record once nothing of it runs.
+func (p *Process) cleanup() {
+	if p.cg != nil {
+		p.cg.remove()
+	}
+	if p.spec.Record != "" {
+		_ = RemoveRecord(p.spec.Record)
+	}
+}
+
+// track keeps the list of the app's processes (and the pid record) up to
+// date while it runs.
+func (p *Process) track() {
+	defer close(p.trackDone)
+	t := time.NewTicker(trackEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopTrack:
+			return
+		case <-t.C:
+		}
+		p.members(false)
+		p.updateRecord()
+	}
+}
+
+// updateRecord rewrites the pid record if the app's processes changed.
+func (p *Process) updateRecord() {
+	if p.spec.Record == "" {
+		return
+	}
+	p.trackMu.Lock()
+	cur := make([]Member, 0, len(p.known))
+	for k := range p.known {
+		cur = append(cur, Member{Pid: k.pid, StartTicks: k.ticks})
+	}
+	slices.SortFunc(cur, func(a, b Member) int { return a.Pid - b.Pid })
+	if len(cur) > maxRecordMembers {
+		cur = cur[:maxRecordMembers]
+	}
+	same := slices.Equal(cur, p.recorded)
+	if !same {
+		p.recorded = cur
+	}
+	p.trackMu.Unlock()
+	if !same {
+		_ = writeRecord(p.spec.Record, RecordOf(p, ""))
+	}
 }
 
 // wait runs on the locked thread that forked the child: it reaps the
@@ -226,6 +408,10 @@ func (p *Process) wait() {
 	werr := p.reap()
 	p.exit = exitStatus(p.cmd.ProcessState, werr)
 	p.drain()
+	close(p.stopTrack)
+	<-p.trackDone
+	p.cleanup()
+	unregisterLive(p)
 	close(p.done)
 }
 
@@ -446,6 +632,10 @@ func (p *Process) Stop(grace time.Duration) ExitStatus {
 		unix.Kill(-p.pid, unix.SIGINT)
 	}
 	p.mu.Unlock()
+	if sendInt {
+		// Those that left the group are asked too.
+		p.signalEscaped(unix.SIGINT)
+	}
 
 	t := time.NewTimer(grace)
 	defer t.Stop()
@@ -459,10 +649,61 @@ func (p *Process) Stop(grace time.Duration) ExitStatus {
 	return p.exit
 }
 
-// Kill SIGKILLs the whole group at once. It does not wait: see Done.
+// Kill SIGKILLs the whole group and every other process of the app at
+// once. It does not wait: see Done.
 func (p *Process) Kill() {
 	p.mu.Lock()
 	p.killed = true
 	p.mu.Unlock()
 	p.signalGroup(unix.SIGKILL)
+	p.killTree()
+}
+
+// live are the processes started and not yet done, so that EndAll can end
+// them whatever happened to their monitors.
+var live struct {
+	sync.Mutex
+	set map[*Process]bool
+}
+
+func registerLive(p *Process) {
+	live.Lock()
+	if live.set == nil {
+		live.set = map[*Process]bool{}
+	}
+	live.set[p] = true
+	live.Unlock()
+}
+
+func unregisterLive(p *Process) {
+	live.Lock()
+	delete(live.set, p)
+	live.Unlock()
+}
+
+// EndRecorded kills every process still running whose pid record is at
+// path (one daemon's), with every process of its app, and waits up to
+// timeout for them: a safety net for a daemon that exits while an app's
+// monitor could not stop it. It returns how many apps it had to end.
+func EndRecorded(path string, timeout time.Duration) int {
+	live.Lock()
+	var ps []*Process
+	for p := range live.set {
+		if path != "" && p.spec.Record == path {
+			ps = append(ps, p)
+		}
+	}
+	live.Unlock()
+	end := time.After(timeout)
+	for _, p := range ps {
+		p.Kill()
+	}
+	for _, p := range ps {
+		select {
+		case <-p.done:
+		case <-end:
+			return len(ps)
+		}
+	}
+	return len(ps)
 }

@@ -9,7 +9,10 @@ import (
 )
 
 // Record describes a running app so that a restarted reachyd can end it
-// (EndOrphans) if the previous one died without stopping it.
+// (EndOrphans) if the previous one died without stopping it. Start writes
+// it before the app runs (Pid 0: only the token and the cgroup are known
+// yet), again once the leader runs, and whenever the app's other processes
+// change; it is removed once every process of the app is gone.
 type Record struct {
 	Name string `json:"name"`
 	Pid  int    `json:"pid"`
@@ -24,7 +27,26 @@ type Record struct {
 	BootID string `json:"boot_id,omitempty"`
 	// Session is the leader's session id; group members must share it.
 	Session int `json:"session,omitempty"`
+	// Token is the value of TokenEnv in the app's environment, which what
+	// it starts inherits: leftovers that left the process group before they
+	// were seen are still found by it.
+	Token string `json:"token,omitempty"`
+	// Cgroup is the app's own cgroup folder, if it had one.
+	Cgroup string `json:"cgroup,omitempty"`
+	// Members are the app's other processes seen so far, with their start
+	// times (a reused pid is never taken for one of them).
+	Members []Member `json:"members,omitempty"`
 }
+
+// Member is one of an app's processes besides its leader.
+type Member struct {
+	Pid        int    `json:"pid"`
+	StartTicks uint64 `json:"start_ticks"`
+}
+
+// maxRecordMembers bounds the members a record lists (an app that forks
+// without end is still found by its token, its group and its cgroup).
+const maxRecordMembers = 1024
 
 // RecordOf describes p (name defaults to the spec's name). Identity
 // fields are read when p starts (Linux only; zero elsewhere).
@@ -32,7 +54,7 @@ func RecordOf(p *Process, name string) Record {
 	if name == "" {
 		name = p.spec.Name
 	}
-	return Record{
+	r := Record{
 		Name:       name,
 		Pid:        p.pid,
 		Pgid:       p.pid,
@@ -41,7 +63,15 @@ func RecordOf(p *Process, name string) Record {
 		Started:    p.started,
 		BootID:     p.ident.bootID,
 		Session:    p.ident.session,
+		Token:      p.token,
 	}
+	if p.cg != nil {
+		r.Cgroup = p.cg.dir
+	}
+	p.trackMu.Lock()
+	r.Members = append([]Member(nil), p.recorded...)
+	p.trackMu.Unlock()
+	return r
 }
 
 // WriteRecord writes r to path atomically (temp file in the same folder,

@@ -222,7 +222,7 @@ func TestRefusals(t *testing.T) {
 			if _, err := s.Get(n); !errors.Is(err, ErrInvalidName) {
 				t.Errorf("Get(%q) = %v", n, err)
 			}
-			if err := s.Remove(n, nil); !errors.Is(err, ErrInvalidName) {
+			if err := s.Remove(n, Guard{}, nil); !errors.Is(err, ErrInvalidName) {
 				t.Errorf("Remove(%q) = %v", n, err)
 			}
 			if _, err := s.Launch(n); !errors.Is(err, ErrInvalidName) {
@@ -270,7 +270,7 @@ func TestConcurrentInstallsAndBrokenMetadata(t *testing.T) {
 	if _, err := s.Get("waver"); !errors.Is(err, ErrInvalidApp) {
 		t.Fatalf("Get = %v", err)
 	}
-	if err := s.Remove("waver", nil); err != nil {
+	if err := s.Remove("waver", Guard{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Get("waver"); !errors.Is(err, ErrNotInstalled) {

@@ -381,16 +381,12 @@ func archiveKind(path string) string {
 	return ""
 }
 
-func extractArchive(path, dest string, lim Limits) error {
-	kind := archiveKind(path)
+// extractArchive unpacks the archive f, named name, into dest.
+func extractArchive(f *os.File, name, dest string, lim Limits) error {
+	kind := archiveKind(name)
 	if kind == "" {
-		return invalidf("%s: not a folder nor a .tar.gz, .tgz, .tar or .zip archive", filepath.Base(path))
+		return invalidf("%s: not a folder nor a .tar.gz, .tgz, .tar or .zip archive", filepath.Base(name))
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	switch kind {
 	case "zip":
 		st, err := f.Stat()
@@ -410,56 +406,49 @@ func extractArchive(path, dest string, lim Limits) error {
 	}
 }
 
-// copyTree copies a local folder with the same rules as an archive.
-func copyTree(src, dest string, lim Limits) error {
-	src, err := filepath.EvalSymlinks(src)
-	if err != nil {
-		return err
-	}
-	if d, err := filepath.Abs(dest); err == nil && strings.HasPrefix(d, src+string(filepath.Separator)) {
-		return invalidf("the source folder %s contains the store", src)
-	}
+// copyFS copies a local folder, opened as fsys (an os.Root's, so nothing
+// outside it is read), with the same rules as an archive. Symlinks are
+// copied as links (and checked as an archive's are), never followed.
+func copyFS(fsys fs.FS, dest string, lim Limits) error {
 	x, err := newExtractor(dest, lim)
 	if err != nil {
 		return err
 	}
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		if rel == "." {
+		if p == "." {
 			return nil
 		}
-		rel = filepath.ToSlash(rel)
 		switch t := d.Type(); {
 		case t.IsDir():
 			if ignoredDirs[d.Name()] {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
-			return x.dir(rel)
+			return x.dir(p)
 		case t&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
+			target, err := fs.ReadLink(fsys, p)
 			if err != nil {
 				return err
 			}
-			return x.symlink(rel, target)
+			return x.symlink(p, target)
 		case t.IsRegular():
 			info, err := d.Info()
 			if err != nil {
 				return err
 			}
-			f, err := os.Open(p)
+			f, err := fsys.Open(p)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			return x.file(rel, info.Mode(), f)
+			if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+				return invalidf("%q changed while it was copied", p)
+			}
+			return x.file(p, info.Mode(), f)
 		default:
-			return invalidf("unsupported file %q (%v): only files, folders and links", rel, t)
+			return invalidf("unsupported file %q (%v): only files, folders and links", p, t)
 		}
 	})
 }

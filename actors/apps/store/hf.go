@@ -438,10 +438,10 @@ func (h HF) downloadFile(ctx context.Context, x *extractor, u, rel string, auth 
 	return nil
 }
 
-// InstallSpace downloads a Hugging Face space and installs it. The saved
-// metadata (the installed AppInfo's extra) is the space's JSON, with
-// "private": true for a private space, as the reference saves it.
-func (s *Store) InstallSpace(ctx context.Context, hf HF, spaceID string, private bool, logf func(string)) (Installed, error) {
+// InstallSpace downloads a Hugging Face space and installs it, checked by g.
+// The saved metadata (the installed AppInfo's extra) is the space's JSON,
+// with "private": true for a private space, as the reference saves it.
+func (s *Store) InstallSpace(ctx context.Context, hf HF, spaceID string, private bool, g Guard, logf func(string)) (Installed, error) {
 	logf = orNop(logf)
 	if err := ValidSpaceID(spaceID); err != nil {
 		return Installed{}, err
@@ -482,6 +482,7 @@ func (s *Store) InstallSpace(ctx context.Context, hf HF, spaceID string, private
 		description: desc,
 		url:         &u,
 		nameHint:    spaceID[strings.LastIndex(spaceID, "/")+1:],
+		guard:       g,
 	}, logf)
 }
 

@@ -320,7 +320,7 @@ func TestHFInstallSpaceAndCheckUpdates(t *testing.T) {
 
 	t.Run("public python space", func(t *testing.T) {
 		var logs []string
-		i, err := s.InstallSpace(ctx, f.hf(testToken), "pollen-robotics/hello", false, func(l string) { logs = append(logs, l) })
+		i, err := s.InstallSpace(ctx, f.hf(testToken), "pollen-robotics/hello", false, Guard{}, func(l string) { logs = append(logs, l) })
 		if err != nil {
 			t.Fatalf("%v\n%s", err, strings.Join(logs, "\n"))
 		}
@@ -352,18 +352,18 @@ func TestHFInstallSpaceAndCheckUpdates(t *testing.T) {
 	})
 
 	t.Run("private space needs the token", func(t *testing.T) {
-		_, err := s.InstallSpace(ctx, f.hf(""), "alice/secret", true, nil)
+		_, err := s.InstallSpace(ctx, f.hf(""), "alice/secret", true, Guard{}, nil)
 		if !errors.Is(err, ErrNotAuthorized) || !strings.Contains(err.Error(), "token") {
 			t.Fatalf("no token: %v", err)
 		}
-		_, err = s.InstallSpace(ctx, f.hf(""), "alice/secret", false, nil)
+		_, err = s.InstallSpace(ctx, f.hf(""), "alice/secret", false, Guard{}, nil)
 		if !errors.Is(err, ErrNotAuthorized) || !strings.Contains(err.Error(), "401") {
 			t.Fatalf("401 expected: %v", err)
 		}
 		if n := names(t, s); !slices.Equal(n, []string{"hello"}) {
 			t.Fatalf("store changed: %v", n)
 		}
-		i, err := s.InstallSpace(ctx, f.hf(testToken), "alice/secret", true, nil)
+		i, err := s.InstallSpace(ctx, f.hf(testToken), "alice/secret", true, Guard{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,11 +387,11 @@ func TestHFInstallSpaceAndCheckUpdates(t *testing.T) {
 	})
 
 	t.Run("space not found", func(t *testing.T) {
-		_, err := s.InstallSpace(ctx, f.hf(""), "nobody/missing", false, nil)
+		_, err := s.InstallSpace(ctx, f.hf(""), "nobody/missing", false, Guard{}, nil)
 		if !errors.Is(err, ErrSpaceNotFound) {
 			t.Fatalf("err = %v", err)
 		}
-		if _, err := s.InstallSpace(ctx, f.hf(""), "../etc", false, nil); !errors.Is(err, ErrInvalidName) {
+		if _, err := s.InstallSpace(ctx, f.hf(""), "../etc", false, Guard{}, nil); !errors.Is(err, ErrInvalidName) {
 			t.Fatalf("bad id: %v", err)
 		}
 		assertNoStaging(t, s)
@@ -427,7 +427,7 @@ func TestHFInstallSpaceAndCheckUpdates(t *testing.T) {
 			t.Fatalf("update json %s", b)
 		}
 		// A reinstall records the new sha.
-		if _, err := s.InstallSpace(ctx, f.hf(""), "pollen-robotics/hello", false, nil); err != nil {
+		if _, err := s.InstallSpace(ctx, f.hf(""), "pollen-robotics/hello", false, Guard{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if i, _ := s.Get("hello"); i.Source.SHA != sha2 {

@@ -118,7 +118,7 @@ func TestPythonApp(t *testing.T) {
 
 	t.Run("remove", func(t *testing.T) {
 		var logs []string
-		if err := s.Remove("hello", func(l string) { logs = append(logs, l) }); err != nil {
+		if err := s.Remove("hello", Guard{}, func(l string) { logs = append(logs, l) }); err != nil {
 			t.Fatal(err)
 		}
 		if len(logs) == 0 {
@@ -133,7 +133,7 @@ func TestPythonApp(t *testing.T) {
 		if _, err := s.Launch("hello"); !errors.Is(err, ErrNotInstalled) {
 			t.Fatalf("Launch after remove: %v", err)
 		}
-		if err := s.Remove("hello", nil); !errors.Is(err, ErrNotInstalled) {
+		if err := s.Remove("hello", Guard{}, nil); !errors.Is(err, ErrNotInstalled) {
 			t.Fatalf("second Remove: %v", err)
 		}
 		assertNoStaging(t, s)

@@ -283,13 +283,17 @@ func (s *Store) readMeta(name string) (Installed, error) {
 }
 
 // Remove deletes an installed app: its folder, venv and metadata. It stops
-// nothing; the caller stops a running app first.
-func (s *Store) Remove(name string, logf func(string)) error {
+// nothing: an app that g.InUse says runs is refused (ErrInUse).
+func (s *Store) Remove(name string, g Guard, logf func(string)) error {
 	logf = orNop(logf)
 	if err := ValidName(name); err != nil {
 		return err
 	}
 	s.mu.Lock()
+	if g.InUse != nil && g.InUse(name) {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: stop '%s' before removing it", ErrInUse, name)
+	}
 	if _, err := s.readMeta(name); err != nil && !errors.Is(err, ErrInvalidApp) {
 		s.mu.Unlock()
 		return err
@@ -435,9 +439,10 @@ func (s *Store) trashPath() (string, error) {
 }
 
 // commit moves a finished stage into place, replacing any installed app of
-// the same name. The old folder is first renamed aside and restored if the
-// second rename fails, so a name is never left without its last good app.
-func (s *Store) commit(stage string, i Installed, logf func(string)) (Installed, error) {
+// the same name unless g says it runs. The old folder is first renamed
+// aside and restored if the second rename fails, so a name is never left
+// without its last good app.
+func (s *Store) commit(stage string, i Installed, g Guard, logf func(string)) (Installed, error) {
 	if err := writeMeta(stage, i); err != nil {
 		return Installed{}, err
 	}
@@ -446,6 +451,10 @@ func (s *Store) commit(stage string, i Installed, logf func(string)) (Installed,
 		return Installed{}, err
 	}
 	s.mu.Lock()
+	if g.InUse != nil && g.InUse(i.Name) {
+		s.mu.Unlock()
+		return Installed{}, fmt.Errorf("%w: stop '%s' before installing it again", ErrInUse, i.Name)
+	}
 	var old string
 	if _, err := os.Lstat(dst); err == nil {
 		t, err := s.trashPath()
@@ -555,18 +564,30 @@ func orNop(logf func(string)) func(string) {
 // ---- install ----
 
 // InstallLocal installs an app from a folder or an archive (.tar.gz, .tgz,
-// .tar, .zip). A folder holding reachy-app.yaml is an executable app;
-// otherwise it must be a Python package declaring an entry point in the
-// group reachy_mini_apps.
+// .tar, .zip) at any path reachyd can read, with no guard. A folder holding
+// reachy-app.yaml is an executable app; otherwise it must be a Python
+// package declaring an entry point in the group reachy_mini_apps.
 func (s *Store) InstallLocal(ctx context.Context, src string, logf func(string)) (Installed, error) {
-	logf = orNop(logf)
-	abs, err := filepath.Abs(src)
+	ls, err := AnyPath(src)
 	if err != nil {
 		return Installed{}, err
 	}
-	st, err := os.Stat(abs)
+	return s.InstallLocalFrom(ctx, ls, Guard{}, logf)
+}
+
+// InstallLocalFrom installs an app from a folder or an archive confined to
+// src.Root (see LocalSource), checked by g.
+func (s *Store) InstallLocalFrom(ctx context.Context, src LocalSource, g Guard, logf func(string)) (Installed, error) {
+	logf = orNop(logf)
+	root, err := os.OpenRoot(src.Root)
 	if err != nil {
 		return Installed{}, fmt.Errorf("%w: %v", ErrInvalidApp, err)
+	}
+	defer root.Close()
+	abs := src.Path()
+	st, err := root.Stat(src.Rel)
+	if err != nil {
+		return Installed{}, fmt.Errorf("%w: %s does not exist or cannot be read", ErrInvalidApp, filepath.Base(abs))
 	}
 	stage, err := s.newStage()
 	if err != nil {
@@ -576,11 +597,24 @@ func (s *Store) InstallLocal(ctx context.Context, src string, logf func(string))
 	srcDir := filepath.Join(stage, "src")
 	lim := s.limits()
 	if st.IsDir() {
+		if d, err := filepath.Abs(stage); err == nil {
+			if _, in := inside(d, abs); in {
+				return Installed{}, invalidf("the source folder %s contains the store", abs)
+			}
+		}
 		logf(fmt.Sprintf("Copying %s", abs))
-		err = copyTree(abs, srcDir, lim)
+		var sub *os.Root
+		if sub, err = root.OpenRoot(src.Rel); err == nil {
+			err = copyFS(sub.FS(), srcDir, lim)
+			sub.Close()
+		}
 	} else {
 		logf(fmt.Sprintf("Extracting %s", abs))
-		err = extractArchive(abs, srcDir, lim)
+		var f *os.File
+		if f, err = root.Open(src.Rel); err == nil {
+			err = extractArchive(f, abs, srcDir, lim)
+			f.Close()
+		}
 		if err == nil {
 			srcDir, err = singleTopDir(srcDir)
 		}
@@ -591,6 +625,7 @@ func (s *Store) InstallLocal(ctx context.Context, src string, logf func(string))
 	return s.installStaged(ctx, stage, srcDir, installReq{
 		source: Source{Kind: SourceLocal, Path: abs},
 		extra:  map[string]any{"path": abs},
+		guard:  g,
 	}, logf)
 }
 
@@ -600,6 +635,7 @@ type installReq struct {
 	description string
 	url         *string
 	nameHint    string // picks among several entry points
+	guard       Guard
 }
 
 // installStaged installs the tree at srcDir (inside stage) and commits stage.
@@ -626,7 +662,11 @@ func (s *Store) installStaged(ctx context.Context, stage, srcDir string, req ins
 		}
 		logf(fmt.Sprintf("Installing executable app '%s'", i.Name))
 	} else {
-		py, err := s.installPython(ctx, stage, srcDir, req.nameHint, logf)
+		hint := req.nameHint
+		if req.guard.Name != "" {
+			hint = req.guard.Name
+		}
+		py, err := s.installPython(ctx, stage, srcDir, hint, logf)
 		if err != nil {
 			return Installed{}, err
 		}
@@ -640,7 +680,14 @@ func (s *Store) installStaged(ctx context.Context, stage, srcDir string, req ins
 			i.Description = py.summary
 		}
 	}
-	out, err := s.commit(stage, i, logf)
+	what := "the package"
+	if i.Kind == KindExec {
+		what = ManifestFile
+	}
+	if err := req.guard.checkName(i.Name, what); err != nil {
+		return Installed{}, err
+	}
+	out, err := s.commit(stage, i, req.guard, logf)
 	if err != nil {
 		return Installed{}, err
 	}

@@ -27,7 +27,7 @@ func BenchmarkVerifyLiveSession(b *testing.B) {
 	now := t0.Add(time.Minute)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := e.core.Verify(g.Token, tcp, now); err != nil {
+		if _, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, now); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -45,7 +45,7 @@ func BenchmarkVerifyColdSession(b *testing.B) {
 		b.StopTimer()
 		e.core.drop(e.core.sessions[g.SessionID]) // forget without a tombstone
 		b.StartTimer()
-		if _, err := e.core.Verify(g.Token, tcp, now); err != nil {
+		if _, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, now); err != nil {
 			b.Fatal(err)
 		}
 	}

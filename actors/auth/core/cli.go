@@ -24,7 +24,8 @@ Commands:
   list  List keys: id, name, level, created, last used, revoked.
   revoke ID
         Revoke a key by id (or a unique prefix of at least 4 digits).
-        Its sessions end at their next request.
+        A running daemon refuses its tokens from its next request on and
+        closes its topic WebSockets within 2 seconds.
 `
 
 // KeysCommand runs "reachyd keys ..." (args are what follows "keys")

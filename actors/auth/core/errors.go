@@ -8,7 +8,7 @@ import (
 
 // Sentinel errors. Every error this package returns wraps one of them, so
 // callers map them with errors.Is; the gateway answers 401 for the key,
-// token and session errors, 429 for ErrRateLimited (with Retry-After from
+// token, channel and session errors, 429 for ErrRateLimited (with Retry-After from
 // RateLimitedError) and 500 for the file errors.
 var (
 	// ErrBadKey: the API key is malformed, unknown or has the wrong secret.
@@ -44,22 +44,27 @@ var (
 	// (issuer, audience, formats) or not valid yet.
 	ErrTokenClaims = errors.New("authcore: invalid token claims")
 
+	// ErrTokenChannel: the token of a trusted local session (minted over
+	// the unix socket without a key) presented from the network.
+	ErrTokenChannel = errors.New("authcore: a local token is valid only on this host")
+
 	// ErrSessionEnded: the token is authentic but its session is over
 	// (idle expiry, key revoked or deleted, explicit end).
 	ErrSessionEnded = errors.New("authcore: session ended")
 
-	// ErrRateLimited: too many failed attempts from this address; the
-	// credential was not examined. errors.As to *RateLimitedError for the
-	// wait.
+	// ErrRateLimited: the credential was wrong, and this credential or
+	// this address has failed too often. errors.As to *RateLimitedError
+	// for the wait.
 	ErrRateLimited = errors.New("authcore: too many failed authentication attempts")
 
 	// ErrUsage: the keys command line was wrong; usage has been printed.
 	ErrUsage = errors.New("authcore: usage error")
 )
 
-// RateLimitedError is returned (wrapping ErrRateLimited) when an address's
-// failure budget is spent. RetryAfter is when one more attempt will be
-// examined; the gateway sends it as Retry-After, rounded up to seconds.
+// RateLimitedError is returned (wrapping ErrRateLimited) for a wrong
+// credential whose failure budget, or its address's, is spent. RetryAfter
+// is when one more failure will be answered as such; the gateway sends it
+// as Retry-After, rounded up to seconds.
 type RateLimitedError struct {
 	RetryAfter time.Duration
 }

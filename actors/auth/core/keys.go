@@ -310,6 +310,11 @@ type KeyStore struct {
 	mu   sync.Mutex
 	st   *keyState
 	stat os.FileInfo // of the version in st; nil when the file is absent
+	// bad is the version of the file that last failed to load, and badErr
+	// why: it is not read again until it changes (the daemon checks the
+	// file before every token check).
+	bad    os.FileInfo
+	badErr error
 }
 
 // StoreOption configures a KeyStore.
@@ -397,13 +402,19 @@ func (s *KeyStore) ReloadIfChanged() (bool, error) {
 		return false, fmt.Errorf("authcore: stat keys: %w", err)
 	}
 	if sameVersion(s.stat, fi) {
+		s.bad, s.badErr = nil, nil
 		return false, nil
 	}
-	st, fi, err := s.readDisk()
+	if s.bad != nil && fi != nil && sameVersion(s.bad, fi) {
+		return false, s.badErr
+	}
+	st, rfi, err := s.readDisk()
 	if err != nil {
+		s.bad, s.badErr = fi, err
 		return false, err
 	}
-	s.st, s.stat = st, fi
+	s.st, s.stat = st, rfi
+	s.bad, s.badErr = nil, nil
 	return true, nil
 }
 

@@ -226,6 +226,10 @@ func TestKeyStoreStrictDecoding(t *testing.T) {
 func TestReloadKeepsKeysOnCorruption(t *testing.T) {
 	e := newEnv(t, Config{})
 	p, _ := e.key(t, "keep", messages.LevelUser)
+	good, err := os.ReadFile(e.store.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(e.dir, "junk"), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +247,19 @@ func TestReloadKeepsKeysOnCorruption(t *testing.T) {
 	// A write must not clobber the corrupt file with a guess either.
 	_, _, err = e.store.Create("new", messages.LevelUser, t0)
 	wantErr(t, err, ErrCorruptFile)
+	// The same bad version keeps failing; a
+	// repaired file is picked up.
+	_, err = e.store.ReloadIfChanged()
+	wantErr(t, err, ErrCorruptFile)
+	if err := os.WriteFile(filepath.Join(e.dir, "junk"), good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(e.dir, "junk"), e.store.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := e.store.ReloadIfChanged(); !changed || err != nil {
+		t.Fatalf("repaired file: %v %v", changed, err)
+	}
 }
 
 func TestFileModes(t *testing.T) {

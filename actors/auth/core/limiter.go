@@ -2,6 +2,8 @@ package authcore
 
 import (
 	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"net/netip"
 	"strconv"
@@ -11,17 +13,29 @@ import (
 
 // Limiter defaults.
 //
-// A client may fail 10 times in a row, then once every 6 s: 10 per minute
-// sustained, about 14 400 guesses a day per address. Against 256-bit keys
-// and HMAC-SHA-256 tokens that is no brute force at all; the limit is
-// there to keep a guessing loop from costing the Pi CPU and log volume,
-// while a person who mistyped a key a few times is not locked out for
-// long (6 s per attempt once over the burst). 4096 tracked addresses take
-// well under 1 MB.
+// Failed attempts are counted per credential (the key id of a well-formed
+// API key, or a hash of whatever else was presented) and, far more
+// loosely, per address; a valid key or token is always examined first and
+// always passes, so no one's mistakes or guesses lock anyone else out.
+//
+// Per credential: 10 failures in a row, then one every 6 s (10 per minute
+// sustained). That is where a client stuck retrying a wrong key (pymirokai
+// retries every 5 s, forever) ends up: answered 429 with Retry-After, at
+// little cost in CPU and log volume.
+//
+// Per address: 100 failures in a row, then one a second, whatever the
+// credentials: a guessing loop that changes its credential at every try
+// is slowed down the same way, while the clients behind the same address
+// (everything on 127.0.0.1, a school's NAT) keep working with their own
+// valid keys and tokens. Against 256-bit keys and HMAC-SHA-256 tokens no
+// rate is a brute force; the limits are about cost, not secrecy. 4096
+// tracked entries per limiter take well under 1 MB.
 const (
 	DefaultLimiterBurst      = 10
 	DefaultLimiterRefill     = 6 * time.Second
 	DefaultLimiterMaxTracked = 4096
+	DefaultAddressBurst      = 100
+	DefaultAddressRefill     = time.Second
 	// maxRemoteKeyLen bounds the size of a limiter key, so that the
 	// memory bound holds whatever the caller passes as remote.
 	maxRemoteKeyLen = 64
@@ -31,15 +45,19 @@ const (
 type LimiterConfig struct {
 	Burst      int           // failures allowed back to back
 	Refill     time.Duration // one more failure allowed per Refill
-	MaxTracked int           // addresses remembered at most
+	MaxTracked int           // keys remembered at most
 }
 
 func (c LimiterConfig) withDefaults() LimiterConfig {
+	return c.or(DefaultLimiterBurst, DefaultLimiterRefill)
+}
+
+func (c LimiterConfig) or(burst int, refill time.Duration) LimiterConfig {
 	if c.Burst <= 0 {
-		c.Burst = DefaultLimiterBurst
+		c.Burst = burst
 	}
 	if c.Refill <= 0 {
-		c.Refill = DefaultLimiterRefill
+		c.Refill = refill
 	}
 	if c.MaxTracked <= 0 {
 		c.MaxTracked = DefaultLimiterMaxTracked
@@ -47,18 +65,17 @@ func (c LimiterConfig) withDefaults() LimiterConfig {
 	return c
 }
 
-// Limiter is a token bucket of failed authentication attempts per remote
-// key: Burst tokens, one back every Refill. Each failure takes a token;
-// with none left, the address is refused (ErrRateLimited) without its
-// credential being examined, so a guesser learns nothing while limited.
-// Successes take nothing.
+// Limiter is a token bucket of failed authentication attempts per key (a
+// credential or an address, see RemoteKey): Burst tokens, one back every
+// Refill. Each failure takes a token; with none left, Check reports
+// ErrRateLimited. Successes take nothing.
 //
 // The bucket is kept as GCRA's theoretical arrival time (tat): the bucket
 // is full when tat <= now and holds Burst - (tat-now)/Refill tokens
-// otherwise. A full bucket is the same as no entry, so only addresses
-// with recent failures use memory, and at most MaxTracked of them: when a
-// new address must be tracked at the limit, the entries already full are
-// dropped first, then the one whose last failure is oldest.
+// otherwise. A full bucket is the same as no entry, so only keys with
+// recent failures use memory, and at most MaxTracked of them: when a new
+// key must be tracked at the limit, the entries already full are dropped
+// first, then the one whose last failure is oldest.
 //
 // Not safe for concurrent use.
 type Limiter struct {
@@ -125,7 +142,7 @@ func (l *Limiter) remove(e *list.Element) {
 	l.lru.Remove(e)
 }
 
-// Sweep forgets addresses whose bucket has refilled, and returns how many.
+// Sweep forgets keys whose bucket has refilled, and returns how many.
 func (l *Limiter) Sweep(now time.Time) int {
 	n := 0
 	for e := l.lru.Front(); e != nil; {
@@ -139,7 +156,7 @@ func (l *Limiter) Sweep(now time.Time) int {
 	return n
 }
 
-// Len is the number of tracked addresses.
+// Len is the number of tracked keys.
 func (l *Limiter) Len() int { return len(l.m) }
 
 // RemoteKey turns a caller's address into the limiter's key:
@@ -172,3 +189,24 @@ func RemoteKey(remote string) string {
 // UnixRemote is the remote string for a unix-socket peer with this uid
 // (from SO_PEERCRED): unix callers are rate limited per user.
 func UnixRemote(uid int) string { return "unix:uid=" + strconv.Itoa(uid) }
+
+// keyCredential names a presented API key for the limiter: its key id when
+// it has the key format (so a client retrying a wrong or revoked key
+// counts against that key id alone, whatever the secret), a hash of it
+// otherwise.
+func keyCredential(apiKey string) string {
+	if id, err := ParseKey(apiKey); err == nil {
+		return "key:" + id
+	}
+	return hashedCredential("cred:", apiKey)
+}
+
+// tokenCredential names a presented token that failed verification.
+func tokenCredential(token string) string { return hashedCredential("tok:", token) }
+
+// hashedCredential: the first 128 bits of the SHA-256 of s, so that the
+// limiter never holds credential material and its keys have a fixed size.
+func hashedCredential(prefix, s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return prefix + hex.EncodeToString(sum[:16])
+}

@@ -110,55 +110,97 @@ func TestRemoteKey(t *testing.T) {
 	}
 }
 
-func TestCoreRateLimitsKeyExchange(t *testing.T) {
+// A client that keeps sending a wrong key is answered 429 once its
+// credential's budget is spent, but valid keys and tokens from the same
+// address (everything on 127.0.0.1, a NAT) always pass, including the key
+// whose id the wrong key names.
+func TestCoreLimiterNeverLocksOutValidCredentials(t *testing.T) {
 	e := newEnv(t, Config{})
-	good, _ := e.key(t, "k", messages.LevelUser)
-	ck := &countingKeys{KeySource: e.store}
-	c, err := NewCore(ck, e.signer, Config{Rand: detRand(5)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const attacker = "203.0.113.7:4444"
-	// Successes do not consume: interleave them with 9 failures.
-	for i := 0; i < 9; i++ {
-		_, err := c.Authenticate("rmk_guess", attacker, false, t0)
-		wantErr(t, err, ErrBadKey)
-		if _, err := c.Authenticate(good, attacker, false, t0); err != nil {
-			t.Fatalf("good key refused after %d failures: %v", i+1, err)
+	good, gk := e.key(t, "good", messages.LevelUser)
+	other, _ := e.key(t, "other", messages.LevelAdmin)
+	const shared = "127.0.0.1:4444"
+	tok := e.grant(t, other, t0).Token
+	wrongSecret := good[:20] + flipChar(good[20]) + good[21:]
+	for _, bad := range []string{"rmk_guess", wrongSecret} {
+		now := t0
+		for i := 0; i < 10; i++ {
+			_, err := e.core.Authenticate(bad, shared, false, now)
+			wantErr(t, err, ErrBadKey)
 		}
-	}
-	_, err = c.Authenticate("rmk_guess", attacker, false, t0)
-	wantErr(t, err, ErrBadKey) // the 10th failure is still examined
-	// Now limited: neither a wrong nor a right key is looked at.
-	before := ck.lookups
-	for _, k := range []string{"rmk_guess", good} {
-		_, err := c.Authenticate(k, attacker, false, t0.Add(time.Second))
+		_, err := e.core.Authenticate(bad, shared, false, now.Add(time.Second))
 		if got := retryAfter(t, err); got != 5*time.Second {
-			t.Fatalf("RetryAfter = %v, want 5s", got)
+			t.Fatalf("%q: RetryAfter = %v, want 5s", bad, got)
+		}
+		// The good keys and a token, from the same address, at the same time.
+		for _, k := range []string{good, other} {
+			if _, err := e.core.Authenticate(k, shared, false, now.Add(time.Second)); err != nil {
+				t.Fatalf("after %q: valid key refused: %v", bad, err)
+			}
+		}
+		if _, err := e.core.Verify(tok, shared, messages.ChannelNetwork, now.Add(time.Second)); err != nil {
+			t.Fatalf("after %q: valid token refused: %v", bad, err)
 		}
 	}
-	if ck.lookups != before {
-		t.Fatal("a rate-limited caller's key was examined")
-	}
-	// Another address is unaffected, and so is the trusted local socket.
-	if _, err := c.Authenticate(good, "198.51.100.1:1", false, t0); err != nil {
+	// The wrong secret counted against the key id it named, not the key:
+	// the key still works, and another wrong secret for it waits too.
+	if _, err := e.core.Authenticate(good, "198.51.100.1:1", false, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Authenticate("", UnixRemote(1000), true, t0); err != nil {
-		t.Fatal(err)
+	wrong2 := good[:30] + flipChar(good[30]) + good[31:]
+	_, err := e.core.Authenticate(wrong2, "198.51.100.1:1", false, t0.Add(time.Second))
+	retryAfter(t, err)
+	if _, ok := e.core.Limiter().m["key:"+gk.ID]; !ok {
+		t.Fatal("the wrong secret did not count against its key id")
 	}
-	// After RetryAfter, one attempt is examined again.
-	if _, err := c.Authenticate(good, attacker, false, t0.Add(6*time.Second)); err != nil {
-		t.Fatalf("after refill: %v", err)
-	}
-	// Revoked keys do not count (a client retrying a revoked key forever
-	// must not lock its address out).
+	// After Retry-After one more failure is answered as such.
+	_, err = e.core.Authenticate("rmk_guess", shared, false, t0.Add(6*time.Second))
+	wantErr(t, err, ErrBadKey)
+	// A revoked key counts against itself only, never its address.
 	r, rk := e.key(t, "revoked", messages.LevelUser)
 	e.store.Revoke(rk.ID, t0)
-	for i := 0; i < 50; i++ {
-		_, err := c.Authenticate(r, "198.51.100.2:1", false, t0)
+	const retrier = "198.51.100.2:1"
+	for i := 0; i < 10; i++ {
+		_, err := e.core.Authenticate(r, retrier, false, t0)
 		wantErr(t, err, ErrRevokedKey)
 	}
+	_, err = e.core.Authenticate(r, retrier, false, t0)
+	retryAfter(t, err)
+	if _, ok := e.core.AddressLimiter().m[RemoteKey(retrier)]; ok {
+		t.Fatal("a revoked key counted against its address")
+	}
+	// The trusted local socket is never limited.
+	if _, err := e.core.Authenticate("", UnixRemote(1000), true, t0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A guesser that changes its credential at every try is slowed down by
+// the looser per-address bound, which still lets valid credentials pass.
+func TestCoreAddressBound(t *testing.T) {
+	e := newEnv(t, Config{AddressLimiter: LimiterConfig{Burst: 20, Refill: time.Second}})
+	good, _ := e.key(t, "good", messages.LevelUser)
+	tok := e.grant(t, good, t0).Token
+	const attacker = "203.0.113.7:4444"
+	for i := 0; i < 20; i++ {
+		_, err := e.core.Authenticate(fmt.Sprintf("rmk_%08x_%s", i, strings.Repeat("A", 43)), attacker, false, t0)
+		wantErr(t, err, ErrBadKey)
+	}
+	_, err := e.core.Authenticate("rmk_ffffffff_"+strings.Repeat("A", 43), attacker, false, t0)
+	if got := retryAfter(t, err); got != time.Second {
+		t.Fatalf("RetryAfter = %v, want 1s", got)
+	}
+	// Forged tokens from the address wait as well.
+	_, err = e.core.Verify(flip(tok, 2, 3), attacker, messages.ChannelNetwork, t0)
+	retryAfter(t, err)
+	if _, err := e.core.Authenticate(good, attacker, false, t0); err != nil {
+		t.Fatalf("valid key refused: %v", err)
+	}
+	if _, err := e.core.Verify(tok, attacker, messages.ChannelNetwork, t0); err != nil {
+		t.Fatalf("valid token refused: %v", err)
+	}
+	// Another address is not affected.
+	_, err = e.core.Authenticate("rmk_guess", "198.51.100.9:1", false, t0)
+	wantErr(t, err, ErrBadKey)
 }
 
 func TestCoreRateLimitsTokens(t *testing.T) {
@@ -168,14 +210,19 @@ func TestCoreRateLimitsTokens(t *testing.T) {
 	const attacker = "[2001:db8:0:1::5]:999"
 	forged := flip(g.Token, 2, 3)
 	for i := 0; i < 10; i++ {
-		_, err := e.core.Verify(forged, attacker, t0)
+		_, err := e.core.Verify(forged, attacker, messages.ChannelNetwork, t0)
 		wantErr(t, err, ErrTokenSignature)
 	}
-	// Limited: even the genuine token is not examined. Another address in
-	// the same /64 shares the bucket.
-	_, err := e.core.Verify(g.Token, "[2001:db8:0:1::6]:1", t0)
+	_, err := e.core.Verify(forged, attacker, messages.ChannelNetwork, t0)
 	if got := retryAfter(t, err); got != 6*time.Second {
 		t.Fatalf("RetryAfter = %v", got)
+	}
+	// The genuine token is verified first and passes, from the same
+	// address and from its /64.
+	for _, from := range []string{attacker, "[2001:db8:0:1::6]:1"} {
+		if _, err := e.core.Verify(g.Token, from, messages.ChannelNetwork, t0); err != nil {
+			t.Fatalf("genuine token from %s: %v", from, err)
+		}
 	}
 	// Stale but authentic tokens (a WebSocket retrying after its session
 	// ended) never count.
@@ -183,8 +230,8 @@ func TestCoreRateLimitsTokens(t *testing.T) {
 	g2 := e.grant(t, other, t0)
 	e.core.EndSession(g2.SessionID)
 	late := t0.Add(time.Hour)
-	for i := 0; i < 100; i++ {
-		_, err := e.core.Verify(g2.Token, "198.51.100.3:1", late)
+	for i := 0; i < 200; i++ {
+		_, err := e.core.Verify(g2.Token, "198.51.100.3:1", messages.ChannelNetwork, late)
 		if errors.Is(err, ErrRateLimited) {
 			t.Fatalf("stale token rate limited after %d tries", i)
 		}

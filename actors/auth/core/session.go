@@ -44,7 +44,10 @@ type Config struct {
 	TokenTTL    time.Duration
 	SessionIdle time.Duration
 	MaxSessions int
-	Limiter     LimiterConfig
+	// Limiter bounds failed attempts per credential, AddressLimiter (much
+	// looser) per address; neither ever refuses a valid key or token.
+	Limiter        LimiterConfig
+	AddressLimiter LimiterConfig
 	// Rand supplies session and client ids (crypto/rand when nil).
 	Rand io.Reader
 }
@@ -134,7 +137,11 @@ type Core struct {
 	sessions map[string]*list.Element // of *session
 	lru      *list.List               // front: most recently used
 	ended    map[string]time.Time     // session id -> refuse its tokens until
-	limiter  *Limiter
+	// justEnded: sessions ended since the last TakeEnded, for the shell to
+	// close what they hold open.
+	justEnded []string
+	limiter   *Limiter // per credential
+	addrs     *Limiter // per address
 }
 
 // NewCore assembles a Core.
@@ -157,6 +164,7 @@ func NewCore(keys KeySource, signer *Signer, cfg Config) (*Core, error) {
 		return nil, fmt.Errorf("authcore: SessionIdle (%v) must be at least TokenTTL (%v)", cfg.SessionIdle, cfg.TokenTTL)
 	}
 	cfg.Limiter = cfg.Limiter.withDefaults()
+	cfg.AddressLimiter = cfg.AddressLimiter.or(DefaultAddressBurst, DefaultAddressRefill)
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
@@ -169,6 +177,7 @@ func NewCore(keys KeySource, signer *Signer, cfg Config) (*Core, error) {
 		lru:      list.New(),
 		ended:    make(map[string]time.Time),
 		limiter:  NewLimiter(cfg.Limiter),
+		addrs:    NewLimiter(cfg.AddressLimiter),
 	}, nil
 }
 
@@ -178,28 +187,24 @@ func NewCore(keys KeySource, signer *Signer, cfg Config) (*Core, error) {
 // credentials (SO_PEERCRED) show the daemon's own uid or root: pymirokai
 // sends an empty X-API-Key there ("default local authentication"), and
 // such a caller could read the key files anyway. They get ADMIN with sub
-// "local" whatever key they send, and are not rate limited. Everyone else
-// needs a valid, unrevoked key.
+// "local" whatever key they send, and are not rate limited. Their tokens
+// are bound to the host (see Verify). Everyone else needs a valid,
+// unrevoked key.
 //
-// remote is the caller's address (the TCP peer, or UnixRemote(uid)); a
-// wrong key counts against it in the limiter, and while it is limited the
-// key is not looked at (ErrRateLimited). A revoked key does not count: it
-// is proof of a real key, not a guess, and pymirokai retries such a key
-// every few seconds forever, which would otherwise lock its address out.
+// The key is always examined, and a valid one always passes: the limiter
+// only decides how a wrong key is answered (see refuse). remote is the
+// caller's address (the TCP peer, or UnixRemote(uid)). A revoked key
+// counts against its own key id but not against the address: it is proof
+// of a real key, not a guess, and pymirokai retries such a key every few
+// seconds forever.
 func (c *Core) Authenticate(apiKey, remote string, trustedLocal bool, now time.Time) (Grant, error) {
 	if trustedLocal {
 		return c.open(LocalSubject, messages.LevelAdmin, true, now)
 	}
-	rk := RemoteKey(remote)
-	if err := c.limiter.Check(rk, now); err != nil {
-		return Grant{}, err
-	}
 	k, err := c.keys.Lookup(apiKey)
 	if err != nil {
-		if !errors.Is(err, ErrRevokedKey) {
-			c.limiter.Fail(rk, now)
-		}
-		return Grant{}, fmt.Errorf("authenticate: %w", err)
+		return Grant{}, c.refuse(keyCredential(apiKey), remote, !errors.Is(err, ErrRevokedKey), now,
+			fmt.Errorf("authenticate: %w", err))
 	}
 	g, err := c.open(k.ID, k.Level, false, now)
 	if err != nil {
@@ -207,6 +212,34 @@ func (c *Core) Authenticate(apiKey, remote string, trustedLocal bool, now time.T
 	}
 	g.UsageErr = c.keys.MarkUsed(k.ID, now)
 	return g, nil
+}
+
+// refuse answers a failed attempt: err, recorded against the credential
+// (and the address when byAddress), or a *RateLimitedError when either has
+// no failure left, in which case nothing more is recorded (a client that
+// keeps failing does not push its own wait further out). It is only ever
+// called once the credential has been found wrong, so it can lock out no
+// valid key or token, whoever else shares the address or the key id.
+func (c *Core) refuse(cred, remote string, byAddress bool, now time.Time, err error) error {
+	var wait time.Duration
+	var rl *RateLimitedError
+	if e := c.limiter.Check(cred, now); errors.As(e, &rl) {
+		wait = rl.RetryAfter
+	}
+	rk := RemoteKey(remote)
+	if byAddress {
+		if e := c.addrs.Check(rk, now); errors.As(e, &rl) {
+			wait = max(wait, rl.RetryAfter)
+		}
+	}
+	if wait > 0 {
+		return &RateLimitedError{RetryAfter: wait}
+	}
+	c.limiter.Fail(cred, now)
+	if byAddress {
+		c.addrs.Fail(rk, now)
+	}
+	return err
 }
 
 func (c *Core) open(keyID string, level messages.AccessLevel, local bool, now time.Time) (Grant, error) {
@@ -233,28 +266,32 @@ func (c *Core) open(keyID string, level messages.AccessLevel, local bool, now ti
 }
 
 // Verify authenticates a bearer token (REST Authorization header, or the
-// WebSocket's ?token=) by the session rules on Core. Errors wrap
-// ErrRateLimited, the Signer's token errors, ErrSessionEnded (with
-// ErrRevokedKey or ErrUnknownKey when the key is the reason) or
-// ErrTokenExpired (an expired token of a session that is not alive).
+// WebSocket's ?token=) by the session rules on Core. Errors wrap the
+// Signer's token errors, ErrTokenChannel, ErrSessionEnded (with
+// ErrRevokedKey or ErrUnknownKey when the key is the reason),
+// ErrTokenExpired (an expired token of a session that is not alive) or
+// ErrRateLimited.
 //
+// The token is always verified first, and a valid token always passes.
 // Only failures that do not prove possession of a token this daemon
-// issued (malformed, bad signature, too large) count against remote in
-// the limiter: the WebSocket client retries its stale token every few
-// seconds forever, and that must not lock its address out of a fresh key
-// exchange.
-func (c *Core) Verify(token, remote string, now time.Time) (Principal, error) {
-	rk := RemoteKey(remote)
-	if err := c.limiter.Check(rk, now); err != nil {
-		return Principal{}, err
-	}
+// issued (malformed, bad signature, too large) count, against the token
+// (by hash) and the address: the WebSocket client retries its stale token
+// every few seconds forever, which must cost nothing.
+//
+// A token of a trusted local session (minted over the unix socket without
+// a key) is refused on ch == ChannelNetwork: it is bound to this host, so
+// a leaked one gives nothing to the network.
+func (c *Core) Verify(token, remote string, ch messages.Channel, now time.Time) (Principal, error) {
 	cl, err := c.signer.Verify(token, now)
 	expired := errors.Is(err, ErrTokenExpired)
 	if err != nil && !expired {
-		if !errors.Is(err, ErrTokenClaims) {
-			c.limiter.Fail(rk, now)
+		if errors.Is(err, ErrTokenClaims) {
+			return Principal{}, fmt.Errorf("verify: %w", err)
 		}
-		return Principal{}, fmt.Errorf("verify: %w", err)
+		return Principal{}, c.refuse(tokenCredential(token), remote, true, now, fmt.Errorf("verify: %w", err))
+	}
+	if cl.Subject == LocalSubject && ch == messages.ChannelNetwork {
+		return Principal{}, fmt.Errorf("verify: %w", ErrTokenChannel)
 	}
 	if until, ok := c.ended[cl.SessionID]; ok {
 		if now.Before(until) {
@@ -402,7 +439,18 @@ func (c *Core) Sweep(now time.Time) int {
 		}
 	}
 	c.limiter.Sweep(now)
+	c.addrs.Sweep(now)
 	return len(victims)
+}
+
+// TakeEnded returns the ids of the sessions ended since the last call
+// (by Verify, Rotate, EndSession, EndSessionsOfKey or Sweep; not those
+// evicted for room, whose tokens may re-create them) and forgets them.
+// The shell closes what those sessions hold open (topic WebSockets).
+func (c *Core) TakeEnded() []string {
+	out := c.justEnded
+	c.justEnded = nil
+	return out
 }
 
 // Sessions lists the live sessions, most recently used first.
@@ -418,8 +466,12 @@ func (c *Core) Sessions() []SessionInfo {
 	return out
 }
 
-// Limiter exposes the failure limiter (for metrics and tests).
+// Limiter exposes the per-credential failure limiter (for metrics and
+// tests).
 func (c *Core) Limiter() *Limiter { return c.limiter }
+
+// AddressLimiter exposes the per-address failure limiter.
+func (c *Core) AddressLimiter() *Limiter { return c.addrs }
 
 func (c *Core) insert(s *session) {
 	for len(c.sessions) >= c.cfg.MaxSessions {
@@ -449,6 +501,9 @@ func (c *Core) drop(e *list.Element) {
 func (c *Core) end(s *session, now time.Time) {
 	if e, ok := c.sessions[s.id]; ok {
 		c.drop(e)
+	}
+	if len(c.justEnded) < maxTombstones(c.cfg.MaxSessions) {
+		c.justEnded = append(c.justEnded, s.id)
 	}
 	until := s.maxExp.Add(Leeway)
 	if !now.IsZero() && !now.Before(until) {

@@ -3,6 +3,7 @@ package authcore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,11 @@ func TestAuthenticate(t *testing.T) {
 				!g.ExpiresAt.Equal(t0.Add(DefaultTokenTTL)) || g.UsageErr != nil {
 				t.Fatalf("grant = %+v", g)
 			}
-			p, err := e.core.Verify(g.Token, remote, t0)
+			ch := messages.ChannelNetwork
+			if tt.local {
+				ch = messages.ChannelUnix
+			}
+			p, err := e.core.Verify(g.Token, remote, ch, t0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +114,7 @@ func TestSessionBoundValidity(t *testing.T) {
 	// Live session: the token is accepted long after its exp, as the
 	// WebSocket reconnects with it.
 	for _, at := range []time.Duration{ttl + time.Minute, 3 * time.Hour, 20 * time.Hour, 40 * time.Hour} {
-		if _, err := e.core.Verify(g.Token, tcp, t0.Add(at)); err != nil {
+		if _, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, t0.Add(at)); err != nil {
 			t.Fatalf("expired token of a live session refused at +%v: %v", at, err)
 		}
 	}
@@ -122,9 +127,9 @@ func TestExpiredTokenOfEndedSessionRefused(t *testing.T) {
 
 	t.Run("idle expiry", func(t *testing.T) {
 		g := e.grant(t, key, t0)
-		_, err := e.core.Verify(g.Token, tcp, t0.Add(DefaultSessionIdle))
+		_, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, t0.Add(DefaultSessionIdle))
 		wantErr(t, err, ErrSessionEnded)
-		_, err = e.core.Verify(g.Token, tcp, t0.Add(DefaultSessionIdle+time.Hour))
+		_, err = e.core.Verify(g.Token, tcp, messages.ChannelNetwork, t0.Add(DefaultSessionIdle+time.Hour))
 		wantErr(t, err, ErrTokenExpired)
 	})
 	t.Run("explicit end", func(t *testing.T) {
@@ -132,20 +137,20 @@ func TestExpiredTokenOfEndedSessionRefused(t *testing.T) {
 		if !e.core.EndSession(g.SessionID) {
 			t.Fatal("EndSession: not live")
 		}
-		_, err := e.core.Verify(g.Token, tcp, late)
+		_, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, late)
 		wantErr(t, err, ErrTokenExpired)
 	})
 	t.Run("explicit end, token not expired yet", func(t *testing.T) {
 		g := e.grant(t, key, t0)
 		e.core.EndSession(g.SessionID)
 		// Without the tombstone this token would re-create the session.
-		_, err := e.core.Verify(g.Token, tcp, t0.Add(time.Minute))
+		_, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, t0.Add(time.Minute))
 		wantErr(t, err, ErrSessionEnded)
 	})
 	t.Run("unknown session (restart)", func(t *testing.T) {
 		g := e.grant(t, key, t0)
 		c2 := e.restart(t, Config{})
-		_, err := c2.Verify(g.Token, tcp, late)
+		_, err := c2.Verify(g.Token, tcp, messages.ChannelNetwork, late)
 		wantErr(t, err, ErrTokenExpired)
 	})
 	t.Run("key revoked", func(t *testing.T) {
@@ -153,7 +158,7 @@ func TestExpiredTokenOfEndedSessionRefused(t *testing.T) {
 		if err := e.store.Revoke(k.ID, t0); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.core.Verify(g.Token, tcp, late)
+		_, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, late)
 		wantErr(t, err, ErrSessionEnded)
 		wantErr(t, err, ErrRevokedKey)
 	})
@@ -164,7 +169,7 @@ func TestRestartRecreatesSession(t *testing.T) {
 	key, k := e.key(t, "k", messages.LevelEnchanter)
 	g := e.grant(t, key, t0)
 	c2 := e.restart(t, Config{})
-	p, err := c2.Verify(g.Token, tcp, t0.Add(10*time.Minute))
+	p, err := c2.Verify(g.Token, tcp, messages.ChannelNetwork, t0.Add(10*time.Minute))
 	if err != nil {
 		t.Fatalf("unexpired token after restart: %v", err)
 	}
@@ -172,7 +177,7 @@ func TestRestartRecreatesSession(t *testing.T) {
 		t.Fatalf("principal = %+v", p)
 	}
 	// The re-created session is live: the same token now passes past exp.
-	if _, err := c2.Verify(g.Token, tcp, t0.Add(2*time.Hour)); err != nil {
+	if _, err := c2.Verify(g.Token, tcp, messages.ChannelNetwork, t0.Add(2*time.Hour)); err != nil {
 		t.Fatalf("re-created session not live: %v", err)
 	}
 	if n := len(c2.Sessions()); n != 1 {
@@ -181,7 +186,7 @@ func TestRestartRecreatesSession(t *testing.T) {
 	// A local session survives a restart the same way.
 	lg, _ := e.core.Authenticate("", "unix:uid=0", true, t0)
 	c3 := e.restart(t, Config{})
-	if p, err := c3.Verify(lg.Token, tcp, t0.Add(time.Minute)); err != nil || !p.Local || p.Level != messages.LevelAdmin {
+	if p, err := c3.Verify(lg.Token, UnixRemote(0), messages.ChannelUnix, t0.Add(time.Minute)); err != nil || !p.Local || p.Level != messages.LevelAdmin {
 		t.Fatalf("local token after restart: %+v, %v", p, err)
 	}
 	// ...but not once the key is revoked.
@@ -190,7 +195,7 @@ func TestRestartRecreatesSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	c4 := e.restart(t, Config{})
-	_, err = c4.Verify(g2.Token, tcp, t0.Add(time.Minute))
+	_, err = c4.Verify(g2.Token, tcp, messages.ChannelNetwork, t0.Add(time.Minute))
 	wantErr(t, err, ErrRevokedKey)
 }
 
@@ -200,7 +205,7 @@ func TestRotation(t *testing.T) {
 	g := e.grant(t, key, t0)
 	now := t0
 	tokens := []string{g.Token}
-	p, err := e.core.Verify(g.Token, tcp, now)
+	p, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +213,7 @@ func TestRotation(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		now = now.Add(10 * time.Minute)
 		last := tokens[len(tokens)-1]
-		p, err = e.core.Verify(last, tcp, now)
+		p, err = e.core.Verify(last, tcp, messages.ChannelNetwork, now)
 		if err != nil {
 			t.Fatalf("command %d: %v", i, err)
 		}
@@ -224,7 +229,7 @@ func TestRotation(t *testing.T) {
 	// Every token issued to the live session still verifies, the first
 	// one (the WebSocket's) included, to the same principal.
 	for i, tok := range tokens {
-		got, err := e.core.Verify(tok, tcp, now)
+		got, err := e.core.Verify(tok, tcp, messages.ChannelNetwork, now)
 		if err != nil {
 			t.Fatalf("token %d refused: %v", i, err)
 		}
@@ -238,7 +243,7 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, tok := range tokens {
-		_, err := e.core.Verify(tok, tcp, now)
+		_, err := e.core.Verify(tok, tcp, messages.ChannelNetwork, now)
 		wantErr(t, err, ErrSessionEnded)
 		_ = i
 	}
@@ -253,7 +258,7 @@ func TestRotateChecks(t *testing.T) {
 	e := newEnv(t, Config{})
 	key, _ := e.key(t, "k", messages.LevelUser)
 	g := e.grant(t, key, t0)
-	p, _ := e.core.Verify(g.Token, tcp, t0)
+	p, _ := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, t0)
 	forged := p
 	forged.Level = messages.LevelEnchanter
 	_, err := e.core.Rotate(forged, t0)
@@ -271,7 +276,7 @@ func TestSessionIdleExpiry(t *testing.T) {
 	now := t0
 	for i := 0; i < 24; i++ {
 		now = now.Add(59 * time.Minute)
-		if _, err := e.core.Verify(g.Token, tcp, now); err != nil {
+		if _, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, now); err != nil {
 			t.Fatalf("use %d: %v", i, err)
 		}
 	}
@@ -286,7 +291,7 @@ func TestSessionIdleExpiry(t *testing.T) {
 	if n := e.core.Sweep(now.Add(time.Hour)); n != 1 {
 		t.Fatalf("Sweep ended %d, want 1", n)
 	}
-	_, err := e.core.Verify(g.Token, tcp, now.Add(time.Hour))
+	_, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, now.Add(time.Hour))
 	wantErr(t, err, ErrTokenExpired)
 	if len(e.core.Sessions()) != 0 {
 		t.Fatal("session still listed")
@@ -302,10 +307,10 @@ func TestEndSessionsOfKey(t *testing.T) {
 		t.Fatalf("ended %d, want 2", n)
 	}
 	for _, tok := range []string{ga1.Token, ga2.Token} {
-		_, err := e.core.Verify(tok, tcp, t0)
+		_, err := e.core.Verify(tok, tcp, messages.ChannelNetwork, t0)
 		wantErr(t, err, ErrSessionEnded)
 	}
-	if _, err := e.core.Verify(gb.Token, tcp, t0); err != nil {
+	if _, err := e.core.Verify(gb.Token, tcp, messages.ChannelNetwork, t0); err != nil {
 		t.Fatal(err)
 	}
 	// The key itself still works for a new session.
@@ -340,7 +345,7 @@ func TestMaxSessions(t *testing.T) {
 	}
 	// Touch the second-oldest survivor so the LRU order differs from
 	// creation order.
-	if _, err := e.core.Verify(gs[2].Token, tcp, t0.Add(10*time.Second)); err != nil {
+	if _, err := e.core.Verify(gs[2].Token, tcp, messages.ChannelNetwork, t0.Add(10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	e.grant(t, key, t0.Add(11*time.Second))
@@ -357,10 +362,10 @@ func TestMaxSessions(t *testing.T) {
 	}
 	// An evicted session's unexpired token brings it back (eviction is
 	// about memory); an expired one does not.
-	if _, err := e.core.Verify(gs[0].Token, tcp, t0.Add(time.Minute)); err != nil {
+	if _, err := e.core.Verify(gs[0].Token, tcp, messages.ChannelNetwork, t0.Add(time.Minute)); err != nil {
 		t.Fatalf("evicted session's fresh token: %v", err)
 	}
-	_, err := e.core.Verify(gs[1].Token, tcp, t0.Add(time.Hour))
+	_, err := e.core.Verify(gs[1].Token, tcp, messages.ChannelNetwork, t0.Add(time.Hour))
 	wantErr(t, err, ErrTokenExpired)
 }
 
@@ -376,5 +381,66 @@ func TestNewCoreConfig(t *testing.T) {
 	if err != nil || c.cfg.TokenTTL != 15*time.Minute || c.cfg.SessionIdle != 24*time.Hour || c.cfg.MaxSessions != 1024 ||
 		c.cfg.Limiter != (LimiterConfig{Burst: 10, Refill: 6 * time.Second, MaxTracked: 4096}) {
 		t.Fatalf("defaults = %+v, %v", c.cfg, err)
+	}
+}
+
+// A token minted over the unix socket without a key is bound to this
+// host: refused from the network, before and after a restart, without
+// counting as a failed attempt.
+func TestLocalTokenBoundToHost(t *testing.T) {
+	e := newEnv(t, Config{Limiter: LimiterConfig{Burst: 1}, AddressLimiter: LimiterConfig{Burst: 1}})
+	lg, err := e.core.Authenticate("", UnixRemote(0), true, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []messages.Channel{messages.ChannelUnix, messages.ChannelHost} {
+		if p, err := e.core.Verify(lg.Token, "127.0.0.1:1", ch, t0); err != nil || !p.Local {
+			t.Fatalf("channel %d: %+v %v", ch, p, err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		_, err := e.core.Verify(lg.Token, tcp, messages.ChannelNetwork, t0)
+		wantErr(t, err, ErrTokenChannel)
+	}
+	c2 := e.restart(t, Config{})
+	_, err = c2.Verify(lg.Token, tcp, messages.ChannelNetwork, t0.Add(time.Minute))
+	wantErr(t, err, ErrTokenChannel)
+	if _, err := c2.Verify(lg.Token, UnixRemote(0), messages.ChannelUnix, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// Key sessions are not bound.
+	key, _ := e.key(t, "k", messages.LevelUser)
+	g := e.grant(t, key, t0)
+	if _, err := e.core.Verify(g.Token, tcp, messages.ChannelNetwork, t0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Sessions ended by a revocation (seen at a Sweep), explicitly or at use
+// are handed to the shell once, so it can close their WebSockets.
+func TestTakeEnded(t *testing.T) {
+	e := newEnv(t, Config{})
+	key, k := e.key(t, "k", messages.LevelUser)
+	other, _ := e.key(t, "other", messages.LevelUser)
+	a, b := e.grant(t, key, t0), e.grant(t, key, t0)
+	c := e.grant(t, other, t0)
+	if got := e.core.TakeEnded(); len(got) != 0 {
+		t.Fatalf("ended before anything ended: %v", got)
+	}
+	e.store.Revoke(k.ID, t0)
+	e.core.Sweep(t0.Add(time.Second))
+	got := e.core.TakeEnded()
+	slices.Sort(got)
+	want := []string{a.SessionID, b.SessionID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("ended = %v, want %v", got, want)
+	}
+	if got := e.core.TakeEnded(); len(got) != 0 {
+		t.Fatalf("ended twice: %v", got)
+	}
+	e.core.EndSession(c.SessionID)
+	if got := e.core.TakeEnded(); !slices.Equal(got, []string{c.SessionID}) {
+		t.Fatalf("ended = %v", got)
 	}
 }

@@ -30,6 +30,7 @@ type serverFrame struct {
 	Data      json.RawMessage `json:"data"`
 	RequestID json.RawMessage `json:"request_id"`
 	Filename  *string         `json:"filename"`
+	Finishing []string        `json:"finishing"`
 }
 
 // got is one frame read from the host, decoded.
@@ -101,11 +102,24 @@ func needPython(t *testing.T) string {
 // and starts the real host on it.
 func startHost(t *testing.T, files map[string]string, tweak ...func(*Options)) *harness {
 	t.Helper()
-	py := needPython(t)
-	h := &harness{t: t, dir: t.TempDir(), work: t.TempDir(), changed: make(chan struct{}), ended: make(chan struct{})}
+	h := &harness{t: t, dir: t.TempDir(), work: t.TempDir()}
 	for rel, src := range files {
 		h.write(rel, src)
 	}
+	return launch(t, h.dir, h.work, tweak...)
+}
+
+// restart starts a new host on the folders of h (which has exited), as
+// the skills actor does after the host exits.
+func (h *harness) restart(tweak ...func(*Options)) *harness {
+	h.t.Helper()
+	return launch(h.t, h.dir, h.work, tweak...)
+}
+
+func launch(t *testing.T, dir, work string, tweak ...func(*Options)) *harness {
+	t.Helper()
+	py := needPython(t)
+	h := &harness{t: t, dir: dir, work: work, changed: make(chan struct{}), ended: make(chan struct{})}
 	opt := Options{Python: py, SkillsDir: h.dir, WorkDir: h.work, ListInterval: 200 * time.Millisecond, Log: h.addLog}
 	for _, f := range tweak {
 		f(&opt)

@@ -12,7 +12,9 @@
 //	{"action":"subscribe","topic":"RPC_command"}            (and skills_list_command, at start)
 //	{"action":"publish","topic":T,"data":{"name":T,"type":...,"data":...}}
 //
-// published on skills_list_result (every ListInterval and on request),
+// published on skills_list_result (every ListInterval and on request; the
+// frame has a reachyd key "finishing" listing the sync skills whose
+// cancelled run's thread still runs, which cannot start again yet),
 // RPC_result (run results, whose data is JSON-RPC text, and cancel
 // replies) and skill_manager_errors (one frame per change of a file's
 // problem, with a reachyd "filename" key; an empty data clears that
@@ -30,12 +32,22 @@
 // interpret the frames. The host runs in its own process group, dies with
 // reachyd (parent-death signal on Linux), and whatever it started is
 // killed when it exits.
+//
+// Imports have a deadline (Options.ImportTimeout). A thread stuck in an
+// import cannot be stopped, so a host whose import does not finish in time
+// reports the file on skill_manager_errors, remembers it in WorkDir (skipped
+// until it changes) and exits with ErrImportStuck: the caller starts a new
+// host, which skips it. A host so stuck that it cannot even notice (an
+// import holding the interpreter) is killed by this package once the
+// import has run ImportTimeout plus a grace, and the next host skips the
+// file as well.
 package host
 
 import (
 	"bufio"
 	"bytes"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -96,6 +108,23 @@ var (
 	ErrBadFrame = errors.New("skill host: bad frame")
 	// ErrRunning is what Err returns before Done is closed.
 	ErrRunning = errors.New("skill host: still running")
+	// ErrImportStuck: the host exited because a skill file's import did
+	// not finish within ImportTimeout (or it was killed for it). Start a
+	// new host: it skips that file until the file changes.
+	ErrImportStuck = errors.New("skill host: a skill file blocked at import")
+)
+
+// exitImportStuck is the host's exit status for ErrImportStuck.
+const exitImportStuck = 3
+
+// DefaultImportTimeout is Options.ImportTimeout when zero.
+const DefaultImportTimeout = 10 * time.Second
+
+// State files of the host in WorkDir: the import in progress, and the files
+// skipped until they change.
+const (
+	importingFile = "importing.json"
+	skippedFile   = "import-skipped.json"
 )
 
 // Options configure Start.
@@ -114,6 +143,13 @@ type Options struct {
 	// created) and is the host's working directory, so a skill writing a
 	// relative path writes outside the scanned folder. Required.
 	WorkDir string
+	// ImportTimeout bounds the import of one skill file; 10 s if zero.
+	ImportTimeout time.Duration
+	// ForgetSkipped clears the host's record of the files it skips (those
+	// whose import hung or crashed the host) before it starts: set it for
+	// the first host of a daemon, so a restart of reachyd gives every file
+	// another chance.
+	ForgetSkipped bool
 	// Env is the host's environment; nil inherits reachyd's.
 	Env []string
 	// Log receives each stderr line (the host's log and whatever skills
@@ -142,6 +178,7 @@ type Process struct {
 
 	mu     sync.Mutex
 	reaped bool // the leader is reaped: its pid (= group id) may be reused
+	stuck  bool // killed by the import watch
 	err    error
 }
 
@@ -164,6 +201,9 @@ func Start(opt Options) (*Process, error) {
 	if opt.ListInterval <= 0 {
 		opt.ListInterval = time.Second
 	}
+	if opt.ImportTimeout <= 0 {
+		opt.ImportTimeout = DefaultImportTimeout
+	}
 	if opt.Log == nil {
 		opt.Log = func(string) {}
 	}
@@ -179,6 +219,13 @@ func Start(opt Options) (*Process, error) {
 	path, err := writeScript(opt.WorkDir)
 	if err != nil {
 		return nil, fmt.Errorf("skill host: write script: %w", err)
+	}
+	if opt.ForgetSkipped {
+		for _, name := range []string{importingFile, skippedFile} {
+			if err := os.Remove(filepath.Join(opt.WorkDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("skill host: %w", err)
+			}
+		}
 	}
 
 	// Our ends of the pipes are *os.File in non-blocking mode, so Close
@@ -198,9 +245,10 @@ func Start(opt Options) (*Process, error) {
 		return nil, fmt.Errorf("skill host: %w", err)
 	}
 
-	secs := strconv.FormatFloat(opt.ListInterval.Seconds(), 'f', -1, 64)
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
 	cmd := exec.Command(opt.Python, "-u", "-B", path,
-		"--skills-dir", skills, "--api-url", opt.APIURL, "--list-interval", secs)
+		"--skills-dir", skills, "--api-url", opt.APIURL, "--list-interval", secs(opt.ListInterval),
+		"--import-timeout", secs(opt.ImportTimeout), "--state-dir", opt.WorkDir)
 	cmd.Dir = opt.WorkDir
 	cmd.Env = opt.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
@@ -235,6 +283,7 @@ func Start(opt Options) (*Process, error) {
 		go p.writeFrames()
 		go p.readFrames()
 		go p.readLog()
+		go p.watchImports(filepath.Join(opt.WorkDir, importingFile), opt.ImportTimeout+importGrace(opt.ImportTimeout))
 		started <- nil
 		p.wait()
 	}()
@@ -323,11 +372,54 @@ func (p *Process) wait() {
 	closeAll(p.stdout, p.stderr)
 
 	p.mu.Lock()
-	if werr != nil {
+	var exit *exec.ExitError
+	switch {
+	case p.stuck || errors.As(werr, &exit) && exit.ExitCode() == exitImportStuck:
+		p.err = fmt.Errorf("%w (%w)", ErrImportStuck, werr)
+	case werr != nil:
 		p.err = fmt.Errorf("skill host: %w", werr)
 	}
 	p.mu.Unlock()
 	close(p.done)
+}
+
+// importGrace is how long past its timeout an import may run before the
+// host is killed: the host's own deadline fires at the timeout, so this
+// only catches a host too stuck to act on it.
+func importGrace(timeout time.Duration) time.Duration { return max(timeout, 2*time.Second) }
+
+// watchImports kills the host when the import it records in marker has
+// run longer than limit: the host's own deadline did not fire, so its
+// interpreter is held (an import in C code that never yields). The next
+// host finds the marker and skips that file.
+func (p *Process) watchImports(marker string, limit time.Duration) {
+	tick := time.NewTicker(min(limit/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-tick.C:
+		}
+		st, err := os.Stat(marker)
+		if err != nil || time.Since(st.ModTime()) < limit {
+			continue
+		}
+		b, err := os.ReadFile(marker)
+		var m struct {
+			Pid  int    `json:"pid"`
+			File string `json:"file"`
+		}
+		if err != nil || json.Unmarshal(b, &m) != nil || m.Pid != p.pid {
+			continue // a previous host's, or being rewritten
+		}
+		p.logf("the import of %s has run for more than %v and the host does not answer: killed", m.File, limit)
+		p.mu.Lock()
+		p.stuck = true
+		p.mu.Unlock()
+		p.signalGroup(sigKill)
+		return
+	}
 }
 
 // Pid is the host's process id (also its process group id).

@@ -13,9 +13,16 @@ SkillManager speaks over the topic WebSocket:
 
 The host subscribes ``RPC_command`` and ``skills_list_command``, publishes the
 skills it finds on ``skills_list_result`` every ``--list-interval`` seconds and
-on request, runs and cancels skills on ``RPC_command`` (answering on
-``RPC_result``), and reports files that do not import on
-``skill_manager_errors``.
+on request (with a reachyd key, ``finishing``: the sync skills whose cancelled
+run's thread still runs, which cannot start again until it returns), runs and
+cancels skills on ``RPC_command`` (answering on ``RPC_result``), and reports
+files that do not import on ``skill_manager_errors``.
+
+Each file is imported in a thread of its own within ``--import-timeout``
+seconds. A thread stuck in an import cannot be stopped, so a file that does
+not import in time is reported, remembered in ``--state-dir`` (skipped until
+it changes) and the host exits with status 3 for the daemon to start a new
+one. A file during whose import the host died is skipped the same way.
 
 Only the Python standard library is used: the robot may have no package index.
 Everything on stderr is the host's log; the daemon logs it.
@@ -61,6 +68,13 @@ SHUTDOWN_GRACE = 3.0
 FLUSH_TIMEOUT = 2.0
 # JSON-RPC "internal error", the code the reference uses for every refusal.
 RPC_ERROR = -32603
+# Exit status of a host that stops because a skill file blocked at import:
+# the daemon starts a new host, which skips that file until it changes.
+EXIT_IMPORT_STUCK = 3
+# In the state folder: the file being imported now (written before the
+# import starts, removed after), and the files skipped until they change.
+IMPORTING_NAME = "importing.json"
+SKIPPED_NAME = "import-skipped.json"
 # Nesting deeper than this is stringified rather than recursed into, so a
 # self-referencing value cannot crash the serializer.
 MAX_DEPTH = 64
@@ -87,11 +101,30 @@ def run_in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio
     otherwise starve later runs) and never delays the host's exit: the thread
     is a daemon thread. Context variables are copied as to_thread does.
     """
+    return thread_future(fn, args, kwargs)
+
+
+def thread_future(
+    fn: Callable[..., Any],
+    args: Tuple[Any, ...],
+    kwargs: Dict[str, Any],
+    on_exit: Optional[Callable[[], None]] = None,
+) -> "asyncio.Future[Any]":
+    """run_in_thread, plus on_exit: called on the loop when the thread ends.
+
+    Cancelling the future does not stop the thread (Python cannot interrupt
+    one); on_exit tells when it is really over, cancelled or not.
+    """
     loop = asyncio.get_running_loop()
     fut = loop.create_future()
     ctx = contextvars.copy_context()
 
     def deliver(ok: bool, value: Any) -> None:
+        if on_exit is not None:
+            try:
+                on_exit()
+            except Exception:  # noqa: BLE001 - the result must still be delivered
+                LOG.exception("thread exit callback failed")
         if fut.done():  # cancelled meanwhile: nobody is waiting
             return
         if ok:
@@ -834,32 +867,110 @@ def list_python_files(root: str) -> Dict[str, Tuple[int, ...]]:
     return out
 
 
-def scan(root: str, previous: Dict[str, FileState]) -> Tuple[Dict[str, FileState], Set[str]]:
-    """Re-import changed files; keep the rest. Runs in a worker thread.
+class ImportGuard:
+    """The skill files whose import hung or took the host down.
 
-    Returns the new file states and the paths (re)loaded by this scan.
+    Such files are skipped (reported with their error, never imported)
+    until they change, across restarts of the host: a thread stuck in an
+    import cannot be stopped, so the host that hit one exits and a new host
+    starts without it.
+
+    Before each import IMPORTING_NAME is written in the state folder
+    ({"pid", "file", "sig"}) and it is removed after. A host that finds it
+    at start died during that import (a crash or os._exit at import, or the
+    daemon killed a host whose import held the interpreter), and skips the
+    file. The daemon reads it too, to kill a host stuck in an import that
+    keeps the host's own deadline from firing.
     """
-    files: Dict[str, FileState] = {}
-    loaded: Set[str] = set()
-    for rel, sig in sorted(list_python_files(root).items()):
-        old = previous.get(rel)
-        if old is not None and old.sig == sig:
-            files[rel] = old
-            continue
-        started = time.monotonic()
-        files[rel] = load_file(root, rel, sig)
-        loaded.add(rel)
-        took = time.monotonic() - started
-        state = files[rel]
-        if state.error:
-            LOG.warning("import failed: %s", state.error)
-        else:
-            LOG.info("imported %s (%d skills, %.2f s)", rel, len(state.skills), took)
-    for rel, old in previous.items():
-        if rel not in files:
-            sys.modules.pop(old.module_name, None)
-            LOG.info("%s is gone", rel)
-    return files, loaded
+
+    def __init__(self, state_dir: str) -> None:
+        self.dir = state_dir
+        self.marker = os.path.join(state_dir, IMPORTING_NAME)
+        self.path = os.path.join(state_dir, SKIPPED_NAME)
+        self.skipped: Dict[str, Tuple[Tuple[int, ...], str]] = {}
+
+    def load(self) -> None:
+        """Read the skipped files, and turn a leftover marker into one."""
+        try:
+            with open(self.path, "r", encoding="utf-8") as f:
+                raw = json.load(f)
+            for rel, item in raw.items():
+                self.skipped[rel] = (tuple(int(v) for v in item["sig"]), str(item["error"]))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            LOG.warning("%s unreadable, ignored: %s", self.path, exc)
+        try:
+            with open(self.marker, "r", encoding="utf-8") as f:
+                last = json.load(f)
+            rel, sig = str(last["file"]), tuple(int(v) for v in last["sig"])
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            LOG.warning("%s unreadable, ignored: %s", self.marker, exc)
+            self.end()
+            return
+        text = (
+            "%s: ImportCrash: the skill host stopped while importing this file (a crash or an exit "
+            "at import, or an import that hung the host); the file is skipped until it changes" % rel
+        )
+        LOG.error("%s", text)
+        self.skip(rel, sig, text)
+        self.end()
+
+    def check(self, rel: str, sig: Tuple[int, ...]) -> Optional[str]:
+        """The error of a skipped file, or None: import it (a changed file is forgiven)."""
+        item = self.skipped.get(rel)
+        if item is None:
+            return None
+        if item[0] == sig:
+            return item[1]
+        LOG.info("%s changed: it is imported again", rel)
+        del self.skipped[rel]
+        self.save()
+        return None
+
+    def forget_missing(self, present: Mapping[str, Any]) -> None:
+        """Forget the skipped files that are gone."""
+        gone = [rel for rel in self.skipped if rel not in present]
+        for rel in gone:
+            del self.skipped[rel]
+        if gone:
+            self.save()
+
+    def skip(self, rel: str, sig: Tuple[int, ...], text: str) -> None:
+        """Skip a file until it changes."""
+        self.skipped[rel] = (sig, text)
+        self.save()
+
+    def begin(self, rel: str, sig: Tuple[int, ...]) -> None:
+        """Record the import about to start."""
+        self._write(self.marker, {"pid": os.getpid(), "file": rel, "sig": list(sig)})
+
+    def end(self) -> None:
+        """The import is over, whatever its outcome."""
+        try:
+            os.remove(self.marker)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            LOG.warning("cannot remove %s: %s", self.marker, exc)
+
+    def save(self) -> None:
+        """Write the skipped files."""
+        data = {rel: {"sig": list(sig), "error": text} for rel, (sig, text) in sorted(self.skipped.items())}
+        self._write(self.path, data)
+
+    @staticmethod
+    def _write(path: str, obj: Any) -> None:
+        """Write JSON atomically (temporary file, then rename); failures are logged."""
+        tmp = path + ".tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(dumps(obj))
+            os.replace(tmp, path)
+        except OSError as exc:
+            LOG.error("cannot write %s: %s", path, exc)
 
 
 # ---------------------------------------------------------------------------
@@ -876,6 +987,9 @@ class Run:
     task: "Optional[asyncio.Task[Any]]" = None
     cancel_reason: str = ""
     started: float = 0.0
+    # A sync skill's thread: alive from its start until fn returns, which
+    # may be long after a cancel ended the run.
+    thread_alive: bool = False
 
 
 class RPCRefusal(Exception):
@@ -885,14 +999,29 @@ class RPCRefusal(Exception):
 class Host:
     """Discovery, the skills list, runs and cancels, on one event loop."""
 
-    def __init__(self, root: str, api_url: str, list_interval: float, writer: FrameWriter) -> None:
+    def __init__(
+        self,
+        root: str,
+        api_url: str,
+        list_interval: float,
+        writer: FrameWriter,
+        import_timeout: float = 10.0,
+        state_dir: str = ".",
+    ) -> None:
         self.root = root
         self.api_url = api_url
         self.list_interval = list_interval
         self.writer = writer
+        self.import_timeout = import_timeout
+        self.guard = ImportGuard(state_dir)
+        self.guard.load()
+        self.exit_code = 0
         self.files: Dict[str, FileState] = {}
         self.skills: Dict[str, SkillDef] = {}
         self.runs: Dict[str, Run] = {}
+        # Sync skills whose run was cancelled while their thread still runs:
+        # they cannot start again until it ends.
+        self.finishing: Dict[str, Run] = {}
         self.problems: Dict[str, str] = {}  # rel -> text published on skill_manager_errors
         self._scan_lock = asyncio.Lock()
         self._list_wanted = asyncio.Event()
@@ -902,10 +1031,11 @@ class Host:
 
     # -- lifecycle
 
-    def request_stop(self, reason: str) -> None:
+    def request_stop(self, reason: str, exit_code: int = 0) -> None:
         """Ask the host to cancel its skills and exit (idempotent)."""
         if not self._stop.is_set():
             self._stop_reason = reason
+            self.exit_code = exit_code
             self._stop.set()
 
     async def run(self, reader: LineReader) -> str:
@@ -921,6 +1051,8 @@ class Host:
         LOG.info("stopping: %s", self._stop_reason)
         lister.cancel()
         await self._cancel_all("host stopping")
+        # An import cut short by the stop is not the file's fault.
+        self.guard.end()
         return self._stop_reason
 
     async def _cancel_all(self, reason: str) -> None:
@@ -967,13 +1099,22 @@ class Host:
             inner["data"] = dumps(payload)
         self.send(frame)
 
-    def publish_list(self) -> None:
-        """Publish every skill on skills_list_result."""
-        if self.writer.pending() > 100:
+    def publish_list(self, force: bool = False) -> None:
+        """Publish every skill on skills_list_result.
+
+        The frame carries a reachyd key, "finishing": the skills whose
+        cancelled run's thread still runs (absent when there are none).
+        Periodic lists are skipped while stdout is backed up; forced ones
+        (a change of "finishing") are not.
+        """
+        if not force and self.writer.pending() > 100:
             LOG.warning("stdout is backed up (%d frames): skills list skipped", self.writer.pending())
             return
         data = {name: s.entry for name, s in sorted(self.skills.items())}
-        if self.publish(T_LIST_RESULT, "dict", data) < 0:
+        extra: Dict[str, Any] = {}
+        if self.finishing:
+            extra["finishing"] = sorted(self.finishing)
+        if self.publish(T_LIST_RESULT, "dict", data, **extra) < 0:
             self.publish(T_ERRORS, "str", "skills list too large to publish (limit %d bytes)" % MAX_FRAME)
 
     # -- discovery
@@ -993,10 +1134,71 @@ class Host:
             self._list_wanted.clear()
 
     async def rescan(self) -> None:
-        """Bring the skills up to date with the folder (imports in a thread)."""
+        """Bring the skills up to date with the folder.
+
+        Changed files are re-imported, each in a thread of its own and
+        within import_timeout; the rest is kept. A file that does not import
+        in time stops the host (see _import).
+        """
         async with self._scan_lock:
-            files, loaded = await run_in_thread(scan, self.root, self.files)
+            if self._stop.is_set():
+                return
+            listing = await run_in_thread(list_python_files, self.root)
+            self.guard.forget_missing(listing)
+            files: Dict[str, FileState] = {}
+            loaded: Set[str] = set()
+            for rel, sig in sorted(listing.items()):
+                old = self.files.get(rel)
+                if old is not None and old.sig == sig:
+                    files[rel] = old
+                    continue
+                loaded.add(rel)
+                skipped = self.guard.check(rel, sig)
+                if skipped is not None:
+                    LOG.warning("not imported: %s", skipped)
+                    files[rel] = FileState(rel, sig, module_name_for(rel), {}, skipped)
+                    continue
+                state = await self._import(rel, sig)
+                if state is None:
+                    return  # it hung: the host is stopping
+                files[rel] = state
+            for rel, old in self.files.items():
+                if rel not in files:
+                    sys.modules.pop(old.module_name, None)
+                    LOG.info("%s is gone", rel)
             self._apply(files, loaded)
+
+    async def _import(self, rel: str, sig: Tuple[int, ...]) -> Optional[FileState]:
+        """Import one file in a thread of its own, within import_timeout.
+
+        A thread stuck in an import cannot be stopped (and may hold locks
+        or a CPU), so a file that does not import in time is skipped from
+        then on until it changes, reported on skill_manager_errors, and the
+        host stops with EXIT_IMPORT_STUCK for the daemon to start a new one
+        without it. Returns None then.
+        """
+        started = time.monotonic()
+        self.guard.begin(rel, sig)
+        try:
+            state = await asyncio.wait_for(run_in_thread(load_file, self.root, rel, sig), self.import_timeout)
+        except asyncio.TimeoutError:
+            text = (
+                "%s: ImportTimeout: the import did not finish within %g s (a blocking call or an endless "
+                "loop at module level?); the file is skipped until it changes" % (rel, self.import_timeout)
+            )
+            LOG.error("%s; the skill host restarts to leave the stuck import behind", text)
+            self.guard.skip(rel, sig, text)
+            self.publish(T_ERRORS, "str", text, filename=rel)
+            self.request_stop("skill file %s blocked at import" % rel, EXIT_IMPORT_STUCK)
+            return None
+        finally:
+            self.guard.end()
+        took = time.monotonic() - started
+        if state.error:
+            LOG.warning("import failed: %s", state.error)
+        else:
+            LOG.info("imported %s (%d skills, %.2f s)", rel, len(state.skills), took)
+        return state
 
     def _apply(self, files: Dict[str, FileState], loaded: Set[str]) -> None:
         """Install a scan's result: skills, clashes, errors, vanished runs."""
@@ -1123,6 +1325,11 @@ class Host:
         running = self.runs.get(method)
         if running is not None:
             raise RPCRefusal("Skill '%s' is already running." % method)
+        if method in self.finishing:
+            raise RPCRefusal(
+                "Skill '%s' is still finishing a cancelled run: a sync skill's thread cannot be "
+                "interrupted, and the skill can start again when it returns." % method
+            )
         if params is None:
             params = {}
         if not isinstance(params, dict):
@@ -1138,15 +1345,15 @@ class Host:
             raise RPCRefusal("Invalid parameters for skill '%s': %s" % (method, exc)) from None
         return Run(sk, rpc_id, kwargs)
 
-    @staticmethod
-    async def _call(run: Run) -> Any:
+    async def _call(self, run: Run) -> Any:
         """Call the skill: async in the loop, sync in a thread; await what it returns."""
         fn, kwargs = run.skill.fn, run.kwargs
         try:
             if inspect.iscoroutinefunction(fn):
                 value = await fn(**kwargs)
             else:
-                value = await run_in_thread(fn, **kwargs)
+                run.thread_alive = True
+                value = await thread_future(fn, (), kwargs, lambda: self._thread_ended(run))
             while inspect.isawaitable(value):
                 value = await value
             return value
@@ -1157,16 +1364,31 @@ class Host:
             # the whole loop: make it an ordinary failure of this skill.
             raise Escaped(exc) from None
 
+    def _thread_ended(self, run: Run) -> None:
+        """A sync skill's thread returned: a cancelled skill may start again."""
+        run.thread_alive = False
+        if self.finishing.get(run.skill.name) is run:
+            del self.finishing[run.skill.name]
+            LOG.info("skill %s: the thread of its cancelled run (id %r) ended", run.skill.name, run.rpc_id)
+            self.publish_list(force=True)
+
     def _finished(self, run: Run, task: "asyncio.Task[Any]") -> None:
         """Publish the result of a run that ended, however it ended."""
         sk = run.skill
         if self.runs.get(sk.name) is run:
             del self.runs[sk.name]
         result: Dict[str, Any]
-        if task.cancelled():
+        if task.cancelled() and self.exit_code == EXIT_IMPORT_STUCK and run.cancel_reason == "host stopping":
+            # Nobody cancelled it: the host restarts under it.
+            result = {"value": None, "status": ERROR, "exception": "SkillHostRestart: " + self._stop_reason}
+        elif task.cancelled():
             result = {"value": None, "status": CANCELLED}
-            if not inspect.iscoroutinefunction(sk.fn):
+            if run.thread_alive:
                 LOG.info("skill %s is sync: its thread runs on until it returns", sk.name)
+                # Listed as finishing before the result goes out, so the
+                # daemon refuses a new start before anyone learns of the end.
+                self.finishing[sk.name] = run
+                self.publish_list(force=True)
         elif task.exception() is not None:
             exc = task.exception()
             LOG.error("skill %s failed", sk.name, exc_info=None if isinstance(exc, Escaped) else exc)
@@ -1213,16 +1435,29 @@ def decode_data(data: Any) -> Any:
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    """Command line: --skills-dir, --api-url, --list-interval, --verbose."""
+    """Command line: --skills-dir, --api-url, --list-interval, --import-timeout, --state-dir, --verbose."""
     parser = argparse.ArgumentParser(description="reachyd skill host (JSON lines on stdin/stdout)")
     parser.add_argument("--skills-dir", required=True, help="folder scanned recursively for *.py skill files")
     parser.add_argument("--api-url", default="http://127.0.0.1:8000", help="the daemon's HTTP API")
     parser.add_argument("--list-interval", type=float, default=1.0, help="seconds between skills lists")
+    parser.add_argument(
+        "--import-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a skill file's import may take; a file over it is skipped until it changes and the host exits "
+        "with status %d" % EXIT_IMPORT_STUCK,
+    )
+    parser.add_argument(
+        "--state-dir", default="", help="where the skipped files are remembered (default: the working folder)"
+    )
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
     if not args.list_interval > 0:
         parser.error("--list-interval must be positive")
     args.list_interval = max(args.list_interval, 0.05)
+    if not args.import_timeout > 0 or not math.isfinite(args.import_timeout):
+        parser.error("--import-timeout must be a positive number")
+    args.state_dir = os.path.abspath(args.state_dir or os.getcwd())
     return args
 
 
@@ -1257,17 +1492,25 @@ def main(argv: Optional[List[str]] = None) -> None:
     writer = FrameWriter(proto_out, broken)
 
     async def serve() -> str:
-        host = Host(os.path.abspath(args.skills_dir), args.api_url.rstrip("/"), args.list_interval, writer)
+        host = Host(
+            os.path.abspath(args.skills_dir),
+            args.api_url.rstrip("/"),
+            args.list_interval,
+            writer,
+            import_timeout=args.import_timeout,
+            state_dir=args.state_dir,
+        )
         holder.append(host)
         return await host.run(reader)
 
     reason = loop.run_until_complete(serve())
     writer.close(FLUSH_TIMEOUT)
-    LOG.info("exit (%s)", reason)
+    code = holder[0].exit_code if holder else 0
+    LOG.info("exit (%s)%s", reason, " with status %d" % code if code else "")
     logging.shutdown()
     # os._exit: threads of cancelled sync skills, or non-daemon threads a
-    # skill started, must not keep the host alive after a stop.
-    os._exit(0)
+    # skill started (or a stuck import), must not keep the host alive.
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -311,8 +311,9 @@ long_sync.skill_info = {}
 			t.Errorf("cancel reply %+v", reply)
 		}
 	}
-	// The names are free again (the sync thread may still be sleeping).
-	h.run("long_sync", map[string]any{"seconds": 0}, "c-3")
+	// An async skill's name is free again at once (a sync one's only when
+	// its thread returns: TestCancelledSyncSkillCannotRestartWhileItsThreadRuns).
+	h.run("long_async", map[string]any{"seconds": 0}, "c-3")
 	if r := h.result("c-3"); r.Result == nil || r.Result.Status != "COMPLETED" {
 		t.Errorf("rerun after cancel: %+v", r)
 	}
