@@ -50,29 +50,7 @@ func startDaemonArgs(t *testing.T, extra ...string) *testDaemon {
 
 func startDaemonWith(t *testing.T, w io.Writer, extra ...string) *testDaemon {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	args := append([]string{"--backend", "sim", "--fastapi-port", "0", "--data-dir", t.TempDir(),
-		"--log-level", "ERROR", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--no-skill-host", "--camera", "none", "--rtsp-port", "0"}, extra...)
-	type up struct {
-		addr string
-		sys  *system.System
-	}
-	ready := make(chan up, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, args, w, func(addr string, sys *system.System) { ready <- up{addr, sys} })
-	}()
-	var u up
-	select {
-	case u = <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(5 * time.Second):
-		cancel()
-		t.Fatal("daemon did not start in 5 s")
-	}
-	d := &testDaemon{t: t, base: "http://" + u.addr, ws: "ws://" + u.addr, sys: u.sys}
+	d, cancel, errc := launchDaemon(t, w, extra...)
 	d.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
@@ -88,24 +66,63 @@ func startDaemonWith(t *testing.T, w io.Writer, extra ...string) *testDaemon {
 	return d
 }
 
+// launchDaemon runs the daemon on the simulator until cancel is called;
+// errc receives what run returns. The caller ends it.
+func launchDaemon(t *testing.T, w io.Writer, extra ...string) (d *testDaemon, cancel context.CancelFunc, errc chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	args := append([]string{"--backend", "sim", "--fastapi-port", "0", "--data-dir", t.TempDir(),
+		"--log-level", "ERROR", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--no-skill-host", "--camera", "none", "--rtsp-port", "0"}, extra...)
+	type up struct {
+		addr string
+		sys  *system.System
+	}
+	ready := make(chan up, 1)
+	errc = make(chan error, 1)
+	go func() {
+		errc <- run(ctx, args, w, func(addr string, sys *system.System) { ready <- up{addr, sys} })
+	}()
+	var u up
+	select {
+	case u = <-ready:
+	case err := <-errc:
+		cancel()
+		t.Fatalf("daemon did not start: %v", err)
+	case <-time.After(5 * time.Second):
+		cancel()
+		t.Fatal("daemon did not start in 5 s")
+	}
+	return &testDaemon{t: t, base: "http://" + u.addr, ws: "ws://" + u.addr, sys: u.sys}, cancel, errc
+}
+
+// do sends a request, with body (a string, or a value sent as JSON) as
+// application/json.
 func (d *testDaemon) do(method, path string, body any) (int, []byte) {
 	d.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		switch b := body.(type) {
-		case string:
-			rd = strings.NewReader(b)
-		default:
-			j, _ := json.Marshal(b)
-			rd = bytes.NewReader(j)
-		}
+	if body == nil {
+		return d.doHeaders(method, path, "", "", nil)
 	}
-	req, err := http.NewRequest(method, d.base+path, rd)
+	text, ok := body.(string)
+	if !ok {
+		j, _ := json.Marshal(body)
+		text = string(j)
+	}
+	return d.doHeaders(method, path, "application/json", text, nil)
+}
+
+// doHeaders sends a request with a body of a content type and extra
+// headers.
+func (d *testDaemon) doHeaders(method, path, contentType, body string, hdr map[string]string) (int, []byte) {
+	d.t.Helper()
+	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

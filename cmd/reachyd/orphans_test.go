@@ -171,17 +171,7 @@ func TestSetsidChildEndsWithItsApp(t *testing.T) {
 	d.waitRunning()
 	d.installLocal("escaper", escaperApp(t, marker))
 	for _, how := range []string{"stop the app", "stop the daemon"} {
-		if code, body := d.do("POST", "/api/apps/start-app/escaper", nil); code != 200 {
-			t.Fatalf("start: %d %s", code, body)
-		}
-		d.waitAppState("running")
-		eventually(t, "the setsid child runs", func() bool { return len(pidsIn(marker)) == 1 })
-		child := pidsIn(marker)[0]
-		t.Cleanup(func() {
-			if alive(child) {
-				_ = syscall.Kill(child, syscall.SIGKILL)
-			}
-		})
+		startEscaper(t, d, marker)
 		switch how {
 		case "stop the app":
 			if code, body := d.do("POST", "/api/apps/stop-current-app", nil); code != 200 {
@@ -192,6 +182,24 @@ func TestSetsidChildEndsWithItsApp(t *testing.T) {
 		}
 		waitGone(t, marker, 10*time.Second)
 	}
+}
+
+// startEscaper starts the escaper app and returns its setsid child's pid
+// (killed at the end of the test if still alive).
+func startEscaper(t *testing.T, d *testDaemon, marker string) int {
+	t.Helper()
+	if code, body := d.do("POST", "/api/apps/start-app/escaper", nil); code != 200 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	d.waitAppState("running")
+	eventually(t, "the setsid child runs", func() bool { return len(pidsIn(marker)) == 1 })
+	child := pidsIn(marker)[0]
+	t.Cleanup(func() {
+		if alive(child) {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+		}
+	})
+	return child
 }
 
 // TestSetsidChildEndedAfterTheDaemonWasKilled: a daemon killed with
@@ -209,17 +217,7 @@ func TestSetsidChildEndedAfterTheDaemonWasKilled(t *testing.T) {
 	d := spawnDaemon(t, dataDir, port)
 	d.waitRunning()
 	d.installLocal("escaper", escaperApp(t, marker))
-	if code, body := d.do("POST", "/api/apps/start-app/escaper", nil); code != 200 {
-		t.Fatalf("start: %d %s", code, body)
-	}
-	d.waitAppState("running")
-	eventually(t, "the setsid child runs", func() bool { return len(pidsIn(marker)) == 1 })
-	child := pidsIn(marker)[0]
-	t.Cleanup(func() {
-		if alive(child) {
-			_ = syscall.Kill(child, syscall.SIGKILL)
-		}
-	})
+	child := startEscaper(t, d.testDaemon, marker)
 	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -37,28 +37,6 @@ func (d *testDaemon) motorMode() string {
 	return m
 }
 
-// doHeaders sends a request with extra headers.
-func (d *testDaemon) doHeaders(method, path, contentType, body string, hdr map[string]string) (int, []byte) {
-	d.t.Helper()
-	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		d.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
-}
-
 // A page on another origin cannot change the robot's state with a form or a
 // no-cors fetch; the SDKs, curl and the desktop and mobile apps can.
 func TestCrossOriginStateChangesRefused(t *testing.T) {

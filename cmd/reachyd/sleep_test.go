@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"reachyd/actors/system"
 	"reachyd/sim"
 	"reachyd/sim/x330"
 )
@@ -28,29 +27,8 @@ type ownDaemon struct {
 // for (exited).
 func stoppableDaemon(t *testing.T, extra ...string) *ownDaemon {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	args := append([]string{"--backend", "sim", "--fastapi-port", "0", "--data-dir", t.TempDir(),
-		"--log-level", "ERROR", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--no-skill-host", "--camera", "none", "--rtsp-port", "0"}, extra...)
-	type up struct {
-		addr string
-		sys  *system.System
-	}
-	ready := make(chan up, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, args, io.Discard, func(addr string, sys *system.System) { ready <- up{addr, sys} })
-	}()
-	var u up
-	select {
-	case u = <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(5 * time.Second):
-		cancel()
-		t.Fatal("daemon did not start in 5 s")
-	}
-	d := &ownDaemon{testDaemon: &testDaemon{t: t, base: "http://" + u.addr, ws: "ws://" + u.addr, sys: u.sys}, cancel: cancel, errc: errc}
+	td, cancel, errc := launchDaemon(t, io.Discard, extra...)
+	d := &ownDaemon{testDaemon: td, cancel: cancel, errc: errc}
 	t.Cleanup(func() { _ = d.stop() })
 	return d
 }
