@@ -44,6 +44,10 @@ type RuntimeStats struct {
 	// ControlHz is the control loop's measured rate over the last second
 	// (0 without a backend).
 	ControlHz float64
+	// HeapLive is the Go heap's live bytes as of the last garbage
+	// collection: what a leak would grow, unlike the resident size, which
+	// follows the runtime's own caching.
+	HeapLive uint64
 }
 
 // FaceTarget is the reference's face target (no tracker in reachyd yet: it

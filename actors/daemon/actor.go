@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"time"
@@ -224,7 +225,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *messages.GetDaemonStatus:
 		st := a.status()
 		if m.WithRuntime {
-			st.Runtime = &messages.RuntimeStats{Goroutines: runtime.NumGoroutine()}
+			st.Runtime = &messages.RuntimeStats{Goroutines: runtime.NumGoroutine(), HeapLive: liveHeap()}
 			if b := a.core.Backend(); b != nil {
 				st.Runtime.ControlHz = b.MeanHz
 			}
@@ -657,4 +658,15 @@ func (a *Actor) service(m *messages.GetService) any {
 		}
 	}
 	return messages.ServiceInfo{Name: m.Name, State: st, Restarts: restarts, Logs: logs}
+}
+
+// liveHeap reads the Go heap's live bytes at the last collection (cheap: no
+// stop of the world, unlike runtime.ReadMemStats).
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }

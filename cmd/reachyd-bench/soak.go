@@ -37,6 +37,7 @@ type soakSample struct {
 	fds        int
 	threads    int
 	goroutines int     // -1: the status did not answer
+	heapMB     float64 // the live Go heap after the last GC, from the status
 	ticks      float64 // joint_positions frames a second seen by an observer client: the control rate
 	clientRate float64 // the same, per streaming client
 	statusHz   float64 // mean of the status's control rate (last second's), polled every second
@@ -74,11 +75,11 @@ func soak(o soakOptions) {
 	}
 	p := &proc{cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	pid := cmd.Process.Pid
-	status := func() (state string, goroutines int, hz float64, ok bool) {
+	status := func() (state string, goroutines int, hz, heapMB float64, ok bool) {
 		c := http.Client{Timeout: 2 * time.Second}
 		resp, err := c.Get("http://" + p.addr + "/api/daemon/status")
 		if err != nil {
-			return "", 0, 0, false
+			return "", 0, 0, 0, false
 		}
 		defer resp.Body.Close()
 		var st struct {
@@ -87,20 +88,21 @@ func soak(o soakOptions) {
 				Runtime *struct {
 					Goroutines int      `json:"goroutines"`
 					Hz         *float64 `json:"mean_control_loop_frequency"`
+					HeapLive   float64  `json:"heap_live_bytes"`
 				} `json:"runtime"`
 			} `json:"reachyd"`
 		}
 		if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&st) != nil || st.Reachyd.Runtime == nil {
-			return "", 0, 0, false
+			return "", 0, 0, 0, false
 		}
 		if st.Reachyd.Runtime.Hz != nil {
 			hz = *st.Reachyd.Runtime.Hz
 		}
-		return st.State, st.Reachyd.Runtime.Goroutines, hz, true
+		return st.State, st.Reachyd.Runtime.Goroutines, hz, st.Reachyd.Runtime.HeapLive / (1 << 20), true
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if st, _, _, ok := status(); ok && st == "running" {
+		if st, _, _, _, ok := status(); ok && st == "running" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -125,8 +127,8 @@ func soak(o soakOptions) {
 		}(i)
 	}
 
-	fmt.Printf("%8s %8s %5s %7s %10s %8s %9s %9s %10s %7s %8s\n",
-		"t", "RSS MB", "fds", "threads", "goroutines", "ticks/s", "client/s", "status Hz", "reconnects", "crashes", "!running")
+	fmt.Printf("%8s %8s %8s %5s %7s %10s %8s %9s %9s %10s %7s %8s\n",
+		"t", "RSS MB", "heap MB", "fds", "threads", "goroutines", "ticks/s", "client/s", "status Hz", "reconnects", "crashes", "!running")
 	var rows []soakSample
 	start := time.Now()
 	poll := time.NewTicker(time.Second)
@@ -134,6 +136,7 @@ func soak(o soakOptions) {
 		sum          float64
 		n, notRun    int
 		goroutines   int
+		heapMB       float64
 		lastObserved int64
 		lastClients  int64
 		lastSampleAt time.Time
@@ -145,12 +148,12 @@ func soak(o soakOptions) {
 	window.lastSampleAt = start
 	for time.Since(start) < o.duration {
 		<-poll.C
-		st, g, hz, ok := status()
+		st, g, hz, heap, ok := status()
 		if !ok || st != "running" {
 			window.notRun++
 		}
 		if ok {
-			window.goroutines = g
+			window.goroutines, window.heapMB = g, heap
 			window.sum += hz
 			window.n++
 		}
@@ -163,7 +166,7 @@ func soak(o soakOptions) {
 			clients += frames[i].Load()
 		}
 		dt := now.Sub(window.lastSampleAt).Seconds()
-		r := soakSample{at: now.Sub(start).Round(time.Second), goroutines: window.goroutines,
+		r := soakSample{at: now.Sub(start).Round(time.Second), goroutines: window.goroutines, heapMB: window.heapMB,
 			ticks:      float64(observed-window.lastObserved) / dt,
 			clientRate: float64(clients-window.lastClients) / dt / float64(max(1, o.clients)),
 			reconnects: reconnects.Load(), crashes: countLines(logPath, "chaos: crashing an actor"), notRunning: window.notRun}
@@ -173,8 +176,8 @@ func soak(o soakOptions) {
 		r.rssKB, r.threads = procStatus(pid)
 		r.fds = countFDs(pid)
 		rows = append(rows, r)
-		fmt.Printf("%8v %8.1f %5d %7d %10d %8.2f %9.2f %9.2f %10d %7d %8d\n",
-			r.at, float64(r.rssKB)/1024, r.fds, r.threads, r.goroutines, r.ticks, r.clientRate, r.statusHz, r.reconnects, r.crashes, r.notRunning)
+		fmt.Printf("%8v %8.1f %8.2f %5d %7d %10d %8.2f %9.2f %9.2f %10d %7d %8d\n",
+			r.at, float64(r.rssKB)/1024, r.heapMB, r.fds, r.threads, r.goroutines, r.ticks, r.clientRate, r.statusHz, r.reconnects, r.crashes, r.notRunning)
 		window.lastObserved, window.lastClients, window.lastSampleAt = observed, clients, now
 		resetWindow()
 	}
@@ -192,6 +195,8 @@ func soak(o soakOptions) {
 	fmt.Printf("  RSS         %.1f MB -> %.1f MB (%+.1f MB; trend %+.2f MB/10 min, max %.1f MB)\n",
 		float64(first.rssKB)/1024, float64(last.rssKB)/1024, float64(last.rssKB-first.rssKB)/1024,
 		trend(rows, func(r soakSample) float64 { return float64(r.rssKB) / 1024 })*600, maxOf(rows, func(r soakSample) float64 { return float64(r.rssKB) / 1024 }))
+	fmt.Printf("  live heap   %.2f MB -> %.2f MB (trend %+.3f MB/10 min, max %.2f MB)\n", first.heapMB, last.heapMB,
+		trend(rows, func(r soakSample) float64 { return r.heapMB })*600, maxOf(rows, func(r soakSample) float64 { return r.heapMB }))
 	fmt.Printf("  goroutines  %d -> %d (trend %+.2f/10 min, max %.0f)\n", first.goroutines, last.goroutines,
 		trend(rows, func(r soakSample) float64 { return float64(r.goroutines) })*600, maxOf(rows, func(r soakSample) float64 { return float64(r.goroutines) }))
 	fmt.Printf("  open fds    %d -> %d (trend %+.2f/10 min, max %.0f)\n", first.fds, last.fds,

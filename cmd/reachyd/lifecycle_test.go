@@ -230,7 +230,7 @@ func TestStatusReportsRuntimeFigures(t *testing.T) {
 		var st map[string]any
 		d.getJSON("/api/daemon/status", &st)
 		rt, _ := st["reachyd"].(map[string]any)["runtime"].(map[string]any)
-		if rt == nil || fnum(rt["goroutines"]) < 1 {
+		if rt == nil || fnum(rt["goroutines"]) < 1 || fnum(rt["heap_live_bytes"]) < 1<<10 {
 			t.Fatalf("runtime figures: %v", st["reachyd"])
 		}
 		hz, _ := rt["mean_control_loop_frequency"].(float64)

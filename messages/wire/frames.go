@@ -135,6 +135,7 @@ func DaemonStatus(b []byte, s *messages.DaemonStatus, style FloatStyle) []byte {
 		ro := ObjStart(r.B)
 		ro.Style = style
 		ro.Int("goroutines", int64(rt.Goroutines))
+		ro.Int("heap_live_bytes", int64(rt.HeapLive))
 		if s.Backend != nil {
 			ro.Float("mean_control_loop_frequency", rt.ControlHz)
 		} else {
