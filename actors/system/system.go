@@ -126,6 +126,7 @@ type System struct {
 	Auth     *actor.PID // nil without Config.Auth
 	Skills   *actor.PID // nil without Config.Skills
 	Camera   *actor.PID // nil without Config.Camera
+	Media    *actor.PID // nil without Config.Media (no_media)
 
 	skillsCell    *skills.Cell
 	appRecord     string // the running app's pid record
