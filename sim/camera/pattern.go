@@ -8,6 +8,14 @@
 // (motion: a frozen or stuttering stream shows), and the frame number in
 // large digits (dropped and repeated frames can be counted, and tests read
 // the number back from decoded frames).
+//
+// Just above the band, two rows of 16 black or white cells (the stamp)
+// carry, most significant bit first, the low 16 bits of the frame number
+// (upper row) and of the frame's nominal capture time in Unix milliseconds
+// (lower row). The cells are large enough to survive any video codec, so a
+// client that decodes the picture (a browser, through WebRTC) reads the
+// capture time back and measures glass-to-glass latency against its own
+// clock on the same machine. StampLayout says where the cells are.
 package camera
 
 import (
@@ -113,11 +121,10 @@ func (p *testPattern) Run(ctx context.Context, emit func(camera.Frame)) error {
 			return nil
 		}
 		p.seq++
-		f, err := p.frame(p.seq, tick)
+		f, err := p.frame(p.seq, tick, due)
 		if err != nil {
 			return err
 		}
-		f.At = due
 		emit(f)
 		// Fallen more than a period behind (slow CPU, stopped process):
 		// skip the missed ticks instead of catching up in a burst.
@@ -127,14 +134,15 @@ func (p *testPattern) Run(ctx context.Context, emit func(camera.Frame)) error {
 	}
 }
 
-// frame renders and encodes frame number seq at tick.
-func (p *testPattern) frame(seq uint64, tick int64) (camera.Frame, error) {
-	p.render(seq, tick)
+// frame renders and encodes frame number seq at tick, taken at the
+// nominal instant at.
+func (p *testPattern) frame(seq uint64, tick int64, at time.Time) (camera.Frame, error) {
+	p.render(seq, tick, at)
 	j, err := p.enc.Encode(p.img)
 	if err != nil {
 		return camera.Frame{}, fmt.Errorf("sim/camera: %w", err)
 	}
-	return camera.Frame{JPEG: j, Width: p.width, Height: p.height, Seq: seq}, nil
+	return camera.Frame{JPEG: j, Width: p.width, Height: p.height, Seq: seq, At: at}, nil
 }
 
 // The bars, left to right: white, yellow, cyan, green, magenta, red, blue,
@@ -194,12 +202,63 @@ func (p *testPattern) blockY() int {
 	return (p.band + (p.height-p.band-p.block)/2) &^ 1
 }
 
-func (p *testPattern) render(seq uint64, tick int64) {
+func (p *testPattern) render(seq uint64, tick int64, at time.Time) {
 	copy(p.img.Y, p.bg.Y)
 	copy(p.img.Cb, p.bg.Cb)
 	copy(p.img.Cr, p.bg.Cr)
 	fill(p.img, p.blockX(tick), p.blockY(), p.block, p.block, color.YCbCr{Y: blockY, Cb: 128, Cr: 128})
 	p.drawCounter(strconv.FormatUint(seq, 10))
+	p.drawStamp(uint16(seq), uint16(at.UnixMilli()))
+}
+
+// StampBits is the number of cells in each row of the stamp.
+const StampBits = 16
+
+// Stamp cell levels (luma; chroma is neutral).
+const (
+	stampZeroY = 16
+	stampOneY  = 235
+)
+
+// StampLayout returns the geometry of the stamp in a width x height
+// pattern: the top of the upper row, the height of a row and the width of
+// a cell. Cell i of a row spans x in [i*cellW, (i+1)*cellW); bit 15 is
+// cell 0.
+func StampLayout(width, height int) (top, rowH, cellW int) {
+	band := (height * 2 / 3) &^ 1
+	rowH = max(2, band/12) &^ 1
+	return band - 2*rowH, rowH, width / StampBits
+}
+
+// drawStamp paints the two rows of the stamp: seq, then ms.
+func (p *testPattern) drawStamp(seq, ms uint16) {
+	top, rowH, cellW := StampLayout(p.width, p.height)
+	for r, v := range [2]uint16{seq, ms} {
+		for i := range StampBits {
+			y := uint8(stampZeroY)
+			if v&(1<<(StampBits-1-i)) != 0 {
+				y = stampOneY
+			}
+			fill(p.img, i*cellW, top+r*rowH, cellW, rowH, color.YCbCr{Y: y, Cb: 128, Cr: 128})
+		}
+	}
+}
+
+// ReadStamp reads the stamp back from a decoded picture of the pattern:
+// the low 16 bits of the frame number and of the capture time in Unix
+// milliseconds. Each cell is sampled at its centre.
+func ReadStamp(img image.Image) (seq, ms uint16) {
+	b := img.Bounds()
+	top, rowH, cellW := StampLayout(b.Dx(), b.Dy())
+	for r, v := range [2]*uint16{&seq, &ms} {
+		for i := range StampBits {
+			y, _, _, _ := color.GrayModel.Convert(img.At(b.Min.X+i*cellW+cellW/2, b.Min.Y+top+r*rowH+rowH/2)).RGBA()
+			if y>>8 >= 128 {
+				*v |= 1 << (StampBits - 1 - i)
+			}
+		}
+	}
+	return seq, ms
 }
 
 // counterOrigin is where the first digit's top-left pixel goes.

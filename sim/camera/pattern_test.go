@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"sync"
 	"testing"
+	"time"
 
 	"reachyd/hw/camera"
 )
@@ -97,9 +98,13 @@ func TestPatternContent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := NewTestPattern(tt.width, tt.height, 15).(*testPattern)
-			f, err := p.frame(tt.seq, tt.tick)
+			at := time.UnixMilli(1_764_000_000_000 + int64(tt.seq)*37)
+			f, err := p.frame(tt.seq, tt.tick, at)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !f.At.Equal(at) {
+				t.Errorf("At = %v, want %v", f.At, at)
 			}
 			if f.Seq != tt.seq || f.Width != tt.width || f.Height != tt.height {
 				t.Fatalf("frame %+v", f)
@@ -131,6 +136,9 @@ func TestPatternContent(t *testing.T) {
 			want := fmtSeq(tt.seq, p.maxDigits())
 			if got := readCounter(p, img); got != want {
 				t.Errorf("counter reads %q, want %q", got, want)
+			}
+			if seq, ms := ReadStamp(img); seq != uint16(tt.seq) || ms != uint16(at.UnixMilli()) {
+				t.Errorf("stamp reads seq %d ms %d, want %d %d", seq, ms, uint16(tt.seq), uint16(at.UnixMilli()))
 			}
 		})
 	}
@@ -263,7 +271,7 @@ func BenchmarkTestPatternFrame(b *testing.B) {
 			var bytes int
 			for b.Loop() {
 				n++
-				f, err := p.frame(n, int64(n))
+				f, err := p.frame(n, int64(n), time.Unix(0, 0))
 				if err != nil {
 					b.Fatal(err)
 				}
