@@ -1,0 +1,18 @@
+//go:build unix && !linux
+
+package gst
+
+import (
+	"errors"
+	"syscall"
+)
+
+// Outside Linux there is no parent-death signal and no waitid(WNOWAIT):
+// the child does not die with the daemon, and leftover group members are
+// killed just after the leader is reaped (a tiny window in which the group
+// id could be reused). Only Linux (the robot) is tested.
+func childAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+const lockThread = false
+
+func waitExited(int) error { return errors.ErrUnsupported }
