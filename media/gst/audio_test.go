@@ -195,3 +195,20 @@ func TestSoundPlayerStopAndBadFile(t *testing.T) {
 		t.Fatalf("Err %v, want an ExitError", p.Err())
 	}
 }
+
+// With no input at all the mixer has no input to time its output by; the
+// silent source keeps the speaker (and its level) running.
+func TestAudioProcessWithoutInputs(t *testing.T) {
+	info := needGst(t)
+	if !info.Audio() {
+		t.Skip("audio elements not installed")
+	}
+	argv, err := AudioArgs(info.Launch, AudioConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv := newLevels()
+	p := startProc(t, Spec{Name: "audio", Argv: Fixed(argv), OnStdout: LevelHandler(lv.on)})
+	killAtEnd(t, p.Pid())
+	lv.waitRun(t, LevelElement, 0, 5, "speaker silence", silent)
+}

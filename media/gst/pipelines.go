@@ -292,8 +292,9 @@ func (c *AudioConfig) defaults() error {
 //	         ! audiomixer [! webrtcechoprobe] ! level ! sink
 //
 // A live silent source keeps the mixer (and the level messages, and the
-// device) running when nobody sends anything, so the level reads silence
-// instead of stopping.
+// device) running even with no other input (no speaker ports, no sound
+// port): without one, the mixer never produces a buffer. With inputs,
+// the mixer times out on the silent ones and plays silence.
 func AudioArgs(launch string, c AudioConfig) ([]string, error) {
 	if err := c.defaults(); err != nil {
 		return nil, err

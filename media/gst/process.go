@@ -182,7 +182,8 @@ type Spec struct {
 	// reader goroutine; must not block.
 	OnStdout func(line []byte) bool
 	// OnEvent sees every Event, from the supervising goroutine (and from
-	// Start for the first EventStarted). It must not block for long.
+	// Start for the first EventStarted). It must not block for long, nor
+	// call Stop (which waits for that goroutine).
 	OnEvent func(Event)
 	// Logger receives output lines (rate-limited, truncated) and events
 	// (nil: slog.Default()).
@@ -552,19 +553,21 @@ func (p *Process) supervise(ctx context.Context, c *child) {
 			p.cleared()
 			ev = c.exitEvent()
 		}
-		if ctx.Err() != nil {
-			p.emit(ev)
-			p.finish(ErrStopped, Event{Kind: EventStopped, Run: ev.Run})
-			return
-		}
+		// A child that ended on its own and is not to be restarted has its
+		// own outcome, even if Stop came at the same time.
 		ok := ev.Code == 0
-		if p.spec.Restart == RestartNever || (p.spec.Restart == RestartOnFailure && ok) {
+		if c != nil && (p.spec.Restart == RestartNever || (p.spec.Restart == RestartOnFailure && ok)) {
 			p.emit(ev)
 			var err error
 			if !ok {
 				err = &ExitError{Name: p.spec.Name, Status: ev.Status, Code: ev.Code, Stderr: ev.Stderr}
 			}
 			p.finish(err, Event{})
+			return
+		}
+		if ctx.Err() != nil {
+			p.emit(ev)
+			p.finish(ErrStopped, Event{Kind: EventStopped, Run: ev.Run})
 			return
 		}
 		var delay time.Duration
