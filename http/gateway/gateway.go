@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -56,6 +57,21 @@ type Config struct {
 	// MaxConnections caps the open connections of each listener (default
 	// 1024); a connection beyond it is closed at once.
 	MaxConnections int
+	// SoundsDir is the folder the media actor keeps uploaded sounds in (the
+	// reference's /tmp/reachy_mini_sounds): an upload answers with the path
+	// of the sound in it, and network clients may play a sound by a path
+	// only in it.
+	SoundsDir string
+	// SoundsStaging is where POST /api/media/sounds/upload writes a sound
+	// while it arrives, before the media actor probes it and renames it into
+	// SoundsDir: it must be on SoundsDir's file system. Created with mode
+	// 0700 when missing. Default: SoundsDir + ".staging", beside it.
+	SoundsStaging string
+	// Broadcast, when set, receives the frames the reference broadcasts to
+	// every client of every transport (play_uploaded_move,
+	// play_uploaded_audio, update_progress), so that the WebRTC producer
+	// sends them to its data-channel peers; ForwardBroadcasts feeds it.
+	Broadcast func(frame []byte)
 }
 
 // Gateway serves the API.
@@ -92,6 +108,9 @@ func New(sys *system.System, cfg Config) *Gateway {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.SoundsStaging == "" && cfg.SoundsDir != "" {
+		cfg.SoundsStaging = filepath.Clean(cfg.SoundsDir) + ".staging"
 	}
 	g := &Gateway{
 		cfg: cfg, sys: sys, log: cfg.Log.With("component", "gateway"),
@@ -295,15 +314,18 @@ func (g *Gateway) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // bodyLimit refuses request bodies above n bytes with 413, before reading
-// them when Content-Length says so (routes with a larger limit of their own,
-// the skill upload, wrap the body again), and gives every body a read
-// deadline (see slowBody).
+// them when Content-Length says so (routes with a limit of their own are in
+// routeBodyLimits), and gives every body a read deadline (see slowBody).
 func (g *Gateway) bodyLimit(n int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
+			n, text := n, "Request body too large"
+			if l, ok := routeBodyLimits[c.Path()]; ok {
+				n, text = l.max, l.text
+			}
 			if r.ContentLength > n {
-				return detail(c, http.StatusRequestEntityTooLarge, "Request body too large")
+				return detail(c, http.StatusRequestEntityTooLarge, text)
 			}
 			if r.Body != nil && r.Body != http.NoBody {
 				r.Body = &slowBody{ReadCloser: r.Body, rc: http.NewResponseController(c.Response()), start: time.Now()}
@@ -312,6 +334,17 @@ func (g *Gateway) bodyLimit(n int64) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// routeBodyLimit is a route's own body limit and the detail of its 413.
+type routeBodyLimit struct {
+	max  int64
+	text string
+}
+
+// routeBodyLimits are the routes whose bodies may exceed the default 1 MiB.
+var routeBodyLimits = map[string]routeBodyLimit{
+	soundUploadPath: {maxSoundUpload, soundTooLarge},
 }
 
 // bodyGrace is how long the first bytes of a body may take (a variable

@@ -66,6 +66,7 @@ func (g *Gateway) routes() {
 	api.GET("/media/status", g.mediaStatus)
 	api.POST("/media/release", g.mediaRelease(true))
 	api.POST("/media/acquire", g.mediaRelease(false))
+	g.mediaRoutes(api)
 }
 
 // ---- root --------------------------------------------------------------------
@@ -278,13 +279,14 @@ func (g *Gateway) presentAntennas(c echo.Context) error {
 	return jsonBytes(c, wire.Pydantic.AppendFloats(nil, s.Antennas[:]))
 }
 
-// doa is always null: the simulator has no microphone array (and reachyd
-// does not read the ReSpeaker's direction of arrival yet).
+// doa is the direction of arrival of sound from the media actor's
+// microphone array: null without media, without a ReSpeaker board, or
+// before its first reading, as in the reference.
 func (g *Gateway) doa(c echo.Context) error {
 	if _, err := g.state(c); err != nil {
 		return g.fail(c, err, true)
 	}
-	return jsonBytes(c, []byte("null"))
+	return jsonBytes(c, wire.DoA(nil, g.readDoA(c.Request().Context()), wire.Pydantic))
 }
 
 // fullStateFlags parses the query flags of /state/full and /state/ws/full.
@@ -327,7 +329,11 @@ func (g *Gateway) fullState(c echo.Context) error {
 	if err != nil {
 		return g.fail(c, err, true)
 	}
-	return jsonBytes(c, wire.FullState(make([]byte, 0, 512), s, f, time.Now(), wire.Pydantic))
+	var doa *messages.DoA
+	if f.DoA {
+		doa = g.readDoA(c.Request().Context())
+	}
+	return jsonBytes(c, wire.FullStateDoA(make([]byte, 0, 512), s, f, doa, time.Now(), wire.Pydantic))
 }
 
 // ---- move ------------------------------------------------------------------------

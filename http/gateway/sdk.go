@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gorilla/websocket"
@@ -15,6 +16,7 @@ import (
 	"reachyd/hw"
 	"reachyd/hw/geom"
 	"reachyd/messages"
+	"reachyd/messages/wire"
 )
 
 // errSkip marks a frame that does not validate against the command schema:
@@ -26,6 +28,12 @@ var errSkip = errors.New("invalid command frame")
 type cmd struct {
 	get  func(string) (any, bool)
 	errs validate.Errors
+	typ  string
+	// peer receives the replies: the data channel's peer, nil on /ws/sdk.
+	peer Peer
+	// trusted: the client came over the unix socket as reachyd's own user
+	// or root (it may play a sound by any path).
+	trusted bool
 }
 
 func (c *cmd) loc(name string) []any { return []any{name} }
@@ -58,6 +66,10 @@ func (c *cmd) float(name string, def float64) float64 {
 }
 
 func (c *cmd) reqFloat(name string) float64 {
+	if _, ok := c.get(name); !ok {
+		validate.Missing(c.loc(name), nil, &c.errs)
+		return 0
+	}
 	f, _ := validate.Float(c.required(name), c.loc(name), &c.errs)
 	return f
 }
@@ -157,8 +169,9 @@ func pair(f []float64, what string) (*[2]float64, error) {
 }
 
 // sdkReadLoop reads the client's commands until it leaves or a command
-// fails while dispatching.
-func (g *Gateway) sdkReadLoop(w *wsConn) {
+// fails while dispatching. trusted: the client came over the unix socket
+// with reachyd's uid (or root).
+func (g *Gateway) sdkReadLoop(w *wsConn, trusted bool) {
 	for {
 		typ, data, err := w.c.ReadMessage()
 		if err != nil {
@@ -167,7 +180,7 @@ func (g *Gateway) sdkReadLoop(w *wsConn) {
 		if typ != websocket.TextMessage && typ != websocket.BinaryMessage {
 			continue
 		}
-		err = g.sdkCommand(data)
+		err = g.command(data, nil, trusted)
 		var de *dispatchError
 		switch {
 		case err == nil:
@@ -190,26 +203,46 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// sdkCommand validates and dispatches one frame.
-func (g *Gateway) sdkCommand(data []byte) error {
+// invalidFrame is a frame that does not validate against the command
+// schema: /ws/sdk drops it (with a log line), as the reference does; the
+// data channel answers {"error": "Invalid command: <why>"}.
+type invalidFrame struct{ why string }
+
+func (e *invalidFrame) Error() string { return errSkip.Error() + ": " + e.why }
+func (e *invalidFrame) Unwrap() error { return errSkip }
+
+// sdkCommand validates and dispatches one /ws/sdk frame (no replies).
+func (g *Gateway) sdkCommand(data []byte) error { return g.command(data, nil, false) }
+
+// command validates one frame and runs it. Replies go to peer; with no
+// peer (/ws/sdk) none is sent, as the reference's send_response is a no-op
+// there.
+func (g *Gateway) command(data []byte, peer Peer, trusted bool) error {
 	v, errs := validate.DecodeBody(data)
+	return g.commandValue(v, errs, peer, trusted)
+}
+
+func (g *Gateway) commandValue(v any, errs validate.Errors, peer Peer, trusted bool) error {
 	if errs != nil {
-		return errSkip
+		return &invalidFrame{describeErrors(errs)}
 	}
 	get, ok := validate.ModelObject(v, nil, &errs)
 	if !ok {
-		return errSkip
+		return &invalidFrame{"Input should be a valid dictionary or object to extract fields from"}
 	}
-	tv, _ := get("type")
+	tv, present := get("type")
 	typ, _ := tv.(string)
-	c := &cmd{get: get}
 	h, ok := sdkCommands[typ]
-	if !ok {
-		return fmt.Errorf("%w: unknown type %q", errSkip, typ)
+	if !ok || (peer != nil && typ == "task") { // task exists on /ws/sdk only
+		if !present {
+			return &invalidFrame{"Unable to extract tag using discriminator 'type'"}
+		}
+		return &invalidFrame{fmt.Sprintf("Input tag '%v' found using 'type' does not match any of the expected tags", tv)}
 	}
+	c := &cmd{get: get, typ: typ, peer: peer, trusted: trusted}
 	act, err := h(g, c)
 	if len(c.errs) > 0 {
-		return fmt.Errorf("%w: %s: %s", errSkip, typ, c.errs.Body())
+		return &invalidFrame{typ + ": " + describeErrors(c.errs)}
 	}
 	if err != nil {
 		return err
@@ -220,32 +253,83 @@ func (g *Gateway) sdkCommand(data []byte) error {
 	return nil
 }
 
-// sdkHandler validates a command's fields and returns the action to run
-// (nil for commands that only answer on peer-aware transports).
+// describeErrors says what is wrong with a frame in one line:
+// "loc: msg; loc: msg".
+func describeErrors(errs validate.Errors) string {
+	parts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		if e.Type == "json_invalid" {
+			parts = append(parts, fmt.Sprintf("Invalid JSON: %v", e.Ctx["error"]))
+			continue
+		}
+		loc := make([]string, len(e.Loc))
+		for i, l := range e.Loc {
+			loc[i] = fmt.Sprint(l)
+		}
+		if len(loc) == 0 {
+			parts = append(parts, e.Msg)
+		} else {
+			parts = append(parts, strings.Join(loc, ".")+": "+e.Msg)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// sdkHandler validates a command's fields (into c.errs, or an error for a
+// value the reference's handler raises on) and returns the action to run.
+// The action answers c's peer, if any (c.send, c.ok...); on /ws/sdk it only
+// acts, and commands whose only effect is a reply have no action.
 type sdkHandler func(g *Gateway, c *cmd) (func(), error)
 
 func (g *Gateway) tellMoves(m any) func()  { return func() { g.sys.Kit.Tell(g.sys.Moves, m) } }
 func (g *Gateway) tellDaemon(m any) func() { return func() { g.sys.Kit.Tell(g.sys.Daemon, m) } }
 
+// tellMovesOK tells moves and acks the setter.
+func (g *Gateway) tellMovesOK(c *cmd, m any) func() {
+	return func() {
+		g.sys.Kit.Tell(g.sys.Moves, m)
+		c.ok()
+	}
+}
+
 // askMotorbus runs a motor mode or torque change to its end before the next
 // frame is read, as the reference's receive loop does: motorbus has pinned
 // the goals (and told moves) when it answers, so a target sent right after
-// an enable is applied after the pin and wins. Errors have no reply on this
-// transport (the reference's would be WebRTC-only); they are logged.
-func (g *Gateway) askMotorbus(m any) func() {
+// an enable is applied after the pin and wins. On /ws/sdk errors have no
+// reply and are logged; a peer is answered with ok, or the error (with the
+// command's name when withCommand).
+func (g *Gateway) askMotorbus(c *cmd, m any, ok func(), withCommand bool) func() {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
 		defer cancel()
 		if _, err := g.sys.Kit.AskAny(ctx, g.sys.Motorbus, m); err != nil {
 			g.log.Info("WS motor command refused", "command", fmt.Sprintf("%T", m), "err", err)
+			if withCommand {
+				c.failCmd(g.errText(err, true))
+			} else {
+				c.fail(g.errText(err, true))
+			}
+			return
+		}
+		if ok != nil {
+			ok()
 		}
 	}
 }
 
-// replyOnly are commands whose only effect is a reply, which /ws/sdk never
-// sends (the reference's send_response is a no-op there), or that need a
-// WebRTC peer.
+// replyOnly are commands that answer nothing on any transport.
 func replyOnly(*Gateway, *cmd) (func(), error) { return nil, nil }
+
+// peerOnly is a command whose only effect is its reply: nothing on
+// /ws/sdk.
+func peerOnly(run func(g *Gateway, c *cmd)) sdkHandler {
+	return func(g *Gateway, c *cmd) (func(), error) {
+		if c.peer == nil {
+			return nil, nil
+		}
+		return func() { run(g, c) }, nil
+	}
+}
 
 var sdkCommands map[string]sdkHandler
 
@@ -260,7 +344,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return g.tellMoves(&messages.SetTargets{Head: h}), nil
+			return g.tellMovesOK(c, &messages.SetTargets{Head: h}), nil
 		},
 		"set_head_joints": func(g *Gateway, c *cmd) (func(), error) {
 			f, _ := c.floats("joints", false)
@@ -272,11 +356,11 @@ func init() {
 			}
 			var j [7]float64
 			copy(j[:], f)
-			return g.tellMoves(&messages.SetHeadJoints{Joints: j}), nil
+			return g.tellMovesOK(c, &messages.SetHeadJoints{Joints: j}), nil
 		},
 		"set_body_yaw": func(g *Gateway, c *cmd) (func(), error) {
 			y := c.reqFloat("body_yaw")
-			return g.tellMoves(&messages.SetTargets{BodyYaw: &y}), nil
+			return g.tellMovesOK(c, &messages.SetTargets{BodyYaw: &y}), nil
 		},
 		"set_antennas": func(g *Gateway, c *cmd) (func(), error) {
 			f, _ := c.floats("antennas", false)
@@ -287,7 +371,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return g.tellMoves(&messages.SetTargets{Antennas: a}), nil
+			return g.tellMovesOK(c, &messages.SetTargets{Antennas: a}), nil
 		},
 		"set_full_target": func(g *Gateway, c *cmd) (func(), error) {
 			hf, _ := c.floats("head", true)
@@ -304,7 +388,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return g.tellMoves(&messages.SetTargets{Head: h, Antennas: a, BodyYaw: y}), nil
+			return g.tellMovesOK(c, &messages.SetTargets{Head: h, Antennas: a, BodyYaw: y}), nil
 		},
 		"goto_target": func(g *Gateway, c *cmd) (func(), error) {
 			hf, _ := c.floats("head", true)
@@ -314,13 +398,27 @@ func init() {
 			if len(c.errs) > 0 {
 				return nil, nil
 			}
-			return g.gotoFromSDK(hf, af, d, y, "minjerk", "", messages.OriginCommand)
+			m, err := sdkGoto(hf, af, d, y, "minjerk", "", messages.OriginCommand)
+			if err != nil {
+				return nil, err
+			}
+			if c.peer != nil {
+				wait := moveWaitMargin
+				if d > 0 && d <= messages.MaxMoveDuration {
+					wait += time.Duration(d * float64(time.Second))
+				}
+				return g.peerMove(c, m, wait), nil
+			}
+			return g.tellMoves(m), nil
 		},
 		"wake_up":    sequence(messages.MoveWakeUp),
 		"goto_sleep": sequence(messages.MoveGotoSleep),
 		"play_sound": func(g *Gateway, c *cmd) (func(), error) {
 			f := c.str("file", true, "")
-			return func() { g.log.Info("play_sound: no audio output in this daemon", "file", f) }, nil
+			if len(c.errs) > 0 {
+				return nil, nil
+			}
+			return func() { g.playSoundCmd(c, f) }, nil
 		},
 		"play_recorded_move": func(g *Gateway, c *cmd) (func(), error) {
 			name := c.str("move_name", true, "")
@@ -329,15 +427,22 @@ func init() {
 				ds, _ = validate.String(v, c.loc("dataset_name"), &c.errs)
 			}
 			init := c.float("initial_goto_duration", 0)
-			return g.tellMoves(&messages.StartMove{ID: newID(), Kind: messages.MoveRecorded, Origin: messages.OriginCommand,
-				Dataset: ds, Move: name, InitialGoto: init}), nil
+			m := &messages.StartMove{ID: newID(), Kind: messages.MoveRecorded, Origin: messages.OriginCommand,
+				Dataset: ds, Move: name, InitialGoto: init}
+			if c.peer != nil {
+				return func() { go g.peerRecordedMove(c, m) }, nil
+			}
+			return g.tellMoves(m), nil
 		},
 		"preload_dataset": func(g *Gateway, c *cmd) (func(), error) {
-			c.str("dataset_name", true, "")
+			ds := c.str("dataset_name", true, "")
 			// Datasets are read from disk (the datasets folder and the
-			// Hugging Face cache); reachyd never downloads, and the reply
-			// exists only on WebRTC.
-			return nil, nil
+			// Hugging Face cache); reachyd never downloads. The reply says
+			// whether the dataset is there.
+			if c.peer == nil || len(c.errs) > 0 {
+				return nil, nil
+			}
+			return func() { go g.peerPreload(c, ds) }, nil
 		},
 		"set_motor_mode": func(g *Gateway, c *cmd) (func(), error) {
 			s := c.str("mode", true, "")
@@ -348,7 +453,12 @@ func init() {
 			if !ok {
 				return nil, dispatchErr("'%s' is not a valid MotorControlMode", s)
 			}
-			return g.askMotorbus(&messages.SetMotorMode{Mode: m}), nil
+			return g.askMotorbus(c, &messages.SetMotorMode{Mode: m}, func() {
+				c.reply(func(o *wire.Obj) {
+					o.String("motor_mode", s)
+					o.String("status", "ok")
+				})
+			}, false), nil
 		},
 		"set_torque": func(g *Gateway, c *cmd) (func(), error) {
 			on := c.boolean("on", nil)
@@ -373,31 +483,50 @@ func init() {
 					return nil, dispatchErr("%v", err)
 				}
 			}
-			return g.askMotorbus(&messages.SetTorque{Names: ids, On: on}), nil
+			return g.askMotorbus(c, &messages.SetTorque{Names: ids, On: on}, c.ok, false), nil
 		},
-		"get_motor_mode": replyOnly,
+		"get_motor_mode": peerOnly(func(g *Gateway, c *cmd) {
+			st, err := peerAsk[messages.MotorStatus](g, g.sys.Motorbus, &messages.GetMotorStatus{})
+			if err != nil {
+				c.fail(g.errText(err, true))
+				return
+			}
+			c.reply(func(o *wire.Obj) { o.String("motor_mode", string(st.Mode)) })
+		}),
 		"set_gravity_compensation": func(g *Gateway, c *cmd) (func(), error) {
 			on := c.boolean("enabled", nil)
 			m := messages.ModeEnabled
 			if on {
 				m = messages.ModeGravityCompensation
 			}
-			return g.askMotorbus(&messages.SetMotorMode{Mode: m}), nil
+			return g.askMotorbus(c, &messages.SetMotorMode{Mode: m}, c.ok, true), nil
 		},
 		"set_automatic_body_yaw": func(g *Gateway, c *cmd) (func(), error) {
 			on := c.boolean("enabled", nil)
-			return g.tellMoves(&messages.SetAutomaticBodyYaw{On: on}), nil
+			return g.tellMovesOK(c, &messages.SetAutomaticBodyYaw{On: on}), nil
 		},
-		"get_state":       replyOnly,
-		"get_version":     replyOnly,
-		"get_hardware_id": replyOnly,
-		"get_imu":         replyOnly,
-		"start_recording": func(g *Gateway, c *cmd) (func(), error) {
-			return g.tellMoves(&messages.StartRecording{}), nil
-		},
-		"stop_recording": func(g *Gateway, c *cmd) (func(), error) {
-			return g.tellMoves(&messages.StopRecording{}), nil
-		},
+		"get_state": peerOnly((*Gateway).peerState),
+		"get_version": peerOnly(func(g *Gateway, c *cmd) {
+			c.reply(func(o *wire.Obj) { o.String("version", g.cfg.Version) })
+		}),
+		"get_hardware_id": peerOnly(func(g *Gateway, c *cmd) {
+			st, err := peerAsk[*messages.DaemonStatus](g, g.sys.Daemon, &messages.GetDaemonStatus{})
+			if err != nil {
+				c.fail(g.errText(err, false))
+				return
+			}
+			c.reply(func(o *wire.Obj) { optString(o, "hardware_id", st.HardwareID) })
+		}),
+		"get_imu": peerOnly(func(g *Gateway, c *cmd) {
+			// No IMU is read by reachyd: null, as the reference answers on
+			// a robot without one.
+			c.reply(func(o *wire.Obj) {
+				o.String("command", "get_imu")
+				o.Null("imu")
+			})
+		}),
+		"start_recording": recording(true),
+		"stop_recording":  recording(false),
 		"append_record": func(g *Gateway, c *cmd) (func(), error) {
 			v := c.required("record")
 			if v == nil {
@@ -411,36 +540,68 @@ func init() {
 			if err != nil {
 				return nil, nil
 			}
-			return g.tellMoves(&messages.AppendRecord{Record: raw}), nil
+			return g.tellMovesOK(c, &messages.AppendRecord{Record: raw}), nil
 		},
 		"set_speech_offsets": func(g *Gateway, c *cmd) (func(), error) {
 			f, _ := c.floats("offsets", false)
-			if len(c.errs) > 0 || len(f) != 6 {
-				return nil, nil // other lengths are ignored, as in the reference
+			if len(c.errs) > 0 {
+				return nil, nil
+			}
+			if len(f) != 6 {
+				return c.ok, nil // other lengths are ignored (and acked), as in the reference
 			}
 			var o [6]float64
 			copy(o[:], f)
-			return g.tellMoves(&messages.SetSpeechOffsets{Offsets: o}), nil
+			return g.tellMovesOK(c, &messages.SetSpeechOffsets{Offsets: o}), nil
 		},
 		"set_wobbling": func(g *Gateway, c *cmd) (func(), error) {
-			// Wobbling is driven by the media server's audio, absent here:
-			// as in the reference without a media server, nothing happens.
-			c.boolean("enabled", nil)
-			return nil, nil
+			on := c.boolean("enabled", nil)
+			if len(c.errs) > 0 {
+				return nil, nil
+			}
+			// Without media the reference does nothing (and acks).
+			return func() { g.mediaCmd(c, &messages.SetWobbling{On: on}) }, nil
 		},
 		"set_head_tracking": func(g *Gateway, c *cmd) (func(), error) {
-			// Head tracking needs the camera pipeline: unavailable, as the
-			// reference reports without a media server.
-			c.boolean("enabled", nil)
+			// Head tracking needs a face detector on the camera's frames,
+			// which reachyd does not have: unavailable, as the reference
+			// reports without a camera.
+			on := c.boolean("enabled", nil)
 			c.float("weight", 1)
-			return nil, nil
+			return func() {
+				c.reply(func(o *wire.Obj) {
+					if on {
+						o.String("status", "unavailable")
+					} else {
+						o.String("status", "ok")
+					}
+					o.String("command", "set_head_tracking")
+					o.Bool("enabled", false)
+				})
+			}, nil
 		},
-		"get_tracked_face":      replyOnly,
-		"set_volume":            volume,
-		"set_microphone_volume": volume,
-		"get_volume":            replyOnly,
-		"get_microphone_volume": replyOnly,
-		"get_robot_name":        replyOnly,
+		"get_tracked_face": peerOnly(func(g *Gateway, c *cmd) {
+			c.reply(func(o *wire.Obj) {
+				o.String("command", "get_tracked_face")
+				o.Key("face_target")
+				o.B = wire.FaceTarget(o.B, messages.FaceTarget{}, wire.Python)
+			})
+		}),
+		"set_volume":            setVolume(false),
+		"set_microphone_volume": setVolume(true),
+		"get_volume":            peerOnly(getVolume(false)),
+		"get_microphone_volume": peerOnly(getVolume(true)),
+		"get_robot_name": peerOnly(func(g *Gateway, c *cmd) {
+			n, err := peerAsk[messages.RobotName](g, g.sys.Daemon, &messages.GetRobotName{})
+			if err != nil {
+				c.fail(g.errText(err, false))
+				return
+			}
+			c.reply(func(o *wire.Obj) {
+				o.String("command", "get_robot_name")
+				optString(o, "name", n.Name)
+			})
+		}),
 		"set_robot_name": func(g *Gateway, c *cmd) (func(), error) {
 			n := c.str("name", true, "")
 			if len(c.errs) == 0 {
@@ -448,66 +609,193 @@ func init() {
 					c.errs = append(c.errs, validate.Error{Type: "string_too_long", Loc: c.loc("name"), Msg: "String length out of range", Input: n})
 				}
 			}
-			return g.tellDaemon(&messages.SetRobotName{Name: n}), nil
+			if c.peer == nil {
+				return g.tellDaemon(&messages.SetRobotName{Name: n}), nil
+			}
+			return func() {
+				status := "ok"
+				r, err := peerAsk[messages.RobotName](g, g.sys.Daemon, &messages.SetRobotName{Name: n})
+				if err != nil {
+					status = "error"
+					r, _ = peerAsk[messages.RobotName](g, g.sys.Daemon, &messages.GetRobotName{})
+				}
+				c.reply(func(o *wire.Obj) {
+					o.String("command", "set_robot_name")
+					o.String("status", status)
+					optString(o, "name", r.Name)
+				})
+			}, nil
 		},
 		"delete_hf_token": func(g *Gateway, c *cmd) (func(), error) {
-			return g.tellDaemon(&messages.DeleteHFToken{}), nil
+			if c.peer == nil {
+				return g.tellDaemon(&messages.DeleteHFToken{}), nil
+			}
+			return func() {
+				status := "ok"
+				if _, err := peerAsk[struct{}](g, g.sys.Daemon, &messages.DeleteHFToken{}); err != nil {
+					g.log.Warn("delete_hf_token failed", "err", err)
+					status = "error"
+				}
+				c.reply(func(o *wire.Obj) {
+					o.String("command", "delete_hf_token")
+					o.String("status", status)
+				})
+			}, nil
 		},
-		"get_first_wake_up": replyOnly,
+		"get_first_wake_up": peerOnly(func(g *Gateway, c *cmd) {
+			r, err := peerAsk[messages.FirstWakeUp](g, g.sys.Daemon, &messages.GetFirstWakeUp{})
+			if err != nil {
+				c.fail(g.errText(err, false))
+				return
+			}
+			c.reply(func(o *wire.Obj) {
+				o.String("command", "get_first_wake_up")
+				o.Bool("is_completed", r.Completed)
+			})
+		}),
 		"set_first_wake_up": func(g *Gateway, c *cmd) (func(), error) {
 			t := true
 			done := c.boolean("is_completed", &t)
-			return g.tellDaemon(&messages.SetFirstWakeUp{Completed: done}), nil
+			if c.peer == nil {
+				return g.tellDaemon(&messages.SetFirstWakeUp{Completed: done}), nil
+			}
+			return func() {
+				// The daemon answers with the stored value: a failed write
+				// leaves the old one, which the reference reports as an
+				// error with the stored value.
+				r, err := peerAsk[messages.FirstWakeUp](g, g.sys.Daemon, &messages.SetFirstWakeUp{Completed: done})
+				if err != nil {
+					c.fail(g.errText(err, false))
+					return
+				}
+				c.reply(func(o *wire.Obj) {
+					o.String("command", "set_first_wake_up")
+					if r.Completed == done {
+						o.String("status", "ok")
+					} else {
+						o.String("status", "error")
+					}
+					o.Bool("is_completed", r.Completed)
+				})
+			}, nil
 		},
-		"subscribe_logs":   replyOnly,
+		"subscribe_logs": peerOnly(func(g *Gateway, c *cmd) {
+			// TODO(lead): stream the daemon's log lines (log_line frames)
+			// to this peer until unsubscribe_logs or the peer leaves; the
+			// log ring (kit.LogRing) has the lines but no subscription yet.
+			c.reply(func(o *wire.Obj) {
+				o.String("type", "log_stream_error")
+				o.String("error", "log streaming is not available in reachyd yet (recent lines: GET /api/v1/service/head/<service>)")
+			})
+		}),
 		"unsubscribe_logs": replyOnly,
-		"subscribe_pose":   replyOnly,
-		"unsubscribe_pose": replyOnly,
+		"subscribe_pose":   pose(true),
+		"unsubscribe_pose": pose(false),
 		"restart_daemon": func(g *Gateway, c *cmd) (func(), error) {
-			return g.tellDaemon(&messages.RestartDaemon{}), nil
+			return func() {
+				// The ack goes first: the restart may end this peer's
+				// session before anything sent after it.
+				c.ok()
+				g.sys.Kit.Tell(g.sys.Daemon, &messages.RestartDaemon{})
+			}, nil
 		},
 		"start_update": func(g *Gateway, c *cmd) (func(), error) {
 			f := false
 			c.boolean("pre_release", &f)
-			return nil, nil // updates exist only on the wireless robot
+			return peerOnly(func(g *Gateway, c *cmd) {
+				// reachyd does not update itself.
+				why := "start_update is not supported by reachyd: update it with its package or install script"
+				if st, err := peerAsk[*messages.DaemonStatus](g, g.sys.Daemon, &messages.GetDaemonStatus{}); err == nil && !st.WirelessVersion {
+					why = "start_update is only supported on Reachy Mini Wireless"
+				}
+				c.failCmd(why)
+			})(g, c)
 		},
 		"stop_move": func(g *Gateway, c *cmd) (func(), error) {
-			return g.tellMoves(&messages.StopAllMoves{}), nil
+			if c.peer == nil {
+				return g.tellMoves(&messages.StopAllMoves{}), nil
+			}
+			return func() {
+				r, err := peerAsk[messages.MoveStopped](g, g.sys.Moves, &messages.StopAllMoves{})
+				if err != nil {
+					c.fail(g.errText(err, true))
+					return
+				}
+				c.reply(func(o *wire.Obj) {
+					o.String("status", "ok")
+					o.String("command", "stop_move")
+					o.Bool("stopped", r.Stopped)
+					if !r.Stopped {
+						o.String("info", "no active move")
+					}
+				})
+			}, nil
 		},
-		"clear_incoming_audio": replyOnly,
-		"apply_audio_config":   replyOnly,
-		"read_audio_parameter": replyOnly,
-		"task":                 task,
+		"clear_incoming_audio": func(g *Gateway, c *cmd) (func(), error) {
+			return func() { g.mediaCmd(c, &messages.ClearIncomingAudio{}) }, nil
+		},
+		"apply_audio_config": func(g *Gateway, c *cmd) (func(), error) {
+			cfg, errs := validate.AudioConfigFields(c.get, nil, nil)
+			c.errs = append(c.errs, errs...)
+			if len(c.errs) > 0 {
+				return nil, nil
+			}
+			return func() { g.applyAudioConfigCmd(c, audioConfigMsg(cfg)) }, nil
+		},
+		"read_audio_parameter": func(g *Gateway, c *cmd) (func(), error) {
+			name := c.str("name", true, "")
+			if len(c.errs) > 0 {
+				return nil, nil
+			}
+			return peerOnly(func(g *Gateway, c *cmd) { g.readAudioParameterCmd(c, name) })(g, c)
+		},
+		"task": task,
 	}
 	for _, t := range uploadCommands {
 		sdkCommands[t] = upload
 	}
 }
 
-func volume(g *Gateway, c *cmd) (func(), error) {
-	v := c.required("volume")
-	if v != nil {
-		validate.IntInRange(v, c.loc("volume"), 0, 100, &c.errs)
-	}
-	// No audio device is driven by reachyd yet; the reply (WebRTC only)
-	// would say the control is unavailable.
-	return nil, nil
-}
-
 func sequence(kind messages.MoveKind) sdkHandler {
 	return func(g *Gateway, c *cmd) (func(), error) {
-		return g.tellMoves(&messages.StartMove{ID: newID(), Kind: kind, Origin: messages.OriginCommand}), nil
+		m := &messages.StartMove{ID: newID(), Kind: kind, Origin: messages.OriginCommand}
+		if c.peer != nil {
+			return g.peerMove(c, m, sequenceWait), nil
+		}
+		return g.tellMoves(m), nil
 	}
 }
 
-// gotoFromSDK builds a goto from SDK fields (head as 16 numbers). Ranges
-// (duration, antennas, body yaw) and reachability are checked by moves.
-func (g *Gateway) gotoFromSDK(hf, af []float64, duration float64, yaw *float64, method, id string, origin messages.MoveOrigin) (func(), error) {
-	m, err := sdkGoto(hf, af, duration, yaw, method, id, origin)
-	if err != nil {
-		return nil, err
+func recording(on bool) sdkHandler {
+	return func(g *Gateway, c *cmd) (func(), error) {
+		var m any = &messages.StopRecording{}
+		if on {
+			m = &messages.StartRecording{}
+		}
+		if c.peer == nil {
+			return g.tellMoves(m), nil
+		}
+		return func() {
+			if _, err := peerAsk[struct{}](g, g.sys.Moves, m); err != nil {
+				c.fail(g.errText(err, true))
+				return
+			}
+			c.reply(func(o *wire.Obj) {
+				o.String("status", "ok")
+				o.String("command", c.typ)
+				o.Bool("is_recording", on)
+			})
+		}, nil
 	}
-	return g.tellMoves(m), nil
+}
+
+func pose(on bool) sdkHandler {
+	return peerOnly(func(g *Gateway, c *cmd) {
+		if ps, ok := c.peer.(PoseSubscriber); ok {
+			ps.SubscribePose(on)
+		}
+		c.ok()
+	})
 }
 
 func sdkGoto(hf, af []float64, duration float64, yaw *float64, method, id string, origin messages.MoveOrigin) (*messages.StartMove, error) {

@@ -42,7 +42,7 @@ func (g *Gateway) wsSDK(c echo.Context) error {
 		return nil
 	}
 	go w.writeLoop()
-	g.sdkReadLoop(w)
+	g.sdkReadLoop(w, isPeerTrusted(c))
 	g.unsubscribe(w, messages.StreamSDK)
 	w.shutdown()
 	return nil
@@ -142,7 +142,16 @@ func (g *Gateway) wsFullState(c echo.Context) error {
 			<-w.done
 			return nil
 		}
-		w.out.Offer(wire.FullState(nil, s, f, time.Now(), wire.Pydantic))
+		// TODO(lead): the DoA is asked of the media actor per frame here
+		// (and per request in /api/state/full); the topic bus's robot_state
+		// (actors/topics, through wire.FullState) still writes null. If the
+		// media actor pushed its DoA into the hub's RobotState, every
+		// reader would get it from the one tick state.
+		var doa *messages.DoA
+		if f.DoA {
+			doa = g.readDoA(context.Background())
+		}
+		w.out.Offer(wire.FullStateDoA(nil, s, f, doa, time.Now(), wire.Pydantic))
 	}
 }
 

@@ -205,6 +205,24 @@ func faceTarget(b []byte, f messages.FaceTarget, style FloatStyle) []byte {
 	return o.End()
 }
 
+// DoA appends the reference's DoaSnapshot {"angle", "speech_detected"}, or
+// null when d is nil or not valid (no microphone array, no reading yet).
+func DoA(b []byte, d *messages.DoA, style FloatStyle) []byte {
+	if d == nil || !d.Valid {
+		return AppendNull(b)
+	}
+	o := ObjStart(b)
+	o.Style = style
+	o.Float("angle", d.Angle)
+	o.Bool("speech_detected", d.SpeechDetected)
+	return o.End()
+}
+
+// FaceTarget appends the reference's FaceTarget.
+func FaceTarget(b []byte, f messages.FaceTarget, style FloatStyle) []byte {
+	return faceTarget(b, f, style)
+}
+
 // StatusFrame is DaemonStatus as pushed on /ws/sdk.
 func StatusFrame(b []byte, s *messages.DaemonStatus) []byte { return DaemonStatus(b, s, Pydantic) }
 
@@ -242,8 +260,16 @@ func Pose(b []byte, p geom.Mat4, matrix bool, style FloatStyle) []byte {
 // FullState appends the reference's FullState for the flags, stamped at.
 // Absent parts are null, as pydantic dumps them. The target_* parts the
 // reference computes and then drops are included when asked for (a
-// documented fix), after the reference's fields.
+// documented fix), after the reference's fields. doa is null: see
+// FullStateDoA.
 func FullState(b []byte, s *messages.RobotState, f FullStateFlags, at time.Time, style FloatStyle) []byte {
+	return FullStateDoA(b, s, f, nil, at, style)
+}
+
+// FullStateDoA is FullState with the direction of arrival of sound, written
+// when f.DoA is set and doa is valid (null otherwise, as the reference
+// without a microphone array or before its first reading).
+func FullStateDoA(b []byte, s *messages.RobotState, f FullStateFlags, doa *messages.DoA, at time.Time, style FloatStyle) []byte {
 	o := ObjStart(b)
 	o.Style = style
 	if f.ControlMode {
@@ -276,9 +302,12 @@ func FullState(b []byte, s *messages.RobotState, f FullStateFlags, at time.Time,
 	// No Placo engine: passive joints are unknown, as in the reference's
 	// analytical backend.
 	o.Null("passive_joints")
-	// No microphone array on the simulator; reported null like an absent
-	// ReSpeaker.
-	o.Null("doa")
+	o.Key("doa")
+	if f.DoA {
+		o.B = DoA(o.B, doa, style)
+	} else {
+		o.B = AppendNull(o.B)
+	}
 	if f.TargetHeadPose {
 		o.Key("target_head_pose")
 		if s.HasTargetHeadPose {
