@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"reachyd/hw/geom"
+	"reachyd/messages"
 )
 
 // Expected strings are CPython 3.11 repr(x) (== json.dumps(x)).
@@ -340,4 +341,27 @@ func FuzzAppendFloat(f *testing.F) {
 		checkFloat(t, Python, v)
 		checkFloat(t, Pydantic, v)
 	})
+}
+
+// The direction of arrival in FullState and alone: null unless asked for
+// and valid.
+func TestFullStateDoA(t *testing.T) {
+	s := &messages.RobotState{}
+	doa := &messages.DoA{Valid: true, Angle: math.Pi / 2, SpeechDetected: true}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	with := FullStateDoA(nil, s, FullStateFlags{DoA: true}, doa, at, Pydantic)
+	if !strings.Contains(string(with), `"doa":{"angle":1.5707963267948966,"speech_detected":true}`) {
+		t.Errorf("with_doa: %s", with)
+	}
+	for _, c := range []struct {
+		f   FullStateFlags
+		doa *messages.DoA
+	}{{FullStateFlags{}, doa}, {FullStateFlags{DoA: true}, nil}, {FullStateFlags{DoA: true}, &messages.DoA{Angle: 1}}} {
+		if b := FullStateDoA(nil, s, c.f, c.doa, at, Pydantic); !strings.Contains(string(b), `"doa":null`) {
+			t.Errorf("%+v %+v: %s", c.f, c.doa, b)
+		}
+	}
+	if b := FullState(nil, s, FullStateFlags{DoA: true}, at, Pydantic); !strings.Contains(string(b), `"doa":null`) {
+		t.Errorf("FullState: %s", b)
+	}
 }
