@@ -4,8 +4,16 @@
 // daemon's response. No robot logic lives here.
 //
 // Routes are grouped as the reference groups its routers: daemon, state,
-// move, motors, kinematics, media, apps (jobs), and the root routes (/,
-// /health-check, /ws/sdk).
+// move, motors, kinematics, media (with volume, camera and audio-board
+// routes, answered by the media actor), apps (jobs), and the root routes
+// (/, /health-check, /ws/sdk). The /ws/sdk command set is also served to
+// the WebRTC data channel's peers with per-command replies (PeerCommand,
+// datachannel.go), through the same validation and handlers.
+//
+// Tested in this package against a running actor tree on the simulated
+// robot with a stand-in media actor (routes, bodies checked against the
+// reference's OpenAPI document, data-channel replies, upload limits), and
+// end to end in cmd/reachyd.
 package gateway
 
 import (
