@@ -238,7 +238,7 @@ func (g *Gateway) testSound(c echo.Context) error {
 	r, err := ask[messages.TestSound](g, c, g.sys.Media, &messages.PlayTestSound{})
 	if err != nil {
 		var me *messages.Error
-		if errors.As(err, &me) {
+		if errors.As(err, &me) && me.Kind != messages.KindUnavailable {
 			g.log.Warn("test sound failed", "err", err)
 			return detail(c, http.StatusInternalServerError, "Failed to play test sound (see logs for details)")
 		}

@@ -567,7 +567,13 @@ func init() {
 			// which reachyd does not have: unavailable, as the reference
 			// reports without a camera.
 			on := c.boolean("enabled", nil)
-			c.float("weight", 1)
+			if v, ok := c.get("weight"); ok {
+				zero, one := 0.0, 1.0
+				validate.FloatRange(v, c.loc("weight"), &zero, nil, &one, &c.errs)
+			}
+			if len(c.errs) > 0 {
+				return nil, nil
+			}
 			return func() {
 				c.reply(func(o *wire.Obj) {
 					if on {
