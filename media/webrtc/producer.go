@@ -121,6 +121,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -178,6 +179,8 @@ type Config struct {
 	// default, the name the Python SDK's webrtcsrc looks for.
 	Meta json.RawMessage
 
+	// ICEServers are the STUN/TURN servers of new sessions; SetICEServers
+	// replaces them (TURN credentials are refreshed).
 	ICEServers []ICEServer
 	// LoopbackCandidates adds 127.0.0.1 host candidates (a consumer on the
 	// robot itself, tests). It is turned on by itself when no non-loopback
@@ -317,11 +320,12 @@ type Producer struct {
 	video *pion.TrackLocalStaticRTP
 	audio *pion.TrackLocalStaticRTP
 
-	mu       sync.Mutex
-	closed   bool
-	conns    int
-	peers    map[string]*peer
-	sessions map[string]*Session
+	mu         sync.Mutex
+	closed     bool
+	iceServers []ICEServer
+	conns      int
+	peers      map[string]*peer
+	sessions   map[string]*Session
 
 	wg       sync.WaitGroup // connection goroutines, PeerConnection closers, RTP readers, pose loop
 	poseWake chan struct{}
@@ -356,19 +360,8 @@ func New(cfg Config) (*Producer, error) {
 	if m := bytes.TrimSpace(cfg.Meta); !json.Valid(m) || m[0] != '{' {
 		return nil, fmt.Errorf("webrtc: meta %.64q is not a JSON object", cfg.Meta)
 	}
-	for _, is := range cfg.ICEServers {
-		if len(is.URLs) == 0 {
-			return nil, errors.New("webrtc: ICE server without URLs")
-		}
-		for _, u := range is.URLs {
-			uri, err := stun.ParseURI(u)
-			if err != nil {
-				return nil, fmt.Errorf("webrtc: ICE server %q: %w", u, err)
-			}
-			if (uri.Scheme == stun.SchemeTypeTURN || uri.Scheme == stun.SchemeTypeTURNS) && (is.Username == "" || is.Credential == "") {
-				return nil, fmt.Errorf("webrtc: TURN server %q without username and credential", u)
-			}
-		}
+	if err := checkICEServers(cfg.ICEServers); err != nil {
+		return nil, err
 	}
 	if cfg.UDPPortMin > cfg.UDPPortMax {
 		return nil, fmt.Errorf("webrtc: UDP port range %d-%d", cfg.UDPPortMin, cfg.UDPPortMax)
@@ -420,20 +413,52 @@ func New(cfg Config) (*Producer, error) {
 		return nil, err
 	}
 	p := &Producer{
-		cfg:      cfg,
-		id:       uuid.NewString(),
-		log:      cfg.Logger,
-		api:      api,
-		video:    video,
-		audio:    audio,
-		peers:    map[string]*peer{},
-		sessions: map[string]*Session{},
-		poseWake: make(chan struct{}, 1),
-		stop:     make(chan struct{}),
+		cfg:        cfg,
+		id:         uuid.NewString(),
+		log:        cfg.Logger,
+		api:        api,
+		video:      video,
+		audio:      audio,
+		peers:      map[string]*peer{},
+		iceServers: slices.Clone(cfg.ICEServers),
+		sessions:   map[string]*Session{},
+		poseWake:   make(chan struct{}, 1),
+		stop:       make(chan struct{}),
 	}
 	p.wg.Add(1)
 	go p.poseLoop()
 	return p, nil
+}
+
+func checkICEServers(servers []ICEServer) error {
+	for _, is := range servers {
+		if len(is.URLs) == 0 {
+			return errors.New("webrtc: ICE server without URLs")
+		}
+		for _, u := range is.URLs {
+			uri, err := stun.ParseURI(u)
+			if err != nil {
+				return fmt.Errorf("webrtc: ICE server %q: %w", u, err)
+			}
+			if (uri.Scheme == stun.SchemeTypeTURN || uri.Scheme == stun.SchemeTypeTURNS) && (is.Username == "" || is.Credential == "") {
+				return fmt.Errorf("webrtc: TURN server %q without username and credential", u)
+			}
+		}
+	}
+	return nil
+}
+
+// SetICEServers replaces the STUN/TURN servers for sessions started from
+// now on (TURN credentials expire and are refreshed; running sessions keep
+// theirs).
+func (p *Producer) SetICEServers(servers []ICEServer) error {
+	if err := checkICEServers(servers); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.iceServers = slices.Clone(servers)
+	p.mu.Unlock()
+	return nil
 }
 
 // nonLoopbackUp reports whether some interface other than loopback is up

@@ -101,7 +101,10 @@ func (s *Session) End(reason string) { s.end(reason, true) }
 func (s *Session) start() error {
 	p := s.p
 	conf := pion.Configuration{}
-	for _, is := range p.cfg.ICEServers {
+	p.mu.Lock()
+	servers := p.iceServers
+	p.mu.Unlock()
+	for _, is := range servers {
 		srv := pion.ICEServer{URLs: is.URLs, Username: is.Username}
 		if is.Credential != "" {
 			srv.Credential = is.Credential

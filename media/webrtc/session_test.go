@@ -631,7 +631,13 @@ func TestConfigValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = p.Close()
+	defer p.Close()
+	if err := p.SetICEServers([]ICEServer{{URLs: []string{"turns:127.0.0.1:5349"}}}); err == nil {
+		t.Fatal("SetICEServers accepted TURN without credentials")
+	}
+	if err := p.SetICEServers([]ICEServer{{URLs: []string{"turns:127.0.0.1:5349"}, Username: "u", Credential: "c2"}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // With H.264 configured the consumer gets H.264.
