@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -409,6 +410,11 @@ func ProbeArgs(launch string) []string {
 // GStreamer can decode. The error wraps ErrNotAudio when it is not (with
 // GStreamer's reason), and says so when no decision came in time.
 func Probe(ctx context.Context, launch, path string) error {
+	// An empty file is no audio; GStreamer 1.22 sometimes never decides on
+	// one (end of stream before typefind), so do not ask it.
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
+		return fmt.Errorf("%w: empty file", ErrNotAudio)
+	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	p, err := Start(ctx, Spec{Name: "probe", Argv: Fixed(ProbeArgs(launch)), StdinFile: path,
