@@ -87,6 +87,8 @@ type DaemonStatus struct {
 	ControlHz   float64
 	BackendName string
 	Runtime     *RuntimeStats // only when asked WithRuntime
+	// Media is the media actor's account (nil without one).
+	Media *MediaDetail
 }
 
 // RobotReadyTimeout and friends are sent by the daemon to itself.
@@ -113,6 +115,8 @@ type MediaStatus struct {
 	Available bool
 	Released  bool
 	NoMedia   bool
+	// Detail is reachyd's extension (nil when there is no media actor).
+	Detail *MediaDetail
 }
 
 // BackendStopped is sent by the robot supervisor to the daemon when the

@@ -146,3 +146,33 @@ type EndMediaSessions struct {
 	ID     string
 	Reason string
 }
+
+// MediaDetail is reachyd's account of its media, in the daemon status
+// (the "media" extension) and in /api/media/status beside the
+// reference's three fields.
+type MediaDetail struct {
+	// Reason says why media is off ("" when it is on or only released).
+	Reason string
+	// Signalling is the WebRTC signalling address (host:port) while the
+	// producer runs.
+	Signalling string
+	Pipelines  []PipelineStatus
+	Sessions   []MediaSession
+	// SpeakerRMS is the level of what the speaker plays now (dBFS), and
+	// SpeakerLoud counts the level reports above -40 dBFS since start:
+	// what a test or an operator reads to know the speaker is fed.
+	SpeakerRMS  float64
+	SpeakerLoud uint64
+	Wobbling    bool
+	// Sound is the sound playing now ("" when none).
+	Sound string
+}
+
+// PipelineStatus is one supervised media pipeline.
+type PipelineStatus struct {
+	Name      string
+	Pid       int
+	Running   bool
+	Restarts  int
+	LastError string
+}

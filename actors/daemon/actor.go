@@ -32,6 +32,7 @@ type Config struct {
 	Simulation       bool   // simulation_enabled once started
 	Mockup           bool   // mockup_sim_enabled once started
 	NoMedia          bool
+	CameraSpecsName  string
 	WirelessVersion  bool
 	DesktopAppDaemon bool
 	ControlHz        float64
@@ -64,6 +65,14 @@ type Options struct {
 	// their recent log lines.
 	Services []string
 	Logs     *kit.LogRing
+	// Media is the media actor's state, read for the status (nil without
+	// media).
+	Media MediaView
+}
+
+// MediaView is what the daemon reads of the media actor without asking it.
+type MediaView interface {
+	Status() messages.MediaStatus
 }
 
 // cell keeps what outlives a restart of the daemon actor. A restart of the
@@ -503,10 +512,14 @@ func (a *Actor) status() *messages.DaemonStatus {
 	s := &messages.DaemonStatus{
 		RobotName: a.name, State: a.core.State(),
 		WirelessVersion: c.WirelessVersion, DesktopAppDaemon: c.DesktopAppDaemon,
-		NoMedia: c.NoMedia, MediaReleased: a.media, CameraSpecsName: "",
+		NoMedia: c.NoMedia, MediaReleased: a.media, CameraSpecsName: c.CameraSpecsName,
 		Backend: a.core.Backend(), BackendKind: c.BackendKind,
 		Error: a.core.Error(), Version: c.Version, HardwareID: c.HardwareID,
 		Backoff: a.events, StartedAt: a.start, ControlHz: c.ControlHz, BackendName: c.BackendName,
+	}
+	if m := a.opt.Media; m != nil {
+		ms := m.Status()
+		s.NoMedia, s.MediaReleased, s.Media = ms.NoMedia, ms.Released, ms.Detail
 	}
 	if a.core.Started() {
 		sim, mock := c.Simulation, c.Mockup
@@ -515,10 +528,12 @@ func (a *Actor) status() *messages.DaemonStatus {
 	return s
 }
 
+// mediaStatus answers /api/media/status when there is no media actor
+// (--no-media, no GStreamer): media is never available.
 func (a *Actor) mediaStatus() messages.MediaStatus {
-	// No camera or audio pipeline runs in reachyd yet: media is never
-	// available, and no_media says so when the daemon was started without it
-	// (always on the simulator).
+	if m := a.opt.Media; m != nil {
+		return m.Status()
+	}
 	return messages.MediaStatus{Available: false, Released: a.media, NoMedia: a.opt.Config.NoMedia}
 }
 

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -165,5 +166,33 @@ func trailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
 			return c.Redirect(http.StatusTemporaryRedirect, u.String())
 		}
 		return next(c)
+	}
+}
+
+// SignallingCheck returns the check of the WebRTC signalling server's
+// WebSocket upgrades (:8443), which lead to the data channel that drives
+// the robot: the Host must pass the DNS-rebinding guard, and a browser's
+// Origin must be one the CORS policy allows or a page of the robot itself
+// (same host name, any port: the dashboard on :8000). Clients that are not
+// browsers send no Origin and pass.
+func SignallingCheck(robotName string, extraHosts []string) func(*http.Request) bool {
+	hosts := newHostCheck(robotName, extraHosts)
+	return func(r *http.Request) bool {
+		if !hosts.ok(r.Host) {
+			return false
+		}
+		origin := r.Header.Get("Origin")
+		if origin == "" || corsOrigin.MatchString(origin) {
+			return true
+		}
+		u, err := url.Parse(origin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return false
+		}
+		host := r.Host
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		}
+		return strings.EqualFold(u.Hostname(), strings.Trim(host, "[]"))
 	}
 }

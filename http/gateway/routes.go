@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
@@ -552,11 +553,27 @@ func mediaStatus(c echo.Context, m messages.MediaStatus) error {
 	o.Bool("available", m.Available)
 	o.Bool("released", m.Released)
 	o.Bool("no_media", m.NoMedia)
+	if m.Detail != nil {
+		o.Key("reachyd")
+		r := wire.ObjStart(o.B)
+		r.Key("media")
+		r.B = wire.MediaDetail(r.B, m.Detail)
+		o.B = r.End()
+	}
 	return jsonBytes(c, o.End())
 }
 
+// mediaOwner is the actor that answers /api/media/status, release and
+// acquire: the media actor, or the daemon when there is none.
+func (g *Gateway) mediaOwner() *actor.PID {
+	if g.sys.Media != nil {
+		return g.sys.Media
+	}
+	return g.sys.Daemon
+}
+
 func (g *Gateway) mediaStatus(c echo.Context) error {
-	m, err := ask[messages.MediaStatus](g, c, g.sys.Daemon, &messages.GetMediaStatus{})
+	m, err := ask[messages.MediaStatus](g, c, g.mediaOwner(), &messages.GetMediaStatus{})
 	if err != nil {
 		return g.fail(c, err, false)
 	}
@@ -565,7 +582,7 @@ func (g *Gateway) mediaStatus(c echo.Context) error {
 
 func (g *Gateway) mediaRelease(release bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if _, err := ask[messages.MediaStatus](g, c, g.sys.Daemon, &messages.SetMediaReleased{Released: release}); err != nil {
+		if _, err := ask[messages.MediaStatus](g, c, g.mediaOwner(), &messages.SetMediaReleased{Released: release}); err != nil {
 			return g.fail(c, err, false)
 		}
 		return jsonBytes(c, []byte(`{"status":"ok"}`))

@@ -201,28 +201,47 @@ func (g *Gateway) readAudioParameterCmd(c *cmd, name string) {
 func (g *Gateway) peerState(c *cmd) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
 	defer cancel()
-	s, err := kit.Ask[*messages.RobotState](ctx, g.sys.Kit, g.sys.Hub, &messages.GetState{})
+	snap, err := g.stateSnapshot(ctx, nil)
 	if err != nil {
 		c.fail(g.errText(err, true))
 		return
 	}
+	c.reply(func(o *wire.Obj) { o.Raw("state", snap) })
+}
+
+// StateSnapshot is the reference's StateSnapshot as JSON, what get_state
+// answers and what the WebRTC producer puts in each pose frame; nil when
+// the state cannot be had (no backend).
+func (g *Gateway) StateSnapshot() []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
+	defer cancel()
+	snap, err := g.stateSnapshot(ctx, nil)
+	if err != nil {
+		return nil
+	}
+	return snap
+}
+
+// stateSnapshot appends the StateSnapshot of the robot now to b.
+func (g *Gateway) stateSnapshot(ctx context.Context, b []byte) ([]byte, error) {
+	s, err := kit.Ask[*messages.RobotState](ctx, g.sys.Kit, g.sys.Hub, &messages.GetState{})
+	if err != nil {
+		return nil, err
+	}
 	doa := g.readDoA(ctx)
-	c.reply(func(o *wire.Obj) {
-		o.Key("state")
-		st := wire.ObjStart(o.B)
-		st.Mat4("head_pose", s.HeadPose)
-		st.Floats("antennas", s.Antennas[:])
-		st.Floats("head_joint_positions", s.HeadJoints[:])
-		st.Float("body_yaw", s.HeadJoints[0])
-		st.String("motor_mode", string(s.Mode))
-		st.Bool("is_recording", s.Recording)
-		st.Bool("is_move_running", s.MoveRunning)
-		st.Key("face_target")
-		st.B = wire.FaceTarget(st.B, messages.FaceTarget{}, wire.Python)
-		st.Key("doa")
-		st.B = wire.DoA(st.B, doa, wire.Python)
-		o.B = st.End()
-	})
+	st := wire.ObjStart(b)
+	st.Mat4("head_pose", s.HeadPose)
+	st.Floats("antennas", s.Antennas[:])
+	st.Floats("head_joint_positions", s.HeadJoints[:])
+	st.Float("body_yaw", s.HeadJoints[0])
+	st.String("motor_mode", string(s.Mode))
+	st.Bool("is_recording", s.Recording)
+	st.Bool("is_move_running", s.MoveRunning)
+	st.Key("face_target")
+	st.B = wire.FaceTarget(st.B, messages.FaceTarget{}, wire.Python)
+	st.Key("doa")
+	st.B = wire.DoA(st.B, doa, wire.Python)
+	return st.End(), nil
 }
 
 // recordedMoveTimeout bounds the loading of a recorded move.

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"time"
 
 	"reachyd/hw"
@@ -142,6 +143,10 @@ func DaemonStatus(b []byte, s *messages.DaemonStatus, style FloatStyle) []byte {
 			ro.Null("mean_control_loop_frequency")
 		}
 		r.B = ro.End()
+	}
+	if s.Media != nil {
+		r.Key("media")
+		r.B = MediaDetail(r.B, s.Media)
 	}
 	if s.Backend != nil && s.Backend.HaveHealth {
 		r.Key("motors")
@@ -379,4 +384,53 @@ func MotorHealth(b []byte, h *hw.Health, st *messages.MotorStatus, style FloatSt
 		b = o.End()
 	}
 	return append(b, ']')
+}
+
+// mediaDetail is MediaDetail's JSON shape.
+type mediaDetail struct {
+	Reason      string          `json:"reason,omitempty"`
+	Signalling  string          `json:"signalling,omitempty"`
+	Pipelines   []mediaPipeline `json:"pipelines"`
+	Sessions    []mediaSession  `json:"sessions"`
+	SpeakerRMS  float64         `json:"speaker_rms_db"`
+	SpeakerLoud uint64          `json:"speaker_loud_reports"`
+	Wobbling    bool            `json:"wobbling"`
+	Sound       string          `json:"sound"`
+}
+
+type mediaPipeline struct {
+	Name      string `json:"name"`
+	Pid       int    `json:"pid"`
+	Running   bool   `json:"running"`
+	Restarts  int    `json:"restarts"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+type mediaSession struct {
+	ID       string `json:"id"`
+	PeerID   string `json:"peer_id"`
+	Remote   string `json:"remote"`
+	State    string `json:"state"`
+	Audio    bool   `json:"sends_audio"`
+	Since    string `json:"since"`
+	Relay    bool   `json:"relay"`
+	Pose     bool   `json:"pose"`
+	Messages uint64 `json:"messages"`
+}
+
+// MediaDetail appends reachyd's media block (status extension).
+func MediaDetail(b []byte, d *messages.MediaDetail) []byte {
+	m := mediaDetail{Reason: d.Reason, Signalling: d.Signalling, SpeakerRMS: d.SpeakerRMS, SpeakerLoud: d.SpeakerLoud,
+		Wobbling: d.Wobbling, Sound: d.Sound, Pipelines: []mediaPipeline{}, Sessions: []mediaSession{}}
+	for _, p := range d.Pipelines {
+		m.Pipelines = append(m.Pipelines, mediaPipeline(p))
+	}
+	for _, s := range d.Sessions {
+		m.Sessions = append(m.Sessions, mediaSession(s))
+	}
+	j, err := json.Marshal(m)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, j...)
 }
