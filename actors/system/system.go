@@ -1,7 +1,7 @@
 // Package system assembles reachyd's actor tree:
 //
 //	reachyd (root supervisor: restarts, respawns, gives up; kit.RootProps)
-//	├── hub, jobs, applock, topics, auth, camera, skills, appmon, apps
+//	├── hub, jobs, applock, topics, auth, camera, media, skills, appmon, apps
 //	└── daemon   lifecycle; owns the backend while it runs
 //	    └── robot (supervisor)
 //	        ├── moves     move scheduler, IK/FK
@@ -30,6 +30,7 @@ import (
 	"reachyd/actors/hub"
 	"reachyd/actors/jobs"
 	"reachyd/actors/kit"
+	"reachyd/actors/media"
 	"reachyd/actors/motorbus"
 	"reachyd/actors/moves"
 	"reachyd/actors/moves/motion"
@@ -77,6 +78,9 @@ type Config struct {
 	TopicStateHz float64
 	// Camera, when set, runs a camera source into a broadcaster.
 	Camera *CameraConfig
+	// Media, when set, runs the media actor (pipelines, WebRTC producer);
+	// nil is no_media.
+	Media *MediaConfig
 	// UploadDir is where audio uploaded over /ws/sdk is kept until it is
 	// played (main sets <data-dir>/uploads/audio).
 	UploadDir string
@@ -86,6 +90,12 @@ type Config struct {
 type CameraConfig struct {
 	Source hwcam.Source
 	Out    *hwcam.Broadcaster
+}
+
+// MediaConfig configures the media actor. Options.Cell is made by Start
+// when nil; Options.Moves is set by Start.
+type MediaConfig struct {
+	Options media.Options
 }
 
 // SkillsConfig configures the skill loader.
@@ -127,6 +137,8 @@ type System struct {
 	Skills   *actor.PID // nil without Config.Skills
 	Camera   *actor.PID // nil without Config.Camera
 	Media    *actor.PID // nil without Config.Media (no_media)
+	// MediaCell is the media actor's shared state (nil without media).
+	MediaCell *media.Cell
 
 	skillsCell    *skills.Cell
 	appRecord     string // the running app's pid record
@@ -145,7 +157,7 @@ func (s *System) Unrecoverable() <-chan string { return s.unrecoverable }
 func (s *System) Crashable() []*actor.PID { return append([]*actor.PID(nil), s.crashable...) }
 
 // Services are the actors get_services lists.
-var Services = []string{"daemon", "robot", "motorbus", "moves", "hub", "jobs", "applock", "apps", "appmon", "topics", "auth", "skills", "camera"}
+var Services = []string{"daemon", "robot", "motorbus", "moves", "hub", "jobs", "applock", "apps", "appmon", "topics", "auth", "skills", "camera", "media"}
 
 // Root is the name of the root supervisor.
 const Root = "reachyd"
@@ -186,6 +198,13 @@ func Start(cfg Config) (*System, error) {
 	}
 	if cfg.Camera != nil {
 		s.Camera = ks.PID(Root + "/camera")
+	}
+	if cfg.Media != nil {
+		s.Media = ks.PID(Root + "/media")
+		if cfg.Media.Options.Cell == nil {
+			cfg.Media.Options.Cell = media.NewCell("")
+		}
+		s.MediaCell = cfg.Media.Options.Cell
 	}
 	if cfg.Apps != nil {
 		s.appRecord = cfg.Apps.RecordPath
@@ -234,6 +253,11 @@ func Start(cfg Config) (*System, error) {
 	if cc := cfg.Camera; cc != nil {
 		add("camera", camera.Props(camera.Options{Source: cc.Source, Out: cc.Out, Log: cfg.Log}))
 	}
+	if mc := cfg.Media; mc != nil {
+		mo := mc.Options
+		mo.Moves, mo.Log = s.Moves, cfg.Log
+		add("media", media.Props(mo))
+	}
 	if sc := cfg.Skills; sc != nil {
 		add("skills", skills.Props(skills.Options{Files: sc.Files, Python: sc.Python, APIURL: sc.APIURL, WorkDir: sc.WorkDir,
 			ImportTimeout: sc.ImportTimeout, Broker: s.Topics, Moves: s.Moves, Cell: s.skillsCell, Log: cfg.Log}))
@@ -253,6 +277,9 @@ func Start(cfg Config) (*System, error) {
 	dopt := daemon.Options{
 		Config: cfg.Daemon, System: ks, Robot: robotProps, Hub: s.Hub, Jobs: s.Jobs, Log: cfg.Log,
 		Autostart: auto, Services: Services, Logs: cfg.Logs,
+	}
+	if s.MediaCell != nil {
+		dopt.Media = s.MediaCell
 	}
 	if a := cfg.Apps; a != nil {
 		// A stop with sleep stops the app first: its grace, then the kill.
