@@ -5,10 +5,22 @@ PORT    ?= 8000
 BIN     := bin/reachyd
 PKGS    := ./...
 
-.PHONY: run build test test-short race fuzz bench lint vet fmt clean
+.PHONY: run build test test-short race fuzz bench lint vet fmt clean media-deps
 
-run: build
+run: build media-deps
 	$(BIN) --backend sim --fastapi-host $(ADDR) --fastapi-port $(PORT)
+
+# GStreamer runs the media pipelines (camera stream, microphone, speaker,
+# sounds). On a fresh Debian or Ubuntu machine without it, install it (with
+# sudo when not root); elsewhere reachyd runs without media and says so.
+GST_PKGS := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+media-deps:
+	@command -v gst-launch-1.0 >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing GStreamer for the media pipelines: $(GST_PKGS)"; \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get install -y --no-install-recommends $(GST_PKGS) || echo "could not install GStreamer: reachyd will run without media"; \
+	  else echo "no GStreamer (gst-launch-1.0): reachyd will run without media"; fi; }
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reachyd

@@ -62,6 +62,16 @@ type Options struct {
 	CameraFPS   int
 	RTSPHost    string
 	RTSPPort    int
+	// Media.
+	WebRTCHost     string
+	WebRTCPort     int
+	WebRTCLoopback bool
+	ICEServers     []string
+	GstLaunch      string
+	VideoEncoder   string
+	AudioSource    string
+	AudioSink      string
+	AEC            bool
 	// Limits and opt-ins.
 	AllowRawBus    bool
 	MaxConnections int
@@ -190,6 +200,21 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.IntVar(&o.CameraFPS, "camera-fps", 15, "camera frame rate")
 	fs.StringVar(&o.RTSPHost, "rtsp-host", "", "address of the RTSP server (default: the --fastapi-host address)")
 	fs.IntVar(&o.RTSPPort, "rtsp-port", 8554, "port of the RTSP server (rtsp://<host>:<port>/head_color)")
+	fs.StringVar(&o.WebRTCHost, "webrtc-host", "", "address of the WebRTC signalling server (default: the --fastapi-host address)")
+	fs.IntVar(&o.WebRTCPort, "webrtc-port", 8443, "port of the WebRTC signalling server (GStreamer webrtcsink's protocol, ws://<host>:<port>)")
+	fs.BoolVar(&o.WebRTCLoopback, "webrtc-loopback", false, "offer only loopback ICE candidates (tests and local-only use; nothing leaves the machine)")
+	fs.Func("ice-server", "a STUN or TURN server for WebRTC, URL[,username,credential] (repeatable; default none: the LAN needs none)", func(v string) error {
+		if _, err := parseICEServer(v); err != nil {
+			return err
+		}
+		o.ICEServers = append(o.ICEServers, v)
+		return nil
+	})
+	fs.StringVar(&o.GstLaunch, "gst-launch", "gst-launch-1.0", "GStreamer's gst-launch-1.0, which runs the media pipelines")
+	fs.StringVar(&o.VideoEncoder, "video-encoder", "auto", "video encoder: auto (hardware H.264 where present, else VP8), vp8, x264 or v4l2h264")
+	fs.StringVar(&o.AudioSource, "audio-source", "auto", "microphone: auto (a test tone on the simulator, else the default device), sim, alsa[:DEVICE], pulse[:DEVICE]")
+	fs.StringVar(&o.AudioSink, "audio-sink", "auto", "speaker: auto (a level meter on the simulator, else the default device), sim, alsa[:DEVICE], pulse[:DEVICE]")
+	fs.BoolVar(&o.AEC, "aec", true, "cancel the speaker's echo in the microphone (webrtcdsp) when the device is real")
 	fs.BoolVar(&o.AllowRawBus, "allow-raw-bus", false, "serve WS /api/move/ws/raw/write (raw Dynamixel packets; instructions that could brick a motor are refused even then)")
 	fs.IntVar(&o.MaxConnections, "max-connections", 1024, "open connections at most on each TCP listener (API, topic bus); one more waits until one closes")
 	fs.IntVar(&o.MaxWebSockets, "max-websockets", 256, "WebSocket clients at most, over every endpoint")
@@ -268,6 +293,22 @@ func (o *Options) validate() error {
 	}
 	if o.NoMedia {
 		o.Camera = "none"
+	}
+	if o.WebRTCHost == "" {
+		o.WebRTCHost = o.Host
+	}
+	if o.WebRTCPort < 0 || o.WebRTCPort > 65535 {
+		return fmt.Errorf("--webrtc-port out of range: %d", o.WebRTCPort)
+	}
+	switch o.VideoEncoder {
+	case "auto", "vp8", "x264", "v4l2h264":
+	default:
+		return fmt.Errorf("--video-encoder must be auto, vp8, x264 or v4l2h264, got %q", o.VideoEncoder)
+	}
+	for _, d := range []struct{ flag, v string }{{"--audio-source", o.AudioSource}, {"--audio-sink", o.AudioSink}} {
+		if _, _, err := parseAudioDevice(d.v); err != nil {
+			return fmt.Errorf("%s: %w", d.flag, err)
+		}
 	}
 	if o.MaxConnections < 1 || o.MaxWebSockets < 1 {
 		return fmt.Errorf("--max-connections and --max-websockets must be positive, got %d and %d", o.MaxConnections, o.MaxWebSockets)

@@ -27,6 +27,7 @@ import (
 	camactor "reachyd/actors/camera"
 	"reachyd/actors/daemon"
 	"reachyd/actors/kit"
+	"reachyd/actors/media"
 	"reachyd/actors/motorbus"
 	"reachyd/actors/moves/motion"
 	"reachyd/actors/skills"
@@ -35,6 +36,7 @@ import (
 	"reachyd/http/rtsp"
 	"reachyd/hw"
 	"reachyd/hw/camera"
+	"reachyd/media/webrtc"
 	"reachyd/sim"
 )
 
@@ -146,6 +148,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 		}
 		defer rtspLn.Close()
 	}
+	var camOut *camera.Broadcaster
+	if cfg.Camera != nil {
+		camOut = cfg.Camera.Out
+	}
+	hooks := new(media.Hooks)
+	cfg.Media, _ = mediaSetup(opts, log, camOut, hooks)
+	cfg.Daemon.NoMedia = cfg.Media == nil
+	if cfg.Media != nil {
+		cfg.Daemon.CameraSpecsName = cfg.Media.Options.SpecsName
+	}
 	topicsLn, err := net.Listen("tcp", net.JoinHostPort(opts.TopicsHost, strconv.Itoa(opts.TopicsPort)))
 	if err != nil {
 		return fmt.Errorf("topic bus: %w (choose another --topics-port)", err)
@@ -170,7 +182,20 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if cfg.Camera != nil {
 		gcfg.Video = cfg.Camera.Out
 	}
+	if mc := cfg.Media; mc != nil {
+		if mc.Options.Sounds != nil {
+			gcfg.SoundsDir, gcfg.SoundsStaging = mc.Options.Sounds.Dir(), mc.Options.Sounds.Staging()
+		}
+		cell := sys.MediaCell
+		gcfg.Broadcast = func(frame []byte) {
+			if p := cell.Producer(); p != nil {
+				p.Broadcast(frame)
+			}
+		}
+	}
 	gw := gateway.New(sys, gcfg)
+	hooks.SetCommands(func(s *webrtc.Session, msg []byte) { gw.PeerCommand(peer{s}, msg) })
+	hooks.SetState(gw.StateSnapshot)
 	var rtspSrv *rtsp.Server
 	if cfg.Camera != nil {
 		out := cfg.Camera.Out
@@ -189,6 +214,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	servers := 2
 	go func() { served <- gw.Serve(srvCtx, ln) }()
 	go func() { served <- gw.ServeTopics(srvCtx, topicsLn) }()
+	if cfg.Media != nil {
+		go gw.ForwardBroadcasts(srvCtx)
+	}
 	if udsLn != nil {
 		servers++
 		go func() { served <- gw.ServeUnix(srvCtx, udsLn) }()
@@ -276,7 +304,7 @@ func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
 		Autostart: o.Autostart,
 		WakeUp:    o.WakeUpOnStart,
 		Daemon: daemon.Config{
-			RobotName: o.RobotName, Version: APIVersion, NoMedia: true,
+			RobotName: o.RobotName, Version: APIVersion, NoMedia: true, // until media starts
 			WirelessVersion: o.WirelessVersion, DesktopAppDaemon: o.DesktopAppDaemon,
 			ControlHz: o.ControlHz, DataDir: o.DataDir, HardwareID: hw.HardwareID(),
 		},

@@ -534,10 +534,17 @@ func TestBadFramesLoggedAtMostAFewTimesASecond(t *testing.T) {
 // closes it. Loopback only: no background networking.
 func runChromium(t *testing.T, bin, url string, extra ...string) func() {
 	t.Helper()
+	return runChromiumIn(t, nil, bin, url, extra...)
+}
+
+// runChromiumIn is runChromium with a command prefix (ip netns exec NS).
+func runChromiumIn(t *testing.T, prefix []string, bin, url string, extra ...string) func() {
+	t.Helper()
 	args := append([]string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-default-apps",
 		"--disable-extensions", "--user-data-dir=" + t.TempDir(), "--remote-debugging-port=0"}, extra...)
-	cmd := exec.Command(bin, append(args, url)...)
+	argv := append(append(append([]string(nil), prefix...), bin), append(args, url)...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -1,0 +1,796 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"image/jpeg"
+	"math"
+	"mime/multipart"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	pion "github.com/pion/webrtc/v4"
+
+	"reachyd/media/gst"
+	simcam "reachyd/sim/camera"
+)
+
+// requireMedia skips a test that needs GStreamer where it is missing, except
+// in CI (REACHYD_REQUIRE_MEDIA=1), where a missing tool is a failure.
+func requireMedia(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range append([]string{"gst-launch-1.0"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("REACHYD_REQUIRE_MEDIA") != "" {
+				t.Fatalf("%s is required here (REACHYD_REQUIRE_MEDIA is set): %v", tool, err)
+			}
+			t.Skipf("no %s here: %v", tool, err)
+		}
+	}
+}
+
+// mediaArgs run the daemon with media: the simulator's test pattern at
+// 640x480@30, the synthetic microphone and speaker, loopback-only WebRTC
+// on a free port.
+var mediaArgs = []string{"--gst-launch", "gst-launch-1.0", "--camera", "test", "--camera-size", "640x480", "--camera-fps", "30",
+	"--webrtc-port", "0", "--webrtc-loopback"}
+
+func startMediaDaemon(t *testing.T, extra ...string) *testDaemon {
+	t.Helper()
+	requireMedia(t)
+	d := startDaemon(t, append(append([]string(nil), mediaArgs...), extra...)...)
+	d.waitRunning()
+	d.waitMedia(func(m mediaDetail) bool {
+		return m.Signalling != "" && len(m.Pipelines) == 2 && m.Pipelines[0].Running && m.Pipelines[1].Running
+	})
+	return d
+}
+
+// mediaDetail is the "reachyd.media" block of /api/media/status.
+type mediaDetail struct {
+	Reason     string `json:"reason"`
+	Signalling string `json:"signalling"`
+	Pipelines  []struct {
+		Name     string `json:"name"`
+		Pid      int    `json:"pid"`
+		Running  bool   `json:"running"`
+		Restarts int    `json:"restarts"`
+	} `json:"pipelines"`
+	Sessions []struct {
+		ID         string `json:"id"`
+		State      string `json:"state"`
+		SendsAudio bool   `json:"sends_audio"`
+		Pose       bool   `json:"pose"`
+		Messages   uint64 `json:"messages"`
+	} `json:"sessions"`
+	SpeakerRMS  float64 `json:"speaker_rms_db"`
+	SpeakerLoud uint64  `json:"speaker_loud_reports"`
+	Sound       string  `json:"sound"`
+}
+
+type mediaStatusBody struct {
+	Available bool `json:"available"`
+	Released  bool `json:"released"`
+	NoMedia   bool `json:"no_media"`
+	Reachyd   struct {
+		Media mediaDetail `json:"media"`
+	} `json:"reachyd"`
+}
+
+func (d *testDaemon) mediaStatus() mediaStatusBody {
+	d.t.Helper()
+	var s mediaStatusBody
+	d.getJSON("/api/media/status", &s)
+	return s
+}
+
+// waitMedia polls the media status until ok says yes (10 s at most).
+func (d *testDaemon) waitMedia(ok func(mediaDetail) bool) mediaDetail {
+	d.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := d.mediaStatus().Reachyd.Media
+		if ok(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("media status never reached the expected state: %+v", m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *testDaemon) signallingURL() string {
+	return "ws://" + d.mediaStatus().Reachyd.Media.Signalling
+}
+
+// ---- a Go consumer, as gstwebrtc-api behaves -----------------------------------
+
+type sigMsg struct {
+	Type      string          `json:"type"`
+	PeerID    string          `json:"peerId,omitempty"`
+	SessionID string          `json:"sessionId,omitempty"`
+	Roles     []string        `json:"roles,omitempty"`
+	Meta      json.RawMessage `json:"meta,omitempty"`
+	Producers []struct {
+		ID   string          `json:"id"`
+		Meta json.RawMessage `json:"meta"`
+	} `json:"producers,omitempty"`
+	SDP *struct {
+		Type string `json:"type"`
+		SDP  string `json:"sdp"`
+	} `json:"sdp,omitempty"`
+	ICE *struct {
+		Candidate     string  `json:"candidate"`
+		SDPMLineIndex *uint16 `json:"sdpMLineIndex"`
+		SDPMid        *string `json:"sdpMid"`
+	} `json:"ice,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Details string `json:"details,omitempty"`
+}
+
+type consumer struct {
+	t       *testing.T
+	ws      *websocket.Conn
+	wmu     sync.Mutex
+	pc      *pion.PeerConnection
+	session string
+	offer   string
+
+	mu      sync.Mutex
+	data    *pion.DataChannel
+	replies []map[string]any
+	pose    []int64 // seq of each pose frame
+	poseDC  *pion.DataChannel
+	ended   string
+
+	video  chan *rtp.Packet
+	audio  chan *rtp.Packet
+	opened chan struct{}
+}
+
+func (c *consumer) send(v any) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.ws.WriteJSON(v); err != nil {
+		c.t.Logf("signalling write: %v", err)
+	}
+}
+
+func (c *consumer) read() sigMsg {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var m sigMsg
+	if err := c.ws.ReadJSON(&m); err != nil {
+		c.t.Fatalf("signalling read: %v", err)
+	}
+	return m
+}
+
+func (c *consumer) readUntil(typ string) sigMsg {
+	c.t.Helper()
+	for {
+		if m := c.read(); m.Type == typ {
+			return m
+		} else if m.Type == "error" || m.Type == "endSession" {
+			c.t.Fatalf("waiting for %s, got %+v", typ, m)
+		}
+	}
+}
+
+// dialConsumer connects like the desktop app: welcome, listener status,
+// list, startSession with the producer named reachymini, then answers the
+// robot's offer. mic, when set, is sent on the robot's sendrecv audio.
+func dialConsumer(t *testing.T, url string, mic *pion.TrackLocalStaticRTP) *consumer {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	c := &consumer{t: t, ws: ws, video: make(chan *rtp.Packet, 4096), audio: make(chan *rtp.Packet, 4096), opened: make(chan struct{})}
+	welcome := c.readUntil("welcome")
+	c.send(map[string]any{"type": "setPeerStatus", "roles": []string{"listener"}, "meta": map[string]string{"name": "reachyd-go-test"}})
+	for m := c.readUntil("peerStatusChanged"); m.PeerID != welcome.PeerID; m = c.readUntil("peerStatusChanged") {
+	}
+	c.send(map[string]string{"type": "list"})
+	list := c.readUntil("list")
+	producer := ""
+	for _, p := range list.Producers {
+		var meta struct{ Name string }
+		_ = json.Unmarshal(p.Meta, &meta)
+		if meta.Name == "reachymini" {
+			producer = p.ID
+		}
+	}
+	if producer == "" {
+		t.Fatalf("no producer named reachymini in %+v", list)
+	}
+	c.send(map[string]string{"type": "startSession", "peerId": producer})
+	started := c.readUntil("sessionStarted")
+	if started.PeerID != producer || started.SessionID == "" {
+		t.Fatalf("sessionStarted %+v, want peerId %s and a sessionId", started, producer)
+	}
+	c.session = started.SessionID
+	var offer sigMsg
+	for {
+		offer = c.read()
+		if offer.Type == "peer" && offer.ICE != nil {
+			t.Fatal("an ICE candidate came before the offer (gstwebrtc-api closes the session on it)")
+		}
+		if offer.Type == "peer" && offer.SDP != nil {
+			break
+		}
+	}
+	if offer.SDP.Type != "offer" {
+		t.Fatalf("first SDP is %q, want offer", offer.SDP.Type)
+	}
+	c.offer = offer.SDP.SDP
+
+	me := &pion.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	ir := &interceptor.Registry{}
+	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
+		t.Fatal(err)
+	}
+	se := pion.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+	c.pc, err = api.NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.close)
+	c.pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+		out := c.video
+		if tr.Kind() == pion.RTPCodecTypeAudio {
+			out = c.audio
+		}
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			select {
+			case out <- p:
+			default:
+			}
+		}
+	})
+	c.pc.OnDataChannel(func(dc *pion.DataChannel) {
+		switch dc.Label() {
+		case "data":
+			c.mu.Lock()
+			c.data = dc
+			c.mu.Unlock()
+			dc.OnOpen(func() { close(c.opened) })
+			dc.OnMessage(func(m pion.DataChannelMessage) {
+				var v map[string]any
+				if json.Unmarshal(m.Data, &v) == nil {
+					c.mu.Lock()
+					c.replies = append(c.replies, v)
+					c.mu.Unlock()
+				}
+			})
+		case "pose":
+			c.mu.Lock()
+			c.poseDC = dc
+			c.mu.Unlock()
+			dc.OnMessage(func(m pion.DataChannelMessage) {
+				var f struct {
+					State map[string]any `json:"state"`
+					Seq   int64          `json:"seq"`
+				}
+				if json.Unmarshal(m.Data, &f) == nil && f.State["head_pose"] != nil {
+					c.mu.Lock()
+					c.pose = append(c.pose, f.Seq)
+					c.mu.Unlock()
+				}
+			})
+		}
+	})
+	c.pc.OnICECandidate(func(cand *pion.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		j := cand.ToJSON()
+		c.send(map[string]any{"type": "peer", "sessionId": c.session, "ice": map[string]any{
+			"candidate": j.Candidate, "sdpMLineIndex": j.SDPMLineIndex, "sdpMid": j.SDPMid}})
+	})
+	if err := c.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: c.offer}); err != nil {
+		t.Fatal(err)
+	}
+	if mic != nil {
+		if _, err := c.pc.AddTrack(mic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.pc.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	c.send(map[string]any{"type": "peer", "sessionId": c.session, "sdp": map[string]string{"type": "answer", "sdp": answer.SDP}})
+	go func() {
+		for {
+			var m sigMsg
+			if err := ws.ReadJSON(&m); err != nil {
+				return
+			}
+			switch {
+			case m.Type == "peer" && m.ICE != nil:
+				_ = c.pc.AddICECandidate(pion.ICECandidateInit{Candidate: m.ICE.Candidate, SDPMLineIndex: m.ICE.SDPMLineIndex, SDPMid: m.ICE.SDPMid})
+			case m.Type == "endSession":
+				c.mu.Lock()
+				c.ended = m.Reason + " "
+				c.mu.Unlock()
+			}
+		}
+	}()
+	select {
+	case <-c.opened:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the data channel did not open (ICE state %s)", c.pc.ICEConnectionState())
+	}
+	return c
+}
+
+func (c *consumer) close() {
+	if c.pc != nil {
+		_ = c.pc.Close()
+	}
+	_ = c.ws.Close()
+}
+
+// command sends a command on the data channel and waits for the first
+// reply that match accepts.
+func (c *consumer) command(v any, match func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	c.mu.Lock()
+	dc := c.data
+	c.mu.Unlock()
+	if err := dc.SendText(string(b)); err != nil {
+		c.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		for i, r := range c.replies {
+			if match(r) {
+				c.replies = append(c.replies[:i:i], c.replies[i+1:]...)
+				c.mu.Unlock()
+				return r
+			}
+		}
+		c.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.t.Fatalf("no reply to %s", b)
+	return nil
+}
+
+func byCommand(name string) func(map[string]any) bool {
+	return func(r map[string]any) bool { return r["command"] == name }
+}
+
+// ---- real GStreamer on the consumer's side ------------------------------------
+
+// micSource runs a GStreamer pipeline that encodes a 440 Hz tone as Opus
+// RTP into a Go socket, and writes each packet to the returned track: the
+// consumer's microphone.
+func micSource(t *testing.T) *pion.TrackLocalStaticRTP {
+	t.Helper()
+	track, err := pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "consumer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	runGst(t, nil, "audiotestsrc", "is-live=true", "wave=sine", "freq=440", "volume=0.5", "!",
+		"audioconvert", "!", "audioresample", "!", "opusenc", "!", "rtpopuspay", "pt=111", "!",
+		"udpsink", "host=127.0.0.1", "port="+strconv.Itoa(port))
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			var p rtp.Packet
+			if p.Unmarshal(buf[:n]) == nil {
+				_ = track.WriteRTP(&p)
+			}
+		}
+	}()
+	return track
+}
+
+// runGst starts gst-launch-1.0 with args; its stdout lines go to lines
+// (when not nil). It is killed at the end of the test.
+func runGst(t *testing.T, lines chan<- string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("gst-launch-1.0", append([]string{"-q"}, args...)...)
+	if lines != nil {
+		cmd.Args = append([]string{"gst-launch-1.0", "-m"}, args...)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var out *bufio.Scanner
+	if lines != nil {
+		pipe, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = bufio.NewScanner(pipe)
+		out.Buffer(make([]byte, 64<<10), 64<<10)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("gst-launch %s: %s", strings.Join(args[:2], " "), stderr.String())
+		}
+	})
+	if out != nil {
+		go func() {
+			for out.Scan() {
+				select {
+				case lines <- out.Text():
+				default:
+				}
+			}
+		}()
+	}
+	return cmd
+}
+
+// decodeRTP feeds packets to a GStreamer decoder listening on a free port.
+func forwardRTP(t *testing.T, in <-chan *rtp.Packet, port int, pt uint8, stop <-chan struct{}) {
+	conn, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close()
+	for {
+		select {
+		case <-stop:
+			return
+		case p := <-in:
+			p.PayloadType = pt
+			b, err := p.Marshal()
+			if err == nil {
+				_, _ = conn.Write(b)
+			}
+		}
+	}
+}
+
+// ---- tests ---------------------------------------------------------------------
+
+// TestMediaGoConsumer connects a pion consumer the way the desktop app does
+// and checks, with real GStreamer decoders on the consumer's side, what a
+// consumer gets: the camera's moving pattern, the microphone's tone, its
+// own microphone on the robot's speaker, and the data and pose channels.
+func TestMediaGoConsumer(t *testing.T) {
+	d := startMediaDaemon(t)
+	mic := micSource(t)
+	c := dialConsumer(t, d.signallingURL(), mic)
+
+	for _, want := range []string{"a=msid:", "m=audio", "a=sendrecv", "m=application"} {
+		if !strings.Contains(c.offer, want) {
+			t.Errorf("offer lacks %q", want)
+		}
+	}
+
+	// Video: decode the RTP with GStreamer into JPEG files, and read the
+	// stamp of the simulator's pattern back from them.
+	ports, err := gst.FreeUDPPorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	runGst(t, nil, "udpsrc", "port="+strconv.Itoa(ports[0]),
+		"caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload=96", "!",
+		"rtpjitterbuffer", "latency=100", "!", "rtpvp8depay", "!", "vp8dec", "!", "videoconvert", "!", "jpegenc", "!",
+		"multifilesink", "location="+filepath.Join(dir, "f%05d.jpg"))
+	levels := make(chan string, 1024)
+	runGst(t, levels, "udpsrc", "port="+strconv.Itoa(ports[1]),
+		"caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111", "!",
+		"rtpjitterbuffer", "latency=100", "!", "rtpopusdepay", "!", "opusdec", "!", "audioconvert", "!",
+		"level", "name=robotmic", "interval=100000000", "!", "fakesink", "sync=false")
+	stop := make(chan struct{})
+	var fw sync.WaitGroup
+	fw.Add(2)
+	go func() { defer fw.Done(); forwardRTP(t, c.video, ports[0], 96, stop) }()
+	go func() { defer fw.Done(); forwardRTP(t, c.audio, ports[1], 111, stop) }()
+
+	// The robot's microphone (a tone on the simulator) is heard.
+	loud := false
+	deadline := time.After(10 * time.Second)
+	for !loud {
+		select {
+		case line := <-levels:
+			if l, ok := gst.ParseLevel([]byte(line)); ok && l.Element == "robotmic" && l.RMS > -30 {
+				loud = true
+			}
+		case <-deadline:
+			t.Fatal("the robot's microphone tone never reached the consumer")
+		}
+	}
+
+	// The consumer's microphone reaches the speaker.
+	d.waitMedia(func(m mediaDetail) bool {
+		return m.SpeakerLoud > 5 && len(m.Sessions) == 1 && m.Sessions[0].SendsAudio
+	})
+
+	// The data channel: motors on, a goto with its completion, the state.
+	if r := c.command(map[string]any{"type": "set_motor_mode", "mode": "enabled"}, func(r map[string]any) bool { return r["motor_mode"] != nil }); r["status"] != "ok" {
+		t.Fatalf("set_motor_mode reply %v", r)
+	}
+	head := []float64{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0.01, 0, 0, 0, 1}
+	r := c.command(map[string]any{"type": "goto_target", "head": head, "antennas": []float64{0.4, -0.4}, "duration": 0.5}, byCommand("goto_target"))
+	if r["status"] != "ok" || r["completed"] != true {
+		t.Fatalf("goto_target reply %v", r)
+	}
+	st := c.command(map[string]any{"type": "get_state"}, func(r map[string]any) bool { return r["state"] != nil })
+	ant := st["state"].(map[string]any)["antennas"].([]any)
+	if math.Abs(ant[0].(float64)-0.4) > 0.05 {
+		t.Fatalf("antennas after the goto: %v, want [0.4, -0.4]", ant)
+	}
+
+	// The pose channel: lazily created, unordered, no retransmits, ~30 Hz.
+	c.command(map[string]any{"type": "subscribe_pose"}, byCommand("subscribe_pose"))
+	time.Sleep(1500 * time.Millisecond)
+	c.mu.Lock()
+	n, dc := len(c.pose), c.poseDC
+	seqs := append([]int64(nil), c.pose...)
+	c.mu.Unlock()
+	if dc == nil {
+		t.Fatal("no pose channel after subscribe_pose")
+	}
+	if dc.Ordered() || dc.MaxRetransmits() == nil || *dc.MaxRetransmits() != 0 {
+		t.Errorf("pose channel ordered=%v maxRetransmits=%v, want unordered with 0", dc.Ordered(), dc.MaxRetransmits())
+	}
+	if n < 15 || n > 90 {
+		t.Errorf("%d pose frames in about 1.5 s, want about 45 (30 Hz)", n)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] == seqs[i-1] {
+			t.Fatalf("pose seq %d repeated", seqs[i])
+		}
+	}
+
+	// Decoded frames: the pattern moves (several frame numbers). A loaded
+	// machine may decode slowly: wait for enough frames.
+	var files []string
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		files, _ = filepath.Glob(filepath.Join(dir, "*.jpg"))
+		if len(files) >= 12 || time.Now().After(end) {
+			break
+		}
+	}
+	close(stop)
+	fw.Wait()
+	if len(files) < 12 {
+		t.Fatalf("only %d decoded video frames", len(files))
+	}
+	seen := map[uint16]bool{}
+	for _, f := range files[len(files)-10:] {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := jpeg.Decode(bytes.NewReader(b))
+		if err != nil {
+			continue // the file being written when the pipeline was stopped
+		}
+		if img.Bounds().Dx() != 640 || img.Bounds().Dy() != 480 {
+			t.Fatalf("decoded frame %v, want 640x480", img.Bounds())
+		}
+		seq, _ := simcam.ReadStamp(img)
+		seen[seq] = true
+	}
+	if len(seen) < 5 {
+		t.Fatalf("the last 10 decoded frames carry only %d frame numbers: %v", len(seen), seen)
+	}
+
+	// The session is listed, with its pose subscription.
+	m := d.mediaStatus().Reachyd.Media
+	if len(m.Sessions) != 1 || !m.Sessions[0].Pose || m.Sessions[0].Messages < 4 {
+		t.Fatalf("sessions %+v", m.Sessions)
+	}
+	var ds struct {
+		NoMedia bool `json:"no_media"`
+		Reachyd struct {
+			Media mediaDetail `json:"media"`
+		} `json:"reachyd"`
+	}
+	d.getJSON("/api/daemon/status", &ds)
+	if ds.NoMedia || len(ds.Reachyd.Media.Sessions) != 1 {
+		t.Fatalf("daemon status no_media %v, media sessions %+v", ds.NoMedia, ds.Reachyd.Media.Sessions)
+	}
+}
+
+// wav is a 16-bit mono 48 kHz WAV of a tone.
+func wav(seconds float64) []byte {
+	n := int(48000 * seconds)
+	var b bytes.Buffer
+	b.WriteString("RIFF")
+	_ = binary.Write(&b, binary.LittleEndian, uint32(36+2*n))
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(48000), uint32(96000), uint16(2), uint16(16)} {
+		_ = binary.Write(&b, binary.LittleEndian, v)
+	}
+	b.WriteString("data")
+	_ = binary.Write(&b, binary.LittleEndian, uint32(2*n))
+	for i := range n {
+		_ = binary.Write(&b, binary.LittleEndian, int16(12000*math.Sin(2*math.Pi*600*float64(i)/48000)))
+	}
+	return b.Bytes()
+}
+
+func (d *testDaemon) upload(name string, content []byte) (int, []byte) {
+	d.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", name)
+	_, _ = fw.Write(content)
+	_ = mw.Close()
+	return d.doHeaders("POST", "/api/media/sounds/upload", mw.FormDataContentType(), body.String(), nil)
+}
+
+// TestMediaSoundsVolumeRelease: sounds upload, list, play (the speaker
+// hears it), delete, refusal of a non-audio file; the simulated mixer; and
+// release/acquire twice, the signalling port closing and opening.
+func TestMediaSoundsVolumeRelease(t *testing.T) {
+	d := startMediaDaemon(t)
+
+	if code, body := d.upload("tone.wav", wav(1.5)); code != 200 {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	if code, body := d.upload("notes.wav", []byte("this is not audio\n")); code != 400 || !strings.Contains(string(body), "Unsupported or invalid audio file") {
+		t.Fatalf("upload of text: %d %s", code, body)
+	}
+	var list struct {
+		Files []string `json:"files"`
+	}
+	code, body := d.do("GET", "/api/media/sounds", nil)
+	if code != 200 || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	if fmt.Sprint(list.Files) != "[tone.wav]" {
+		t.Fatalf("sounds %s, want only tone.wav", body)
+	}
+	before := d.mediaStatus().Reachyd.Media.SpeakerLoud
+	if code, body := d.do("POST", "/api/media/play_sound", map[string]string{"file": "tone.wav"}); code != 200 {
+		t.Fatalf("play_sound: %d %s", code, body)
+	}
+	d.waitMedia(func(m mediaDetail) bool { return m.SpeakerLoud > before+5 })
+	if code, _ := d.do("POST", "/api/media/stop_sound", nil); code != 200 {
+		t.Fatalf("stop_sound: %d", code)
+	}
+	d.waitMedia(func(m mediaDetail) bool { return m.Sound == "" })
+	if code, body := d.do("DELETE", "/api/media/sounds/tone.wav", nil); code != 200 {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if code, _ := d.do("DELETE", "/api/media/sounds/tone.wav", nil); code != 404 {
+		t.Fatalf("second delete: %d, want 404", code)
+	}
+
+	// Volume round trip on the simulated mixer.
+	if code, body := d.do("POST", "/api/volume/set", map[string]int{"volume": 23}); code != 200 || !strings.Contains(string(body), `"volume":23`) {
+		t.Fatalf("volume set: %d %s", code, body)
+	}
+	if _, body := d.do("GET", "/api/volume/current", nil); !strings.Contains(string(body), `"volume":23`) {
+		t.Fatalf("volume now %s", body)
+	}
+	if code, body := d.do("POST", "/api/volume/microphone/set", map[string]int{"volume": 71}); code != 200 || !strings.Contains(string(body), `"volume":71`) {
+		t.Fatalf("microphone volume set: %d %s", code, body)
+	}
+
+	// Release and acquire, twice: the pipelines and the signalling server
+	// stop and come back, and a consumer connects again.
+	for range 2 {
+		addr := d.mediaStatus().Reachyd.Media.Signalling
+		if code, _ := d.do("POST", "/api/media/release", nil); code != 200 {
+			t.Fatal("release")
+		}
+		s := d.mediaStatus()
+		if s.Available || !s.Released || len(s.Reachyd.Media.Pipelines) != 0 {
+			t.Fatalf("after release: %+v", s)
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Fatalf("the signalling server still answers on %s after release", addr)
+		}
+		if code, _ := d.do("POST", "/api/media/release", nil); code != 200 {
+			t.Fatal("second release")
+		}
+		if code, _ := d.do("POST", "/api/media/acquire", nil); code != 200 {
+			t.Fatal("acquire")
+		}
+		if code, _ := d.do("POST", "/api/media/acquire", nil); code != 200 {
+			t.Fatal("second acquire")
+		}
+		d.waitMedia(func(m mediaDetail) bool { return m.Signalling != "" && len(m.Pipelines) == 2 })
+		if s := d.mediaStatus(); !s.Available || s.Released {
+			t.Fatalf("after acquire: %+v", s)
+		}
+	}
+	c := dialConsumer(t, d.signallingURL(), nil)
+	select {
+	case <-c.video:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no video after release and acquire")
+	}
+}
+
+// TestMediaPipelineCrash kills the pipelines: they are restarted, a
+// consumer gets media again, and the control loop never stopped.
+func TestMediaPipelineCrash(t *testing.T) {
+	d := startMediaDaemon(t)
+	before := d.mediaStatus().Reachyd.Media
+	for _, p := range before.Pipelines {
+		if err := syscall.Kill(p.Pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %s: %v", p.Name, err)
+		}
+	}
+	after := d.waitMedia(func(m mediaDetail) bool {
+		if len(m.Pipelines) != 2 {
+			return false
+		}
+		for i, p := range m.Pipelines {
+			if !p.Running || p.Restarts < 1 || p.Pid == before.Pipelines[i].Pid {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("restarted: %+v", after.Pipelines)
+	c := dialConsumer(t, d.signallingURL(), nil)
+	for _, ch := range []chan *rtp.Packet{c.video, c.audio} {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no media from the restarted pipelines")
+		}
+	}
+	var st map[string]any
+	d.getJSON("/api/daemon/status", &st)
+	if st["state"] != "running" {
+		t.Fatalf("daemon state %v after the pipelines crashed", st["state"])
+	}
+}
