@@ -25,8 +25,11 @@ type Options struct {
 	Motorbus *actor.PID
 	Hub      *actor.PID
 	Daemon   *actor.PID
-	Log      *slog.Logger
-	Cell     *Cell
+	// Media plays the sequences' sound cues and uploaded audio (nil: no
+	// media; the sounds only shape the sequences' timing).
+	Media *actor.PID
+	Log   *slog.Logger
+	Cell  *Cell
 	// UploadDir is where uploaded audio is stored (default: the system
 	// temporary folder, as the reference does; the daemon keeps it in its
 	// data folder, away from other users).
@@ -73,6 +76,9 @@ type Actor struct {
 	core    *Core
 	log     *slog.Logger
 	uploads *Uploads
+	// playingAudio is the uploaded audio last sent to the speaker, which
+	// cancel_audio stops.
+	playingAudio string
 
 	// lastRefusal and suppressed limit the warnings for refused
 	// fire-and-forget requests (see warnRefused).
@@ -332,9 +338,11 @@ func (a *Actor) execute(ctx actor.Context, fx Effects) {
 		}
 	}
 	for _, s := range fx.Sounds {
-		// No audio device yet: the sound is part of the sequence's timing
-		// only.
-		a.log.Debug("sound cue", "file", s)
+		if a.opt.Media != nil {
+			ctx.Send(a.opt.Media, &messages.PlaySound{File: s})
+		} else {
+			a.log.Debug("sound cue without media", "file", s)
+		}
 	}
 	for _, w := range fx.Warnings {
 		a.log.Warn(w)

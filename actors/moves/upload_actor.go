@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"reachyd/actors/kit"
 	"reachyd/messages"
 	"reachyd/messages/wire"
 )
@@ -41,7 +42,10 @@ func (a *Actor) upload(ctx actor.Context, m *messages.Upload) {
 	case "play_uploaded_audio":
 		a.playUploadedAudio(ctx, m.UploadID)
 	case "cancel_audio":
-		// Nothing plays: reachyd has no audio output yet.
+		if a.playingAudio != "" && a.playingAudio == m.UploadID && a.opt.Media != nil {
+			ctx.Send(a.opt.Media, &messages.StopSound{})
+			a.playingAudio = ""
+		}
 	}
 	if err != nil {
 		a.log.Warn(m.Type, "upload_id", m.UploadID, "err", err)
@@ -151,7 +155,18 @@ func (a *Actor) playUploadedAudio(ctx actor.Context, id string) {
 	}
 	// As the reference: started first, then the playback's own error.
 	a.broadcast(ctx, uploadFrame("play_uploaded_audio", id, func(o *wire.Obj) { o.Bool("started", true) }))
-	a.broadcast(ctx, uploadFrame("play_uploaded_audio", id, func(o *wire.Obj) {
-		o.String("error", "no audio output: reachyd does not drive a speaker yet")
-	}))
+	fail := func(why string) {
+		a.broadcast(ctx, uploadFrame("play_uploaded_audio", id, func(o *wire.Obj) { o.String("error", why) }))
+	}
+	if a.opt.Media == nil {
+		fail("no audio output: the daemon runs without media")
+		return
+	}
+	path, _ := a.uploads.Audio(id)
+	a.playingAudio = id
+	kit.AskFrom(ctx, a.opt.Media, &messages.PlaySound{File: path}, 5*time.Second, func(_ any, err error) {
+		if err != nil {
+			fail(err.Error())
+		}
+	})
 }

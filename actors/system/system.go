@@ -229,7 +229,7 @@ func Start(cfg Config) (*System, error) {
 			},
 			Moves: moves.Options{
 				Config: cfg.Moves, Geometry: geometry, Library: cfg.Library,
-				Hub: s.Hub, Daemon: daemonPID, Log: cfg.Log, UploadDir: cfg.UploadDir,
+				Hub: s.Hub, Daemon: daemonPID, Media: s.Media, Log: cfg.Log, UploadDir: cfg.UploadDir,
 			},
 		})
 	}

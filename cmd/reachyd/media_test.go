@@ -794,3 +794,51 @@ func TestMediaPipelineCrash(t *testing.T) {
 		t.Fatalf("daemon state %v after the pipelines crashed", st["state"])
 	}
 }
+
+// TestMediaCuesAndWobbling: the wake-up sequence plays its cue on the
+// speaker, and with wobbling on the head follows what the speaker plays.
+func TestMediaCuesAndWobbling(t *testing.T) {
+	d := startMediaDaemon(t)
+	before := d.mediaStatus().Reachyd.Media.SpeakerLoud
+	if code, body := d.do("POST", "/api/move/play/wake_up", nil); code != 200 {
+		t.Fatalf("wake_up: %d %s", code, body)
+	}
+	d.waitMedia(func(m mediaDetail) bool { return m.SpeakerLoud > before+3 })
+	// Let the wake-up end and its cue fade.
+	for end := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, body := d.do("GET", "/api/move/running", nil)
+		if m := d.mediaStatus().Reachyd.Media; string(body) == "[]" && m.Sound == "" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the wake-up never ended: %s", body)
+		}
+	}
+	pose := func() (z, pitch float64) {
+		var p struct{ Z, Pitch float64 }
+		d.getJSON("/api/state/present_head_pose", &p)
+		return p.Z, p.Pitch
+	}
+	z0, p0 := pose()
+	if code, _ := d.do("POST", "/api/media/wobbling/enable", nil); code != 200 {
+		t.Fatal("wobbling/enable")
+	}
+	if code, body := d.upload("voice.wav", wav(3)); code != 200 {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	if code, _ := d.do("POST", "/api/media/play_sound", map[string]string{"file": "voice.wav"}); code != 200 {
+		t.Fatal("play_sound")
+	}
+	moved := 0.0
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		z, p := pose()
+		moved = math.Max(moved, math.Max(math.Abs(z-z0)*10, math.Abs(p-p0)))
+	}
+	// Full voice: up to 4 mm and 0.07 rad; the tone is loud.
+	if moved < 0.01 {
+		t.Fatalf("the head did not follow the sound: largest change %.4f (z*10 m or pitch rad)", moved)
+	}
+	if code, _ := d.do("POST", "/api/media/wobbling/disable", nil); code != 200 {
+		t.Fatal("wobbling/disable")
+	}
+}
