@@ -292,6 +292,9 @@ type running struct {
 	srv       *http.Server
 	soundPort atomic.Int32
 	feedDone  chan struct{}
+	// viewers counts the producer's sessions: the encoder is fed only
+	// while someone watches, so an idle robot does not encode video.
+	viewers atomic.Int32
 }
 
 // acquire starts the pipelines and the producer. A part that fails to
@@ -325,6 +328,7 @@ func (a *Actor) acquire() {
 	}
 	userEnd := wcfg.OnSessionEnd
 	wcfg.OnSessionEnd = func(s *webrtc.Session, reason string) {
+		r.viewers.Add(-1)
 		if router != nil {
 			router.end(s.ID())
 		}
@@ -335,6 +339,7 @@ func (a *Actor) acquire() {
 	}
 	userStart := wcfg.OnSessionStart
 	wcfg.OnSessionStart = func(s *webrtc.Session) {
+		r.viewers.Add(1)
 		a.log.Info("media: session started", "session", s.ID(), "peer", s.PeerID())
 		if userStart != nil {
 			userStart(s)
@@ -391,7 +396,9 @@ func (a *Actor) acquire() {
 						if !ok {
 							return
 						}
-						p.Write(f.JPEG)
+						if r.viewers.Load() > 0 {
+							p.Write(f.JPEG)
+						}
 					}
 				}
 			}(r.video)
