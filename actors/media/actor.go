@@ -222,6 +222,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *messages.GetCameraSpecs:
 		kit.Reply(ctx, specs.Get(a.opt.SpecsName))
 	case *messages.GetDoA:
+		if d, ok := a.cell.DoA(a.opt.Now()); ok {
+			kit.Reply(ctx, d)
+			return
+		}
 		kit.Reply(ctx, a.readDoA())
 	case *messages.ApplyAudioConfig:
 		if a.opt.Board == nil {
@@ -454,6 +458,9 @@ func (a *Actor) acquire() {
 			a.log.Error("media: audio pipeline", "err", err)
 		}
 	}
+	if a.opt.DoA != nil {
+		go pollDoA(ctx, a.cell, a.opt.DoA, a.opt.Now)
+	}
 	a.log.Info("media acquired", "signalling", a.signalling(), "video", r.video != nil, "audio", r.audio != nil)
 }
 
@@ -672,5 +679,27 @@ func (a *Actor) readDoA() messages.DoA {
 	if err != nil {
 		return messages.DoA{}
 	}
+	a.cell.doa.Store(&doaReading{d: d, at: a.opt.Now()})
 	return d
+}
+
+// pollDoA reads the direction of arrival every 100 ms while it is wanted,
+// into the cell, until ctx ends. The source is safe for concurrent use (the
+// board serialises its USB conversations).
+func pollDoA(ctx context.Context, cell *Cell, src doa.Source, now func() time.Time) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !cell.doaWanted(now()) {
+			continue
+		}
+		if d, err := src.Read(); err == nil {
+			cell.doa.Store(&doaReading{d: d, at: now()})
+		}
+	}
 }

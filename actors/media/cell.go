@@ -26,10 +26,41 @@ type Cell struct {
 	levelBits atomic.Uint64 // float64 dBFS
 	loud      atomic.Uint64
 
+	// The direction of arrival, polled by the actor every 100 ms while
+	// someone read it in the last minute (the reference's on-demand poll).
+	doa       atomic.Pointer[doaReading]
+	doaDemand atomic.Int64 // unix ns of the last read
+
 	mu    sync.Mutex
 	pipes map[string]messages.PipelineStatus
 	sound string
 }
+
+type doaReading struct {
+	d  messages.DoA
+	at time.Time
+}
+
+// DoA is the latest direction of arrival (ok false when there is no fresh
+// reading: the caller asks the actor). Reading it keeps the poll going.
+func (c *Cell) DoA(now time.Time) (messages.DoA, bool) {
+	c.doaDemand.Store(now.UnixNano())
+	r := c.doa.Load()
+	if r == nil || now.Sub(r.at) > doaFresh {
+		return messages.DoA{}, false
+	}
+	return r.d, true
+}
+
+// doaFresh is how old a polled reading may be.
+const doaFresh = 500 * time.Millisecond
+
+func (c *Cell) doaWanted(now time.Time) bool {
+	return now.Sub(time.Unix(0, c.doaDemand.Load())) < doaIdle
+}
+
+// doaIdle stops the poll after a minute without readers.
+const doaIdle = time.Minute
 
 // NewCell returns the cell of a media actor. reason, when not empty, says
 // why media is off (--no-media, GStreamer missing): the actor then opens

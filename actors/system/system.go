@@ -218,6 +218,7 @@ func Start(cfg Config) (*System, error) {
 	hubCell, jobsCell := hub.NewCell(), jobs.NewCell(jobs.DefaultLimits)
 	lockCell, appsCell := &applock.Cell{}, &apps.Cell{}
 
+	mediaPID := s.Media // read once: the closure runs on the daemon's goroutine
 	robotProps := func(daemonPID *actor.PID) *actor.Props {
 		return robot.Props(robot.Options{
 			System:  ks,
@@ -229,7 +230,7 @@ func Start(cfg Config) (*System, error) {
 			},
 			Moves: moves.Options{
 				Config: cfg.Moves, Geometry: geometry, Library: cfg.Library,
-				Hub: s.Hub, Daemon: daemonPID, Media: s.Media, Log: cfg.Log, UploadDir: cfg.UploadDir,
+				Hub: s.Hub, Daemon: daemonPID, Media: mediaPID, Log: cfg.Log, UploadDir: cfg.UploadDir,
 			},
 		})
 	}

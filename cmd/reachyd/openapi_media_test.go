@@ -86,6 +86,26 @@ func TestMediaRoutesMatchTheReferenceOpenAPI(t *testing.T) {
 	call("POST /api/volume/microphone/set", "/api/volume/microphone/set", map[string]int{"volume": 60})
 	call("GET /api/camera/specs", "/api/camera/specs", nil)
 
+	// The simulator's direction of arrival, in the DoA route and the full
+	// state.
+	var doa struct {
+		Angle          *float64 `json:"angle"`
+		SpeechDetected *bool    `json:"speech_detected"`
+	}
+	d.getJSON("/api/state/doa", &doa)
+	if doa.Angle == nil || *doa.Angle < 0 || *doa.Angle > 3.2 || doa.SpeechDetected == nil {
+		t.Errorf("state/doa %+v, want the simulated talker", doa)
+	}
+	var full struct {
+		DoA *struct {
+			Angle float64 `json:"angle"`
+		} `json:"doa"`
+	}
+	d.getJSON("/api/state/full?with_doa=true", &full)
+	if full.DoA == nil {
+		t.Error("state/full?with_doa=true has no doa")
+	}
+
 	for _, op := range mediaCovered {
 		if !exercised[op] {
 			t.Errorf("%s not exercised", op)

@@ -392,6 +392,13 @@ func (g *Gateway) readDoA(ctx context.Context) *messages.DoA {
 	if g.sys.Media == nil {
 		return nil
 	}
+	// The media actor polls the board while the DoA is read and keeps the
+	// latest reading where the state streams take it without an ask.
+	if c := g.sys.MediaCell; c != nil {
+		if d, ok := c.DoA(time.Now()); ok {
+			return &d
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, doaTimeout)
 	defer cancel()
 	d, err := kit.Ask[messages.DoA](ctx, g.sys.Kit, g.sys.Media, &messages.GetDoA{})

@@ -142,11 +142,9 @@ func (g *Gateway) wsFullState(c echo.Context) error {
 			<-w.done
 			return nil
 		}
-		// TODO(lead): the DoA is asked of the media actor per frame here
-		// (and per request in /api/state/full); the topic bus's robot_state
-		// (actors/topics, through wire.FullState) still writes null. If the
-		// media actor pushed its DoA into the hub's RobotState, every
-		// reader would get it from the one tick state.
+		// The DoA comes from the media actor's poll (its cell), asked only
+		// when no fresh reading is there. The topic bus's robot_state does
+		// not carry it (pymirokai's state has no DoA).
 		var doa *messages.DoA
 		if f.DoA {
 			doa = g.readDoA(context.Background())
