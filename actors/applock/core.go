@@ -11,6 +11,7 @@ package applock
 
 import (
 	"fmt"
+	"reachyd/internal/pyfmt"
 
 	"reachyd/messages"
 )
@@ -33,35 +34,7 @@ const RemoteHolder = "remote"
 
 func errLocalHeld(holder string) error {
 	return &messages.Error{Kind: messages.KindBadRequest, Reason: "local_app_running",
-		Detail: fmt.Sprintf("A local app is already running: %s", pyRepr(holder))}
-}
-
-// pyRepr quotes like Python's repr of a str (the reference's !r).
-func pyRepr(s string) string {
-	q := byte('\'')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			q = '"'
-			break
-		}
-	}
-	out := []byte{q}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' || c == q:
-			out = append(out, '\\', c)
-		case c == '\n':
-			out = append(out, '\\', 'n')
-		case c == '\t':
-			out = append(out, '\\', 't')
-		case c < 0x20:
-			out = append(out, []byte(fmt.Sprintf(`\x%02x`, c))...)
-		default:
-			out = append(out, c)
-		}
-	}
-	return string(append(out, q))
+		Detail: fmt.Sprintf("A local app is already running: %s", pyfmt.Repr(holder))}
 }
 
 // TryAcquireLocal takes the lock for a local app only if it is free; it

@@ -168,11 +168,3 @@ func TestFreeEventCarriesHandoffAndFiresOnce(t *testing.T) {
 		t.Fatal("a dropped session reported a handoff")
 	}
 }
-
-func TestPythonRepr(t *testing.T) {
-	for in, want := range map[string]string{`a`: `'a'`, `it's`: `"it's"`, "x\ny": `'x\ny'`, `a\b`: `'a\\b'`} {
-		if got := pyRepr(in); got != want {
-			t.Errorf("repr(%q) = %s, want %s", in, got, want)
-		}
-	}
-}

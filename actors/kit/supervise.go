@@ -2,8 +2,8 @@ package kit
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
+	"reachyd/internal/backoff"
 	"sync"
 	"time"
 
@@ -55,33 +55,15 @@ type FailureState struct {
 // of the new failure and a uniform random number in [0,1), it returns the new
 // state, the directive and the delay before a restart.
 func (b Backoff) Decide(st FailureState, now time.Time, random float64) (FailureState, messages.Directive, time.Duration) {
-	if !st.Last.IsZero() && b.HalfLife > 0 {
-		elapsed := now.Sub(st.Last)
-		if elapsed > 0 {
-			st.Failures *= math.Exp2(-float64(elapsed) / float64(b.HalfLife))
-		}
+	p := backoff.Policy{Initial: b.Initial, Max: b.Max, Jitter: b.Jitter, HalfLife: b.HalfLife, Budget: b.Budget}
+	next, d, giveUp := p.Next(backoff.State(st), now, random)
+	switch {
+	case !giveUp:
+		return FailureState(next), messages.DirectiveRestart, d
+	case b.Escalate:
+		return FailureState(next), messages.DirectiveEscalate, 0
 	}
-	st.Failures++
-	st.Last = now
-	if b.Budget > 0 && st.Failures > b.Budget {
-		if b.Escalate {
-			return st, messages.DirectiveEscalate, 0
-		}
-		return st, messages.DirectiveStop, 0
-	}
-	if b.Initial <= 0 {
-		return st, messages.DirectiveRestart, 0
-	}
-	// The exponent is the number of recent failures before this one.
-	exp := math.Max(0, st.Failures-1)
-	d := float64(b.Initial) * math.Exp2(math.Min(exp, 62))
-	if b.Max > 0 && d > float64(b.Max) {
-		d = float64(b.Max)
-	}
-	if b.Jitter > 0 {
-		d *= 1 + b.Jitter*(2*random-1)
-	}
-	return st, messages.DirectiveRestart, time.Duration(d)
+	return FailureState(next), messages.DirectiveStop, 0
 }
 
 // Strategy adapts a Backoff to protoactor's SupervisorStrategy. Publish

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"runtime"
+	"reachyd/media/mixer"
 	"strings"
 	"time"
 
@@ -174,7 +174,7 @@ func volumeBody(v messages.Volume) []byte {
 	o := wire.ObjStart(nil)
 	o.Int("volume", int64(v.Volume))
 	if v.Platform == "" {
-		v.Platform = platformName()
+		v.Platform = mixer.PlatformName()
 	}
 	o.String("platform", v.Platform)
 	o.String("device", v.Device)
@@ -407,18 +407,4 @@ func (g *Gateway) readDoA(ctx context.Context) *messages.DoA {
 		return nil
 	}
 	return &d
-}
-
-// platformName is Python's platform.system() for this OS, for media
-// actors that leave Volume.Platform empty.
-func platformName() string {
-	switch runtime.GOOS {
-	case "linux":
-		return "Linux"
-	case "darwin":
-		return "Darwin"
-	case "windows":
-		return "Windows"
-	}
-	return runtime.GOOS
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"reachyd/internal/pyfmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -245,43 +246,11 @@ func (e *Errors) add(typ string, loc []any, msg string, input any, ctx map[strin
 	*e = append(*e, Error{Type: typ, Loc: loc, Msg: msg, Input: input, Ctx: ctx})
 }
 
-// pyRepr is Python's repr() of a str, as pydantic uses it in enum and
-// literal messages.
-func pyRepr(s string) string {
-	q := byte('\'')
-	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
-		q = '"'
-	}
-	var sb strings.Builder
-	sb.WriteByte(q)
-	for _, r := range s {
-		switch {
-		case r == rune(q) || r == '\\':
-			sb.WriteByte('\\')
-			sb.WriteRune(r)
-		case r == '\n':
-			sb.WriteString(`\n`)
-		case r == '\r':
-			sb.WriteString(`\r`)
-		case r == '\t':
-			sb.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			sb.WriteString(`\x`)
-			sb.WriteByte("0123456789abcdef"[r>>4])
-			sb.WriteByte("0123456789abcdef"[r&0xf])
-		default:
-			sb.WriteRune(r)
-		}
-	}
-	sb.WriteByte(q)
-	return sb.String()
-}
-
 // expectedList formats choices as pydantic does: 'a', 'b' or 'c'.
 func expectedList(choices []string) string {
 	parts := make([]string, len(choices))
 	for i, c := range choices {
-		parts[i] = pyRepr(c)
+		parts[i] = pyfmt.Repr(c)
 	}
 	if len(parts) <= 1 {
 		return strings.Join(parts, "")

@@ -130,24 +130,3 @@ func TestDefaultFinderExists(t *testing.T) {
 		t.Fatalf("Find(missing) err = %v", err)
 	}
 }
-
-func TestPyList(t *testing.T) {
-	for _, c := range []struct {
-		in   []string
-		want string
-	}{
-		{nil, "[]"},
-		{[]string{"COM3"}, "['COM3']"},
-		{[]string{"/dev/tty.usbmodem1", "/dev/tty.usbmodem2"}, "['/dev/tty.usbmodem1', '/dev/tty.usbmodem2']"},
-		{[]string{"it's"}, `["it's"]`},
-		{[]string{`a'b"c`}, `['a\'b"c']`},
-		{[]string{`\\.\COM10`}, `['\\\\.\\COM10']`},
-		{[]string{"a\tb\x01\x7f"}, `['a\tb\x01\x7f']`},
-		{[]string{"é\u00a0"}, `['é\xa0']`},
-		{[]string{"\xff"}, `['\udcff']`},
-	} {
-		if got := pyList(c.in); got != c.want {
-			t.Errorf("pyList(%q) = %s, want %s", c.in, got, c.want)
-		}
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reachyd/internal/pyfmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +26,7 @@ var ErrUnknownParameter = errors.New("unknown audio parameter")
 // NotReadable is the reference's 404 for a parameter it cannot read: an
 // unknown name, a write-only parameter, or text.
 func NotReadable(name string) error {
-	return &messages.Error{Kind: messages.KindNotFound, Detail: "Parameter " + pyRepr(name) + " could not be read", Reason: "parameter_unreadable"}
+	return &messages.Error{Kind: messages.KindNotFound, Detail: "Parameter " + pyfmt.Repr(name) + " could not be read", Reason: "parameter_unreadable"}
 }
 
 // USBID is a USB vendor and product id.

@@ -134,25 +134,6 @@ func TestParamTable(t *testing.T) {
 	}
 }
 
-func TestPyRepr(t *testing.T) {
-	cases := map[string]string{
-		"PP_MIN_NS": `'PP_MIN_NS'`,
-		"it's":      `"it's"`,
-		`a'b"c`:     `'a\'b"c'`,
-		`a\b`:       `'a\\b'`,
-		"a\nb\t":    `'a\nb\t'`,
-		"\x01\x7f":  `'\x01\x7f'`,
-		"été":       `'été'`,
-		"\u00a0":    `'\xa0'`,
-		"":          `''`,
-	}
-	for in, want := range cases {
-		if got := pyRepr(in); got != want {
-			t.Errorf("pyRepr(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 func FuzzDecodeReply(f *testing.F) {
 	names := make([]string, 0, len(Params))
 	for n := range Params {

@@ -2,29 +2,16 @@ package gst
 
 import (
 	"math"
+	"reachyd/internal/backoff"
 	"time"
 )
 
-// Backoff is a Process's restart policy: the delay doubles with each
-// recent failure up to Max, is spread by Jitter so that pipelines that
-// failed together (a USB audio device unplugged) do not restart in step,
-// and the Process gives up once the failure budget is spent. Failures
-// decay with a half-life (as in the daemon's actor supervision, modelled
-// on thejerf/suture), so a pipeline that crashes once an hour is never
-// given up on and restarts quickly.
-type Backoff struct {
-	// Initial is the delay before the first restart (0 restarts at once).
-	Initial time.Duration
-	// Max caps the delay.
-	Max time.Duration
-	// Jitter spreads the delay by up to +-Jitter (a fraction, 0..1).
-	Jitter float64
-	// HalfLife is the time for the failure count to halve (0: never).
-	HalfLife time.Duration
-	// Budget is the decayed failure count above which the Process gives
-	// up (0: never give up).
-	Budget float64
-}
+// Backoff is a Process's restart policy (see internal/backoff): the delay
+// doubles with each recent failure up to Max, is spread by Jitter so that
+// pipelines that failed together (a USB audio device unplugged) do not
+// restart in step, and the Process gives up once the failure budget is
+// spent.
+type Backoff = backoff.Policy
 
 // DefaultBackoff suits a media pipeline: 200 ms, doubling to 10 s, giving
 // up after about 10 failures in quick succession. A pipeline that keeps
@@ -39,41 +26,7 @@ var DefaultBackoff = Backoff{
 }
 
 // Failures is the memory of a Backoff between failures.
-type Failures struct {
-	// Count is the decayed number of recent failures, this one included.
-	Count float64
-	// Last is when the last failure happened.
-	Last time.Time
-}
-
-// Next is the pure core of the policy: given the state before a failure
-// at now and a uniform random number in [0,1), it returns the new state,
-// the delay before the restart, and whether to give up instead.
-func (b Backoff) Next(st Failures, now time.Time, random float64) (Failures, time.Duration, bool) {
-	if !st.Last.IsZero() && b.HalfLife > 0 {
-		if elapsed := now.Sub(st.Last); elapsed > 0 {
-			st.Count *= math.Exp2(-float64(elapsed) / float64(b.HalfLife))
-		}
-	}
-	st.Count++
-	st.Last = now
-	if b.Budget > 0 && st.Count > b.Budget {
-		return st, 0, true
-	}
-	if b.Initial <= 0 {
-		return st, 0, false
-	}
-	// The exponent is the number of recent failures before this one.
-	exp := math.Max(0, st.Count-1)
-	d := float64(b.Initial) * math.Exp2(math.Min(exp, 62))
-	if b.Max > 0 && d > float64(b.Max) {
-		d = float64(b.Max)
-	}
-	if b.Jitter > 0 {
-		d *= 1 + b.Jitter*(2*random-1)
-	}
-	return st, time.Duration(d), false
-}
+type Failures = backoff.State
 
 // Clock is the time source of the restart delays, injectable for tests.
 // The grace between SIGTERM and SIGKILL uses real time: it is about a real

@@ -59,7 +59,7 @@ func TestBackoffBudgetAndDecay(t *testing.T) {
 	// Two half-lives later the three failures count as 0.75: a new one
 	// restarts, after 2^0.75 times the initial delay.
 	st2, d, giveUp := b.Next(st, now.Add(2*time.Minute), 0.5)
-	if giveUp || st2.Count < 1.74 || st2.Count > 1.76 || d.Round(time.Microsecond) != 1682*time.Microsecond {
+	if giveUp || st2.Failures < 1.74 || st2.Failures > 1.76 || d.Round(time.Microsecond) != 1682*time.Microsecond {
 		t.Fatalf("after decay: %+v, %v, giveUp %v", st2, d, giveUp)
 	}
 	// No budget: never give up.

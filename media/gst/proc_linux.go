@@ -3,7 +3,12 @@
 package gst
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,4 +36,39 @@ func waitExited(pid int) error {
 			return err
 		}
 	}
+}
+
+// waitGroupGone waits (at most timeout) until no living process is left in
+// process group pgid: a SIGKILL is delivered asynchronously, and a caller
+// of Stop may look for the group's processes at once. Zombies (exited,
+// not yet reaped by their new parent) do not count.
+func waitGroupGone(pgid int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for groupAlive(pgid) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func groupAlive(pgid int) bool {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		rp := bytes.LastIndexByte(b, ')')
+		if rp < 0 {
+			continue
+		}
+		f := bytes.Fields(b[rp+1:])
+		// f[0] state, f[1] ppid, f[2] pgrp
+		if len(f) < 3 || string(f[2]) != strconv.Itoa(pgid) {
+			continue
+		}
+		if s := f[0]; len(s) == 1 && (s[0] == 'Z' || s[0] == 'X' || s[0] == 'x') {
+			continue
+		}
+		return true
+	}
+	return false
 }

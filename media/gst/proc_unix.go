@@ -5,6 +5,7 @@ package gst
 import (
 	"errors"
 	"syscall"
+	"time"
 )
 
 // Outside Linux there is no parent-death signal and no waitid(WNOWAIT):
@@ -16,3 +17,7 @@ func childAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: tru
 const lockThread = false
 
 func waitExited(int) error { return errors.ErrUnsupported }
+
+// waitGroupGone is a no-op here: without /proc the group's members cannot
+// be listed cheaply.
+func waitGroupGone(int, time.Duration) {}

@@ -492,6 +492,11 @@ func (c *child) wait() {
 	}
 	c.reaped = true
 	c.mu.Unlock()
+	if pinned {
+		// Still pinned (the leader is not reaped): the group id cannot be
+		// reused while we wait for the SIGKILL to land.
+		waitGroupGone(c.pid, time.Second)
+	}
 	c.waitErr = c.cmd.Wait()
 	if !pinned {
 		_ = killGroup(c.pid)
@@ -573,14 +578,14 @@ func (p *Process) supervise(ctx context.Context, c *child) {
 		var delay time.Duration
 		var giveUp bool
 		fails, delay, giveUp = p.backoff.Next(fails, p.clock.Now(), p.rand())
-		ev.Failures = fails.Count
+		ev.Failures = fails.Failures
 		if giveUp {
 			p.emit(ev)
-			err := fmt.Errorf("%w: %s: %s after %.1f recent failures", ErrGaveUp, p.spec.Name, ev.Status, fails.Count)
+			err := fmt.Errorf("%w: %s: %s after %.1f recent failures", ErrGaveUp, p.spec.Name, ev.Status, fails.Failures)
 			if l := firstError(ev.Stderr); l != "" {
 				err = fmt.Errorf("%w (%s)", err, l)
 			}
-			p.finish(err, Event{Kind: EventGaveUp, Run: ev.Run, Failures: fails.Count, Err: err})
+			p.finish(err, Event{Kind: EventGaveUp, Run: ev.Run, Failures: fails.Failures, Err: err})
 			return
 		}
 		ev.Restart, ev.Delay = true, delay
