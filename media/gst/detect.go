@@ -47,9 +47,14 @@ var Elements = []string{
 	"webrtcdsp", "webrtcechoprobe",
 	"alsasrc", "alsasink", "pulsesrc", "pulsesink", "autoaudiosrc", "autoaudiosink",
 	"fakesink", "decodebin",
-	// camera sources a Pi pipeline would use (reported, not used here)
-	"libcamerasrc", "v4l2src",
+	// camera capture (CameraArgs) and its sources: the wireless robot's
+	// CSI camera (libcamerasrc), V4L2, and the test source
+	"videorate", "videoscale", "jpegenc", "fdsink",
+	"libcamerasrc", "v4l2src", "videotestsrc",
 }
+
+// CameraElements are the elements CameraArgs needs besides its source.
+var CameraElements = []string{"videorate", "videoscale", "videoconvert", "jpegenc", "fdsink"}
 
 // Info is what Detect found: the tools' paths, GStreamer's version and
 // which elements of Elements are installed. The methods say which
@@ -140,6 +145,10 @@ func (i Info) Sounds() bool {
 	return i.Has("fdsrc", "decodebin", "audioconvert", "audioresample", "rtpL16pay", "udpsink", "fakesink")
 }
 
+// Camera reports whether CameraArgs' pipeline, less its source, is
+// installed.
+func (i Info) Camera() bool { return i.Has(CameraElements...) }
+
 // AudioSources lists the installed microphone kinds among DeviceALSA,
 // DevicePulse and DeviceAuto.
 func (i Info) AudioSources() []DeviceKind {
@@ -179,8 +188,8 @@ func (i Info) Summary() string {
 		}
 	}
 	sort.Strings(missing)
-	return fmt.Sprintf("GStreamer %s (%s): video encoders [%s], audio %v, aec %v, sounds %v, missing [%s]",
-		i.Version, i.Launch, strings.Join(enc, " "), i.Audio(), i.AEC(), i.Sounds(), strings.Join(missing, " "))
+	return fmt.Sprintf("GStreamer %s (%s): video encoders [%s], audio %v, aec %v, sounds %v, camera capture %v, missing [%s]",
+		i.Version, i.Launch, strings.Join(enc, " "), i.Audio(), i.AEC(), i.Sounds(), i.Camera(), strings.Join(missing, " "))
 }
 
 // Detect finds gst-launch-1.0 (launch if not empty, else in PATH) and
@@ -191,20 +200,8 @@ func (i Info) Summary() string {
 func Detect(ctx context.Context, launch string) (Info, error) {
 	var info Info
 	var err error
-	if launch == "" {
-		launch = LaunchName
-	}
-	if info.Launch, err = exec.LookPath(launch); err != nil {
-		return info, fmt.Errorf("%w: %s not found (install gstreamer1.0-tools): %v", ErrNotInstalled, launch, err)
-	}
-	if info.Launch, err = filepath.Abs(info.Launch); err != nil {
+	if info.Launch, info.Inspect, err = findTools(launch); err != nil {
 		return info, err
-	}
-	info.Inspect = filepath.Join(filepath.Dir(info.Launch), InspectName)
-	if st, err := os.Stat(info.Inspect); err != nil || st.IsDir() {
-		if info.Inspect, err = exec.LookPath(InspectName); err != nil {
-			return info, fmt.Errorf("%w: %s not found next to %s nor in PATH", ErrNotInstalled, InspectName, info.Launch)
-		}
 	}
 
 	out, _, err := runTool(ctx, info.Launch, "--version")
@@ -215,19 +212,67 @@ func Detect(ctx context.Context, launch string) (Info, error) {
 		return info, fmt.Errorf("gstreamer: %s --version: no version in %q", info.Launch, truncate(out, 200))
 	}
 
-	info.Elements = make(map[string]bool, len(Elements))
-	for _, name := range Elements {
-		_, code, err := runTool(ctx, info.Inspect, "--exists", name)
-		switch {
-		case err == nil:
-			info.Elements[name] = true
-		case code == 1: // --exists: 1 means "no such element"
-			info.Elements[name] = false
-		default:
-			return info, fmt.Errorf("gstreamer: %s --exists %s: %w", info.Inspect, name, err)
+	info.Elements, err = inspectElements(ctx, info.Inspect, Elements)
+	return info, err
+}
+
+// Installed is the light version of Detect, for a choice to make before
+// media starts (which camera to use): it finds the tools as Detect does
+// and asks gst-inspect-1.0 about the named elements only. It returns the
+// absolute path of gst-launch-1.0 and the elements that are missing.
+func Installed(ctx context.Context, launch string, names ...string) (launchPath string, missing []string, err error) {
+	launchPath, inspect, err := findTools(launch)
+	if err != nil {
+		return "", nil, err
+	}
+	have, err := inspectElements(ctx, inspect, names)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, n := range names {
+		if !have[n] {
+			missing = append(missing, n)
 		}
 	}
-	return info, nil
+	return launchPath, missing, nil
+}
+
+// findTools finds gst-launch-1.0 (launch if not empty, else in PATH) and
+// gst-inspect-1.0 (next to it, else in PATH).
+func findTools(launch string) (launchPath, inspect string, err error) {
+	if launch == "" {
+		launch = LaunchName
+	}
+	if launchPath, err = exec.LookPath(launch); err != nil {
+		return "", "", fmt.Errorf("%w: %s not found (install gstreamer1.0-tools): %v", ErrNotInstalled, launch, err)
+	}
+	if launchPath, err = filepath.Abs(launchPath); err != nil {
+		return "", "", err
+	}
+	inspect = filepath.Join(filepath.Dir(launchPath), InspectName)
+	if st, err := os.Stat(inspect); err != nil || st.IsDir() {
+		if inspect, err = exec.LookPath(InspectName); err != nil {
+			return "", "", fmt.Errorf("%w: %s not found next to %s nor in PATH", ErrNotInstalled, InspectName, launchPath)
+		}
+	}
+	return launchPath, inspect, nil
+}
+
+// inspectElements asks gst-inspect-1.0 --exists about each name.
+func inspectElements(ctx context.Context, inspect string, names []string) (map[string]bool, error) {
+	have := make(map[string]bool, len(names))
+	for _, name := range names {
+		_, code, err := runTool(ctx, inspect, "--exists", name)
+		switch {
+		case err == nil:
+			have[name] = true
+		case code == 1: // --exists: 1 means "no such element"
+			have[name] = false
+		default:
+			return have, fmt.Errorf("gstreamer: %s --exists %s: %w", inspect, name, err)
+		}
+	}
+	return have, nil
 }
 
 // runTool runs a short detection command and returns its stdout (bounded)

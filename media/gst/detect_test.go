@@ -36,6 +36,9 @@ func TestDetect(t *testing.T) {
 	if !slices.Contains(encs, EncoderVP8) || !slices.Contains(encs, EncoderX264) {
 		t.Errorf("video encoders %v", encs)
 	}
+	if !info.Camera() || !info.Elements["videotestsrc"] {
+		t.Errorf("camera capture %v, videotestsrc %v", info.Camera(), info.Elements["videotestsrc"])
+	}
 	if !info.Audio() || !info.AEC() || !info.Sounds() {
 		t.Errorf("audio %v aec %v sounds %v", info.Audio(), info.AEC(), info.Sounds())
 	}

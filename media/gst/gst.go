@@ -38,6 +38,14 @@
 //     process's sound port; exits 0 at the end of the file.
 //   - probe (Probe): decides within 5 s whether an uploaded file is
 //     decodable audio.
+//   - camera (CameraArgs, run by media/gstcam): a source element
+//     (libcamerasrc for the wireless robot's CSI camera, or any source
+//     named by --camera gst:...) -> videorate, videoscale, videoconvert
+//     to the configured I420 size and rate -> jpegenc -> fdsink on
+//     stdout. Spec.OnStdoutRaw hands the child's stdout to the daemon as
+//     a byte stream, and JPEGSplitter cuts it into images by following
+//     the JPEG structure (segment lengths, byte stuffing), with a size
+//     bound and resynchronisation on garbage.
 //
 // Files reach GStreamer as the child's stdin, opened by the daemon: no
 // path is ever written into a pipeline description, so no file name can
@@ -83,7 +91,9 @@
 // otherwise, also with no input at all; echo cancellation enabled),
 // Probe on WAV, Ogg/Opus, M4A, an M4A with a video track (accepted), text,
 // random bytes, empty and video-only files (refused) and a stalled input
-// (timeout), and the supervision (kill -9 restarts the child, backoff and
+// (timeout), the camera pipeline (videotestsrc through CameraArgs, its
+// stdout split into images that image/jpeg decodes; the splitter also by
+// unit tests and a fuzz target), and the supervision (kill -9 restarts the child, backoff and
 // budget with an injected clock, Stop ends the whole group with SIGKILL
 // when SIGTERM is ignored, nothing outlives the leader, the child dies
 // with a SIGKILLed parent, Write never blocks). Measured outside the
@@ -97,7 +107,8 @@
 // would replace the software encoders, fed either by the daemon's JPEG
 // frames as here or, better, by libcamerasrc directly (raw frames, no
 // JPEG round trip), which would need the camera handed from the daemon
-// to the pipeline; and real ALSA devices (alsasrc/alsasink with the
+// to the pipeline; libcamerasrc in the camera pipeline; and real ALSA
+// devices (alsasrc/alsasink with the
 // wireless robot's reachymini_audio_src / reachymini_audio_sink), whose
 // buffer sizes may need tuning for latency. Outside Linux the child does
 // not die with the daemon (no Pdeathsig).

@@ -142,6 +142,145 @@ func VideoArgs(launch string, c VideoConfig) ([]string, error) {
 	return a, nil
 }
 
+// CameraConfig describes a camera capture pipeline (CameraArgs).
+type CameraConfig struct {
+	// Source is the source element and its properties, as on a
+	// gst-launch-1.0 command line: "libcamerasrc",
+	// "v4l2src device=/dev/video0", "videotestsrc pattern=ball
+	// is-live=true". It comes from a flag, so CameraArgs checks it
+	// (ValidCameraSource): one element, no links, no quoting.
+	Source string
+	// Width, Height and FPS are the frames' size and rate; videoscale
+	// and videorate make them so when the source offers other ones
+	// (default 640x480 at 15).
+	Width, Height, FPS int
+	// Quality is jpegenc's quality, 1..100 (default 85).
+	Quality int
+}
+
+func (c *CameraConfig) defaults() error {
+	if c.Width == 0 && c.Height == 0 {
+		c.Width, c.Height = 640, 480
+	}
+	if c.FPS == 0 {
+		c.FPS = 15
+	}
+	if c.Quality == 0 {
+		c.Quality = 85
+	}
+	switch {
+	case c.Width < 16 || c.Width > 4096 || c.Height < 16 || c.Height > 4096:
+		return fmt.Errorf("gst: camera size %dx%d out of range 16..4096", c.Width, c.Height)
+	case c.FPS < 1 || c.FPS > 120:
+		return fmt.Errorf("gst: camera frame rate %d out of range 1..120", c.FPS)
+	case c.Quality < 1 || c.Quality > 100:
+		return fmt.Errorf("gst: JPEG quality %d out of range 1..100", c.Quality)
+	}
+	_, err := cameraSourceTokens(c.Source)
+	return err
+}
+
+// Check returns c with its defaults applied, or why it is not valid.
+func (c CameraConfig) Check() (CameraConfig, error) {
+	err := c.defaults()
+	return c, err
+}
+
+// CameraSourceElement is the element name of a camera source description
+// ("libcamerasrc" for "libcamerasrc camera-name=..."), or "" when the
+// description is not valid.
+func CameraSourceElement(source string) string {
+	t, err := cameraSourceTokens(source)
+	if err != nil {
+		return ""
+	}
+	return t[0]
+}
+
+// ValidCameraSource checks a camera source description: an element name
+// (lower-case letters, digits, '-' and '_', starting with a letter)
+// followed by zero or more property=value words separated by spaces.
+// Property names are of the same alphabet; values are letters, digits
+// and . _ - + : / , @ = (enough for device paths, libcamera camera names
+// like /base/soc/i2c0mux/i2c@1/imx708@1a, numbers and enum nicks). No
+// '!' (a link: the description would become a pipeline of its own), no
+// quotes, brackets, parentheses, semicolons, '$', backslashes or other
+// characters gst-launch-1.0's parser or a shell gives meaning to.
+func ValidCameraSource(source string) error {
+	_, err := cameraSourceTokens(source)
+	return err
+}
+
+// maxCameraSource bounds a camera source description.
+const maxCameraSource = 512
+
+func cameraSourceTokens(source string) ([]string, error) {
+	if len(source) > maxCameraSource {
+		return nil, fmt.Errorf("gst: camera source longer than %d bytes", maxCameraSource)
+	}
+	words := strings.FieldsFunc(source, func(r rune) bool { return r == ' ' || r == '\t' })
+	if len(words) == 0 {
+		return nil, errors.New("gst: empty camera source (want an element such as libcamerasrc)")
+	}
+	if !isIdent(words[0]) {
+		return nil, fmt.Errorf("gst: camera source element %q is not an element name (lower-case letters, digits, - and _)", words[0])
+	}
+	for _, w := range words[1:] {
+		name, value, ok := strings.Cut(w, "=")
+		if !ok || !isIdent(name) || value == "" {
+			return nil, fmt.Errorf("gst: camera source word %q is not property=value", w)
+		}
+		for _, r := range value {
+			ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-+:/,@=", r)
+			if !ok {
+				return nil, fmt.Errorf("gst: camera source property %s: value %q has a character other than letters, digits and ._-+:/,@=", name, value)
+			}
+		}
+	}
+	return words, nil
+}
+
+// isIdent: an element or property name as this package accepts them.
+func isIdent(s string) bool {
+	if s == "" || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// CameraArgs is the camera capture command: the source, made into
+// I420 frames of the configured size and rate, JPEG-encoded and written
+// back to back on stdout (split them with JPEGSplitter):
+//
+//	<source> ! videorate drop-only=true ! videoscale ! videoconvert
+//	  ! video/x-raw,format=I420,width=W,height=H,framerate=F/1,pixel-aspect-ratio=1/1
+//	  ! jpegenc quality=Q ! fdsink fd=1 sync=false
+//
+// The converters pass buffers through untouched when the source can
+// produce the caps itself (they propose them upstream first, so
+// libcamerasrc configures its ISP for the size and v4l2src its device);
+// otherwise videorate drops frames from a faster source (drop-only:
+// never duplicates, so a slow camera is not dressed up as a fast one) and
+// videoscale scales. I420 is the 4:2:0 layout RTP/JPEG (RFC 2435) can
+// carry. -q keeps gst-launch-1.0's progress messages off stdout, which
+// carries only images (its errors go to stderr).
+func CameraArgs(launch string, c CameraConfig) ([]string, error) {
+	if err := c.defaults(); err != nil {
+		return nil, err
+	}
+	src, _ := cameraSourceTokens(c.Source)
+	a := append([]string{launch, "-q"}, src...)
+	a = append(a, "!", "videorate", "drop-only=true", "!", "videoscale", "!", "videoconvert", "!",
+		fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1", c.Width, c.Height, c.FPS), "!",
+		"jpegenc", "quality="+strconv.Itoa(c.Quality), "!", "fdsink", "fd=1", "sync=false")
+	return a, nil
+}
+
 // DeviceKind names an audio device family.
 type DeviceKind string
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -181,6 +182,17 @@ type Spec struct {
 	// consumed it; other lines are logged at debug level. Called from a
 	// reader goroutine; must not block.
 	OnStdout func(line []byte) bool
+	// OnStdoutRaw, instead of OnStdout, takes the child's stdout as a
+	// byte stream (a pipeline writing encoded frames to fdsink fd=1;
+	// JPEGSplitter cuts JPEG images out of it). It is called once per
+	// child, from a reader goroutine, with a reader that is valid only
+	// during the call and reaches EOF when the child's group has exited
+	// (or after drainTimeout if a process that left the group keeps the
+	// pipe open). It should read until EOF or an error; whatever it
+	// leaves unread is discarded, so a child never blocks on a full
+	// pipe. It must not block on anything but reading r: the Process
+	// waits for it before it reports the exit.
+	OnStdoutRaw func(r io.Reader)
 	// OnEvent sees every Event, from the supervising goroutine (and from
 	// Start for the first EventStarted). It must not block for long, nor
 	// call Stop (which waits for that goroutine).
@@ -232,6 +244,9 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	}
 	if spec.StdinPipe && spec.StdinFile != "" {
 		return nil, errors.New("gst: StdinPipe and StdinFile are exclusive")
+	}
+	if spec.OnStdout != nil && spec.OnStdoutRaw != nil {
+		return nil, errors.New("gst: OnStdout and OnStdoutRaw are exclusive")
 	}
 	p := &Process{
 		spec:     spec,
@@ -470,7 +485,11 @@ func (p *Process) launch() (*child, error) {
 		return nil, err
 	}
 
-	go p.readLines(c, outR, false)
+	if p.spec.OnStdoutRaw != nil {
+		go p.readRaw(c, outR)
+	} else {
+		go p.readLines(c, outR, false)
+	}
 	go p.readLines(c, errR, true)
 	if c.feed != nil {
 		go c.feed.run()
@@ -691,6 +710,15 @@ func (p *Process) readLines(c *child, r *os.File, stderr bool) {
 			return
 		}
 	}
+}
+
+// readRaw hands a child's stdout to OnStdoutRaw, then discards what it
+// left.
+func (p *Process) readRaw(c *child, r *os.File) {
+	defer c.out.Done()
+	defer r.Close()
+	p.spec.OnStdoutRaw(struct{ io.Reader }{r}) // not the *os.File: the callee cannot close it
+	_, _ = io.Copy(io.Discard, r)
 }
 
 func (p *Process) line(c *child, line []byte, stderr bool) {
