@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"reachyd/http/validate"
+	"reachyd/media/gst"
 )
 
 // Options are reachyd's command-line options: the reference daemon's flags
@@ -195,7 +196,7 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	boolPair(fs, &o.SkillHost, "skill-host", true, "run the skill host that runs the skills folder's Python skills")
 	o.SkillImportTimeout = 10 * time.Second
 	fs.Var(secondsFlag{&o.SkillImportTimeout}, "skill-import-timeout", "seconds the skill host may spend importing one skill file; a file over it is reported and skipped until it changes (default 10)")
-	fs.StringVar(&o.Camera, "camera", "auto", "camera source: auto (a test pattern on the simulator, the first V4L2 camera on the robot), test, none, or a device such as /dev/video0")
+	fs.StringVar(&o.Camera, "camera", "auto", "camera source: auto (a test pattern on the simulator; on the robot the first usable V4L2 camera, else the CSI camera through GStreamer's libcamerasrc), test, none, a device such as /dev/video0, or gst:ELEMENT [PROP=VALUE...] to capture through GStreamer (gst:libcamerasrc, \"gst:v4l2src device=/dev/video0\")")
 	fs.StringVar(&o.CameraSize, "camera-size", "640x480", "camera frame size, WIDTHxHEIGHT")
 	fs.IntVar(&o.CameraFPS, "camera-fps", 15, "camera frame rate")
 	fs.StringVar(&o.RTSPHost, "rtsp-host", "", "address of the RTSP server (default: the --fastapi-host address)")
@@ -290,6 +291,11 @@ func (o *Options) validate() error {
 	}
 	if o.CameraFPS < 1 || o.CameraFPS > 120 {
 		return fmt.Errorf("--camera-fps must be within 1..120, got %d", o.CameraFPS)
+	}
+	if src, ok := strings.CutPrefix(o.Camera, gstCameraPrefix); ok {
+		if err := gst.ValidCameraSource(src); err != nil {
+			return fmt.Errorf("--camera %s: %w", o.Camera, err)
+		}
 	}
 	if o.NoMedia {
 		o.Camera = "none"
