@@ -186,3 +186,34 @@ func TestInstalled(t *testing.T) {
 		t.Fatalf("Installed here = %q %v %v", path, missing, err)
 	}
 }
+
+// FuzzValidCameraSource: whatever --camera gst:... holds, an accepted
+// description is one element and property=value words, with nothing
+// gst-launch-1.0 could read as a link, a pad, quoting or caps.
+func FuzzValidCameraSource(f *testing.F) {
+	for _, s := range []string{"libcamerasrc", "videotestsrc pattern=ball is-live=true", "v4l2src device=/dev/video0",
+		"a ! b", `a b="c"`, "a b=c;d", "a b.", "a b=(int)1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		argv, err := CameraArgs(launch, CameraConfig{Source: s})
+		if (err == nil) != (ValidCameraSource(s) == nil) {
+			t.Fatalf("CameraArgs and ValidCameraSource disagree on %q", s)
+		}
+		if err != nil {
+			return
+		}
+		words := strings.Fields(s)
+		if !slices.Equal(argv[2:2+len(words)], words) || argv[2+len(words)] != "!" {
+			t.Fatalf("argv %q for %q", argv, s)
+		}
+		if CameraSourceElement(s) != words[0] {
+			t.Fatalf("element %q for %q", CameraSourceElement(s), s)
+		}
+		for i, w := range words {
+			if strings.ContainsAny(w, "!\"'\\;()[]{}<>$`&|*?# ") || (i > 0 && !strings.Contains(w, "=")) || strings.HasSuffix(w, ".") && i == 0 {
+				t.Fatalf("word %q of %q accepted", w, s)
+			}
+		}
+	})
+}
