@@ -20,6 +20,17 @@ const (
 func HardwareID() string { return hardwareID("/sys/bus/usb/devices") }
 
 func hardwareID(root string) string {
+	serial := audioSerial(root)
+	if serial == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(serial))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// audioSerial is the audio board's USB serial number under the sysfs USB
+// device folder root ("" when no board is plugged in).
+func audioSerial(root string) string {
 	devs, err := os.ReadDir(root)
 	if err != nil {
 		return ""
@@ -33,12 +44,9 @@ func hardwareID(root string) string {
 	}
 	for _, d := range devs {
 		if strings.EqualFold(read(d.Name(), "idVendor"), audioVendor) && strings.EqualFold(read(d.Name(), "idProduct"), audioProduct) {
-			serial := read(d.Name(), "serial")
-			if serial == "" {
-				continue
+			if serial := read(d.Name(), "serial"); serial != "" {
+				return serial
 			}
-			sum := sha256.Sum256([]byte(serial))
-			return hex.EncodeToString(sum[:])[:16]
 		}
 	}
 	return ""
