@@ -78,6 +78,11 @@ type Options struct {
 	MaxConnections int
 	MaxWebSockets  int
 
+	// Wi-Fi (with --wireless-version): NetworkManager over D-Bus.
+	Wifi          bool
+	WifiBus       string
+	WifiInterface string
+
 	// SkillImportTimeout bounds the import of one skill file in the host.
 	SkillImportTimeout time.Duration
 
@@ -219,6 +224,9 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.BoolVar(&o.AllowRawBus, "allow-raw-bus", false, "serve WS /api/move/ws/raw/write (raw Dynamixel packets; instructions that could brick a motor are refused even then)")
 	fs.IntVar(&o.MaxConnections, "max-connections", 1024, "open connections at most on each TCP listener (API, topic bus); one more waits until one closes")
 	fs.IntVar(&o.MaxWebSockets, "max-websockets", 256, "WebSocket clients at most, over every endpoint")
+	boolPair(fs, &o.Wifi, "wifi", true, "with --wireless-version: manage the Wi-Fi through NetworkManager (the /wifi routes; the hotspot at start when no network is up)")
+	fs.StringVar(&o.WifiBus, "wifi-dbus-address", "", "D-Bus address of NetworkManager's bus (default: the system bus)")
+	fs.StringVar(&o.WifiInterface, "wifi-interface", "", "Wi-Fi interface to manage (default: NetworkManager's first Wi-Fi device)")
 	fs.DurationVar(&o.ChaosEvery, "chaos-every", 0, "testing aid, never for a robot in use: crash one actor in turn (round robin) at this interval, e.g. 30s, to soak-test supervision (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -193,6 +193,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 			}
 		}
 	}
+	gcfg.Wifi = wifiSetup(opts, log)
+	defer gcfg.Wifi.Close()
 	gw := gateway.New(sys, gcfg)
 	hooks.SetCommands(func(s *webrtc.Session, msg []byte) { gw.PeerCommand(peer{s}, msg) })
 	hooks.SetState(gw.StateSnapshot)
