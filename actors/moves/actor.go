@@ -28,8 +28,12 @@ type Options struct {
 	// Media plays the sequences' sound cues and uploaded audio (nil: no
 	// media; the sounds only shape the sequences' timing).
 	Media *actor.PID
-	Log   *slog.Logger
-	Cell  *Cell
+	// Datasets, when set, is asked for a recorded move's dataset that is
+	// not on disk (it downloads it), from the goroutine that loads the
+	// move: the control tick never waits on a download.
+	Datasets *actor.PID
+	Log      *slog.Logger
+	Cell     *Cell
 	// UploadDir is where uploaded audio is stored (default: the system
 	// temporary folder, as the reference does; the daemon keeps it in its
 	// data folder, away from other users).
@@ -265,9 +269,22 @@ func (a *Actor) start(ctx actor.Context, sender *actor.PID, m *messages.StartMov
 
 // load reads a recorded move without blocking the control tick.
 func (a *Actor) load(ctx actor.Context, m *messages.StartMove) {
-	self, sender, root, lib := ctx.Self(), ctx.Sender(), ctx.ActorSystem().Root, a.opt.Library
+	self, sender, root, lib, ds := ctx.Self(), ctx.Sender(), ctx.ActorSystem().Root, a.opt.Library, a.opt.Datasets
 	go func() {
 		mv, err := lib.Load(m.Dataset, m.Move)
+		if errors.Is(err, motion.ErrDatasetNotFound) && ds != nil {
+			// Not on disk: the datasets actor downloads it (or says why
+			// not), then the move is loaded again.
+			r, ferr := root.RequestFuture(ds, &messages.EnsureDataset{Dataset: m.Dataset}, messages.DatasetWait).Result()
+			if ferr == nil {
+				ferr, _ = r.(error)
+			}
+			if ferr != nil {
+				root.Send(self, &loaded{req: m, sender: sender, err: fetchError(ferr)})
+				return
+			}
+			mv, err = lib.Load(m.Dataset, m.Move)
+		}
 		res := &loaded{req: m, sender: sender, err: datasetError(err)}
 		if err == nil {
 			res.move = mv
@@ -291,12 +308,24 @@ func (a *Actor) list(ctx actor.Context, m *messages.ListDataset) {
 	}()
 }
 
+// fetchError is what the datasets actor answered, as an error for the
+// move's asker.
+func fetchError(err error) error {
+	var me *messages.Error
+	if errors.As(err, &me) {
+		return me
+	}
+	return &messages.Error{Kind: messages.KindUnavailable, Detail: fmt.Sprintf("recorded move: the dataset could not be made available: %v", err)}
+}
+
 // datasetError maps library errors to the reference's 404s.
 func datasetError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, motion.ErrDatasetNotFound), errors.Is(err, motion.ErrMoveNotFound):
+	case errors.Is(err, motion.ErrDatasetNotFound):
+		return &messages.Error{Kind: messages.KindNotFound, Reason: messages.ErrDatasetNotFound.Reason, Detail: err.Error()}
+	case errors.Is(err, motion.ErrMoveNotFound):
 		return &messages.Error{Kind: messages.KindNotFound, Detail: err.Error()}
 	case errors.Is(err, motion.ErrBadName):
 		return &messages.Error{Kind: messages.KindNotFound, Detail: err.Error()}

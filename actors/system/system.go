@@ -84,6 +84,8 @@ type Config struct {
 	// UploadDir is where audio uploaded over /ws/sdk is kept until it is
 	// played (main sets <data-dir>/uploads/audio).
 	UploadDir string
+	// Datasets configures dataset downloads (nil: none).
+	Datasets *DatasetsConfig
 }
 
 // CameraConfig configures the camera actor.
@@ -137,6 +139,7 @@ type System struct {
 	Skills   *actor.PID // nil without Config.Skills
 	Camera   *actor.PID // nil without Config.Camera
 	Media    *actor.PID // nil without Config.Media (no_media)
+	Datasets *actor.PID
 	// MediaCell is the media actor's shared state (nil without media).
 	MediaCell *media.Cell
 
@@ -157,7 +160,7 @@ func (s *System) Unrecoverable() <-chan string { return s.unrecoverable }
 func (s *System) Crashable() []*actor.PID { return append([]*actor.PID(nil), s.crashable...) }
 
 // Services are the actors get_services lists.
-var Services = []string{"daemon", "robot", "motorbus", "moves", "hub", "jobs", "applock", "apps", "appmon", "topics", "auth", "skills", "camera", "media"}
+var Services = []string{"daemon", "robot", "motorbus", "moves", "hub", "jobs", "applock", "apps", "appmon", "topics", "auth", "skills", "camera", "media", "datasets"}
 
 // Root is the name of the root supervisor.
 const Root = "reachyd"
@@ -190,6 +193,7 @@ func Start(cfg Config) (*System, error) {
 		Lock:     ks.PID(Root + "/applock"),
 		Apps:     ks.PID(Root + "/apps"),
 		Topics:   ks.PID(Root + "/topics"),
+		Datasets: ks.PID(Root + "/datasets"),
 
 		unrecoverable: make(chan string, 1),
 	}
@@ -230,7 +234,7 @@ func Start(cfg Config) (*System, error) {
 			},
 			Moves: moves.Options{
 				Config: cfg.Moves, Geometry: geometry, Library: cfg.Library,
-				Hub: s.Hub, Daemon: daemonPID, Media: mediaPID, Log: cfg.Log, UploadDir: cfg.UploadDir,
+				Hub: s.Hub, Daemon: daemonPID, Media: mediaPID, Datasets: s.Datasets, Log: cfg.Log, UploadDir: cfg.UploadDir,
 			},
 		})
 	}
@@ -241,6 +245,7 @@ func Start(cfg Config) (*System, error) {
 	add := func(name string, p *actor.Props) { children = append(children, kit.Child{Name: name, Props: p}) }
 	add("hub", hub.Props(hub.Options{Cell: hubCell, Log: cfg.Log}))
 	add("jobs", jobs.Props(jobsCell, nil))
+	children = append(children, s.datasetsChild(cfg))
 	add("applock", applock.Props(applock.Options{Cell: lockCell, Log: cfg.Log,
 		Publish: func(e messages.LockEvent) { ks.Publish(e) }}))
 	topicOpts := topics.Options{Hub: s.Hub, Daemon: s.Daemon, Motorbus: s.Motorbus, StateHz: cfg.TopicStateHz, Cell: topicsCell, Log: cfg.Log}
