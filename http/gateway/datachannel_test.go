@@ -227,7 +227,8 @@ func writeDataset(t *testing.T) string {
 
 // Moves: the completion reply, refusals, stop_move, recorded moves.
 func TestPeerMoves(t *testing.T) {
-	tg := startGW(t, gwOptions{media: true, autostart: true, datasets: writeDataset(t)})
+	dir := writeDataset(t)
+	tg := startGW(t, gwOptions{media: true, autostart: true, datasets: dir})
 	p := newPeer()
 	done := func(cmd string) string { return `{"status":"ok","command":"` + cmd + `","completed":true}` }
 
@@ -269,8 +270,9 @@ func TestPeerMoves(t *testing.T) {
 	if got["command"] != "play_recorded_move" || got["status"] != "error" || got["error"] == "" {
 		t.Errorf("unknown recorded move: %v", got)
 	}
+	// The dataset's folder, as the reference answers with its snapshot.
 	tg.call(p, `{"type":"preload_dataset","dataset_name":"test-org/moves"}`,
-		`{"command":"preload_dataset","status":"ok","dataset_name":"test-org/moves","local_path":null}`)
+		`{"command":"preload_dataset","status":"ok","dataset_name":"test-org/moves","local_path":"`+filepath.Join(dir, "test-org", "moves")+`"}`)
 	tg.call(p, `{"type":"preload_dataset","dataset_name":"someone/else"}`,
 		`{"command":"preload_dataset","status":"error","dataset_name":"someone/else","error":"download failed (see daemon logs)"}`)
 }

@@ -21,6 +21,7 @@ import (
 
 	"reachyd/actors/apps/store"
 	"reachyd/actors/daemon"
+	"reachyd/actors/datasets"
 	"reachyd/actors/kit"
 	"reachyd/actors/motorbus"
 	"reachyd/actors/moves/motion"
@@ -202,6 +203,8 @@ type gwOptions struct {
 	autostart bool
 	broadcast func([]byte)
 	datasets  string
+	// hub downloads datasets (into hub.Cache, searched after datasets).
+	hub *datasets.Hub
 }
 
 // startGW starts the actor tree (mockup simulator, 50 Hz), the fake media
@@ -229,6 +232,10 @@ func startGW(t *testing.T, o gwOptions) *testGW {
 	}
 	if o.datasets != "" {
 		cfg.Library = motion.Library{Dirs: []string{o.datasets}}
+	}
+	if o.hub != nil {
+		cfg.Library.Dirs = append(cfg.Library.Dirs, o.hub.Cache)
+		cfg.Datasets = &system.DatasetsConfig{Hub: o.hub}
 	}
 	sys, err := system.Start(cfg)
 	if err != nil {

@@ -50,8 +50,7 @@ func (g *Gateway) routes() {
 	api.POST("/move/goto", g.gotoMove)
 	api.POST("/move/play/wake_up", g.playSequence(messages.MoveWakeUp))
 	api.POST("/move/play/goto_sleep", g.playSequence(messages.MoveGotoSleep))
-	api.GET("/move/recorded-move-datasets/list/*", g.listDataset)
-	api.POST("/move/play/recorded-move-dataset/*", g.playRecorded)
+	g.datasetRoutes(api)
 	api.POST("/move/stop", g.stopMove)
 	api.POST("/move/set_target", g.setTarget)
 	api.GET("/move/ws/updates", g.wsMoveUpdates)
@@ -396,31 +395,6 @@ func (g *Gateway) playSequence(kind messages.MoveKind) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		return g.startMove(c, &messages.StartMove{Kind: kind})
 	}
-}
-
-func (g *Gateway) listDataset(c echo.Context) error {
-	dataset := c.Param("*")
-	r, err := ask[messages.DatasetMoves](g, c, g.sys.Moves, &messages.ListDataset{Dataset: dataset})
-	if err != nil {
-		return g.fail(c, err, true)
-	}
-	b := []byte{'['}
-	for i, n := range r.Moves {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = wire.AppendString(b, n)
-	}
-	return jsonBytes(c, append(b, ']'))
-}
-
-func (g *Gateway) playRecorded(c echo.Context) error {
-	rest := strings.TrimSuffix(c.Param("*"), "/")
-	i := strings.LastIndexByte(rest, '/')
-	if i <= 0 || i == len(rest)-1 {
-		return detail(c, http.StatusNotFound, "Not Found")
-	}
-	return g.startMove(c, &messages.StartMove{Kind: messages.MoveRecorded, Dataset: rest[:i], Move: rest[i+1:]})
 }
 
 func (g *Gateway) stopMove(c echo.Context) error {

@@ -432,17 +432,15 @@ func init() {
 			if c.peer != nil {
 				return func() { go g.peerRecordedMove(c, m) }, nil
 			}
+			// A dataset not on disk is downloaded by moves' loader.
 			return g.tellMoves(m), nil
 		},
 		"preload_dataset": func(g *Gateway, c *cmd) (func(), error) {
 			ds := c.str("dataset_name", true, "")
-			// Datasets are read from disk (the datasets folder and the
-			// Hugging Face cache); reachyd never downloads. The reply says
-			// whether the dataset is there.
-			if c.peer == nil || len(c.errs) > 0 {
+			if len(c.errs) > 0 {
 				return nil, nil
 			}
-			return func() { go g.peerPreload(c, ds) }, nil
+			return func() { go g.preloadDataset(c, ds) }, nil
 		},
 		"set_motor_mode": func(g *Gateway, c *cmd) (func(), error) {
 			s := c.str("mode", true, "")

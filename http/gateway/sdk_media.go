@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"time"
 
 	"reachyd/actors/kit"
 	"reachyd/http/validate"
@@ -14,7 +13,7 @@ import (
 )
 
 // The SDK commands answered by the media actor and those whose replies take
-// a while (state, recorded moves, datasets). On /ws/sdk media commands are
+// a while (state; recorded moves and datasets are in routes_datasets.go). On /ws/sdk media commands are
 // told to the media actor (fire-and-forget); on the data channel they are
 // asked and answered.
 
@@ -242,53 +241,4 @@ func (g *Gateway) stateSnapshot(ctx context.Context, b []byte) ([]byte, error) {
 	st.Key("doa")
 	st.B = wire.DoA(st.B, doa, wire.Python)
 	return st.End(), nil
-}
-
-// recordedMoveTimeout bounds the loading of a recorded move.
-const recordedMoveTimeout = 60 * time.Second
-
-// peerRecordedMove is play_recorded_move on the data channel: the reply
-// says whether the move was found and started, not when it ends.
-func (g *Gateway) peerRecordedMove(c *cmd, m *messages.StartMove) {
-	ctx, cancel := context.WithTimeout(context.Background(), recordedMoveTimeout)
-	defer cancel()
-	_, err := kit.Ask[messages.MoveAccepted](ctx, g.sys.Kit, g.sys.Moves, m)
-	c.reply(func(o *wire.Obj) {
-		o.String("command", "play_recorded_move")
-		if err != nil {
-			o.String("status", "error")
-			o.String("error", g.errText(err, true))
-			return
-		}
-		o.String("status", "ok")
-		o.String("move_name", m.Move)
-	})
-}
-
-// peerPreload is preload_dataset. reachyd reads datasets from disk and
-// never downloads one: a dataset it has is "ok" (its local path is not
-// shared: null), one it does not is the reference's download error.
-func (g *Gateway) peerPreload(c *cmd, dataset string) {
-	ctx, cancel := context.WithTimeout(context.Background(), recordedMoveTimeout)
-	defer cancel()
-	_, err := kit.Ask[messages.DatasetMoves](ctx, g.sys.Kit, g.sys.Moves, &messages.ListDataset{Dataset: dataset})
-	if err != nil {
-		why := g.errText(err, true)
-		if messages.KindOf(err) == messages.KindNotFound {
-			why = "not in the datasets folders, and reachyd does not download datasets: " + why
-		}
-		g.log.Warn("preload_dataset failed", "dataset", dataset, "why", why)
-	}
-	c.reply(func(o *wire.Obj) {
-		o.String("command", "preload_dataset")
-		if err != nil {
-			o.String("status", "error")
-			o.String("dataset_name", dataset)
-			o.String("error", "download failed (see daemon logs)")
-			return
-		}
-		o.String("status", "ok")
-		o.String("dataset_name", dataset)
-		o.Null("local_path")
-	})
 }
