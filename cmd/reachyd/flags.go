@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"reachyd/actors/moves/motion"
 	"reachyd/http/validate"
 	"reachyd/media/gst"
 )
@@ -82,6 +83,11 @@ type Options struct {
 	Wifi          bool
 	WifiBus       string
 	WifiInterface string
+
+	// Recorded-move datasets (datasets.go).
+	HFHubCache       string
+	DatasetDownloads bool
+	DatasetMaxMB     int
 
 	// SkillImportTimeout bounds the import of one skill file in the host.
 	SkillImportTimeout time.Duration
@@ -170,8 +176,8 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.Var(secondsFlag{&o.HealthCheckTimeout}, "timeout-health-check", "stop when no POST /health-check arrives for this many seconds")
 	boolPair(fs, &o.WakeUpOnStart, "wake-up-on-start", true, "play the wake-up sequence when the backend starts")
 	boolPair(fs, &o.GotoSleepOnStop, "goto-sleep-on-stop", true, "play the sleep sequence when the backend stops")
-	boolPair(fs, &o.PreloadDatasets, "preload-datasets", false, "accepted for compatibility: reachyd reads datasets from disk and never downloads")
-	fs.Float64Var(&o.DatasetUpdateHours, "dataset-update-interval", 24, "accepted for compatibility (no downloads)")
+	boolPair(fs, &o.PreloadDatasets, "preload-datasets", false, "download the emotions and dances libraries (or their updates) at startup")
+	fs.Float64Var(&o.DatasetUpdateHours, "dataset-update-interval", 24, "hours between checks for updates of the emotions and dances libraries (0: never)")
 	fs.BoolVar(&o.CheckCollision, "check-collision", false, "collision checking (needs Placo; not available)")
 	fs.StringVar(&o.KinematicsEngine, "kinematics-engine", "AnalyticalKinematics", "kinematics engine (only AnalyticalKinematics)")
 	fs.StringVar(&o.Host, "fastapi-host", "", "address to bind (default 127.0.0.1, 0.0.0.0 with --wireless-version)")
@@ -189,6 +195,10 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 		hfDefault = "https://huggingface.co"
 	}
 	fs.StringVar(&o.HFEndpoint, "hf-endpoint", hfDefault, "Hugging Face endpoint for the app catalogue and downloads")
+	// Recorded-move datasets (datasets.go).
+	fs.StringVar(&o.HFHubCache, "hf-hub-cache", motion.DefaultHubCache(), "Hugging Face hub cache: searched for datasets, and where missing ones are downloaded (default: huggingface_hub's, from HF_HUB_CACHE or HF_HOME)")
+	boolPair(fs, &o.DatasetDownloads, "dataset-downloads", true, "download a recorded-move dataset that is not on disk from --hf-endpoint (HF_HUB_OFFLINE=1 turns this off too)")
+	fs.IntVar(&o.DatasetMaxMB, "dataset-max-mb", 1024, "size limit of one dataset download, in MiB")
 	o.AppGrace = 20 * time.Second
 	fs.Var(secondsFlag{&o.AppGrace}, "app-stop-grace", "seconds an app has to exit after SIGINT before its process group is killed (default 20)")
 	fs.BoolVar(&o.AppsNetwork, "apps-allow-network", false, "let pip reach its package index when installing apps (dependencies included)")
@@ -330,7 +340,7 @@ func (o *Options) validate() error {
 	if o.ChaosEvery < 0 {
 		return fmt.Errorf("--chaos-every must not be negative, got %v", o.ChaosEvery)
 	}
-	return nil
+	return o.validateDatasets()
 }
 
 func (o *Options) cameraSize() (int, int, error) {

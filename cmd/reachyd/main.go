@@ -219,6 +219,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if cfg.Media != nil {
 		go gw.ForwardBroadcasts(srvCtx)
 	}
+	go updateDatasets(srvCtx, sys, opts, log)
 	if udsLn != nil {
 		servers++
 		go func() { served <- gw.ServeUnix(srvCtx, udsLn) }()
@@ -294,14 +295,11 @@ func hostNames(host string) []string {
 
 // systemConfig turns options into the actor tree's configuration.
 func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
-	dirs := append([]string(nil), o.DatasetsDir...)
-	if hc := motion.DefaultHubCache(); hc != "" {
-		dirs = append(dirs, hc)
-	}
 	cfg := system.Config{
 		UploadDir: filepath.Join(o.DataDir, "uploads", "audio"),
 		Period:    time.Duration(float64(time.Second) / o.ControlHz),
-		Library:   motion.Library{Dirs: dirs},
+		Library:   motion.Library{Dirs: datasetDirs(o)},
+		Datasets:  datasetsConfig(o),
 		Log:       log,
 		Autostart: o.Autostart,
 		WakeUp:    o.WakeUpOnStart,
