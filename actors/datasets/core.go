@@ -19,7 +19,11 @@
 // _snapshot_download.py): the cache layout huggingface_hub reads, no second
 // download, sha256 and git-blob-id checks, truncation, limits, unsafe
 // listing paths, offline, private datasets and the token, and the actor's
-// shared downloads and job log. End to end in cmd/reachyd.
+// shared downloads and job log. The fake and the cache were also checked
+// against Hugging Face's JavaScript client, @huggingface/hub 2.17.5, which
+// shares huggingface_hub's cache layout: it downloads from the fake, reads
+// reachyd's downloads and reachyd reads its (interop_test.go, run when
+// REACHYD_HF_JS names an install of it). End to end in cmd/reachyd.
 package datasets
 
 import "github.com/asynkron/protoactor-go/actor"

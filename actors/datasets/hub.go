@@ -365,7 +365,7 @@ func (s *session) getJSON(ctx context.Context, u, what string) ([]byte, string, 
 // revision resolves main to a commit (GET /api/datasets/<id>/revision/main,
 // as huggingface_hub's repo_info does).
 func (s *session) revision(ctx context.Context) (string, error) {
-	b, _, err := s.getJSON(ctx, s.apiURL("/revision/main"), "dataset "+s.dataset)
+	b, _, err := s.getJSON(ctx, s.apiURL("/revision/main"), "dataset info")
 	if err != nil {
 		return "", err
 	}
@@ -400,7 +400,7 @@ func (s *session) listing(ctx context.Context, commit string) ([]file, []string,
 		if page >= s.lim.MaxPages {
 			return nil, nil, fmt.Errorf("%w: listing: more than %d pages", ErrBadDownload, s.lim.MaxPages)
 		}
-		b, link, err := s.getJSON(ctx, next, "dataset "+s.dataset+" listing")
+		b, link, err := s.getJSON(ctx, next, "listing")
 		if err != nil {
 			return nil, nil, err
 		}

@@ -7,13 +7,19 @@
 //	GET /api/datasets/<owner>/<name>/revision/<rev>    {"id","sha","private",...}
 //	GET /api/datasets/<owner>/<name>/tree/<rev>?recursive=true
 //	                                                  [{"type","path","size","oid","lfs"?}]
+//	POST /api/datasets/<owner>/<name>/paths-info/<rev> {"paths":[...]} (JSON, or a form as
+//	                                                  huggingface_hub sends it): those entries
 //	GET /datasets/<owner>/<name>/resolve/<rev>/<path>  the file (LFS: 302 to the CDN)
+//
+// (paths-info is what Hugging Face's JavaScript client, @huggingface/hub,
+// asks before each file.)
 //
 // Private repos answer 401 without the token. Faults (corrupt or truncated
 // files, raw listing entries, a stalled file) are injected per test.
 package hubtest
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,11 +27,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // File is a file of a repo.
@@ -76,6 +84,7 @@ func New(t testing.TB) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/datasets/{owner}/{name}/revision/{rev}", s.revision)
 	mux.HandleFunc("GET /api/datasets/{owner}/{name}/tree/{rev}", s.tree)
+	mux.HandleFunc("POST /api/datasets/{owner}/{name}/paths-info/{rev}", s.pathsInfo)
 	mux.HandleFunc("GET /datasets/{owner}/{name}/resolve/{rev}/{path...}", s.resolve)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
@@ -188,7 +197,7 @@ func (s *Server) repo(w http.ResponseWriter, r *http.Request, kind string) (*Rep
 		_, _ = w.Write([]byte(`{"error":"Repository not found"}`))
 		return nil, false
 	}
-	if rev := r.PathValue("rev"); rev != "main" && rev != repo.SHA {
+	if rev := r.PathValue("rev"); rev != "main" && rev != "HEAD" && rev != repo.SHA {
 		w.Header().Set("X-Error-Code", "RevisionNotFound")
 		http.Error(w, `{"error":"Invalid rev id: `+rev+`"}`, http.StatusNotFound)
 		return nil, false
@@ -262,6 +271,34 @@ func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(all[start:end])
 }
 
+func (s *Server) pathsInfo(w http.ResponseWriter, r *http.Request) {
+	repo, ok := s.repo(w, r, "paths-info")
+	if !ok {
+		return
+	}
+	var paths []string
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var body struct{ Paths []string }
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		paths = body.Paths
+	} else {
+		_ = r.ParseForm()
+		paths = r.PostForm["paths"]
+	}
+	out := []map[string]any{}
+	for _, e := range s.entries(repo) {
+		if p, _ := e["path"].(string); slices.Contains(paths, p) {
+			e["lastCommit"] = map[string]any{"id": repo.SHA, "title": "upload", "date": "2026-10-01T00:00:00.000Z"}
+			out = append(out, e)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	repo, ok := s.repo(w, r, "resolve")
 	if !ok {
@@ -307,6 +344,8 @@ func (s *Server) serveCDN(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	// As a storage CDN does.
+	w.Header().Set("ETag", `"`+SHA256(data)+`"`)
 	s.send(w, r, r.URL.Query().Get("path"), data)
 }
 
@@ -339,6 +378,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, path string, data 
 		bad[len(bad)/2] ^= 0x20
 		_, _ = w.Write(bad)
 	default:
-		_, _ = w.Write(data)
+		// Ranges too (the JavaScript client asks bytes=0-0 for the size).
+		w.Header().Del("Content-Length")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 	}
 }
