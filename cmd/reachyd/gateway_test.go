@@ -95,7 +95,8 @@ func TestFastAPIErrorShapes(t *testing.T) {
 		{"POST", "/api/daemon/robot-name", map[string]any{"name": strings.Repeat("x", 65)}, 422, `"string_too_long"`},
 		{"GET", "/api/apps/job-status/nope", nil, 404, `{"detail":"Job ID not found"}`},
 		{"GET", "/api/move/recorded-move-datasets/list/..%2Fetc/passwd", nil, 404, `"detail"`},
-		{"POST", "/api/move/play/recorded-move-dataset/nobody/nothing/x", nil, 404, `not found`},
+		// Not on disk, and the Hub cannot be reached (the harness's endpoint).
+		{"POST", "/api/move/play/recorded-move-dataset/nobody/nothing/x", nil, 503, `could not be downloaded`},
 		{"POST", "/api/daemon/start?wake_up=maybe", nil, 422, `"bool_parsing"`},
 	}
 	for _, c := range cases {

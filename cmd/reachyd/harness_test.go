@@ -76,7 +76,10 @@ func launchDaemon(t *testing.T, w io.Writer, extra ...string) (d *testDaemon, ca
 		// Media (GStreamer children, WebRTC) only for the tests that ask for
 		// it with --gst-launch gst-launch-1.0: without GStreamer, reachyd
 		// runs with no_media.
-		"--gst-launch", "/nonexistent/gst-launch-1.0", "--webrtc-port", "0", "--webrtc-loopback"}, extra...)
+		"--gst-launch", "/nonexistent/gst-launch-1.0", "--webrtc-port", "0", "--webrtc-loopback",
+		// Datasets are downloaded into a private cache, from nowhere
+		// unless a test points --hf-endpoint at its fake Hub.
+		"--hf-endpoint", "http://127.0.0.1:1", "--hf-hub-cache", t.TempDir()}, extra...)
 	type up struct {
 		addr string
 		sys  *system.System
