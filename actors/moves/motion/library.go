@@ -35,8 +35,9 @@ var (
 // <dir>/datasets--org--name/snapshots/<commit>/, <commit> read from
 // refs/main, else the most recently modified snapshot).
 //
-// Library never downloads: the reference falls back to the network on a cache
-// miss, reachyd leaves fetching to whoever fills the cache.
+// Library only reads. A dataset that no folder has is downloaded, as the
+// reference does on a cache miss, by the datasets actor (actors/datasets)
+// into the hub cache, one of the folders.
 //
 // Names are checked before they touch the filesystem, and every file is
 // opened through an os.Root on the dataset folder (for a hub cache, the
