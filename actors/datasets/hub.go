@@ -143,8 +143,8 @@ type Result struct {
 	Path   string
 	Commit string
 	// Files and Bytes count the files the snapshot got from the listing
-	// (after the filter); Fetched and FetchedBytes what came over the
-	// network (the rest was in the cache already).
+	// (after the filter); Fetched and FetchedBytes the blobs that came over
+	// the network (the rest were in the cache already, or shared).
 	Files        int
 	Bytes        int64
 	Fetched      int
@@ -264,17 +264,20 @@ func (h *Hub) Download(ctx context.Context, dataset string, logf func(string)) (
 	snap := "snapshots/" + commit
 	res := Result{Path: filepath.Join(repoDir, "snapshots", commit), Commit: commit, Files: len(files), Bytes: total}
 
-	// What the cache lacks: blobs to fetch, links to make.
+	// What the cache lacks: blobs to fetch (once each: files with the same
+	// content share a blob), links to make.
 	var fetch []file
 	var fetchBytes int64
+	queued := map[string]bool{}
 	for _, f := range files {
-		if !w.haveBlob(f) {
+		if !queued[f.etag] && !w.haveBlob(f) {
+			queued[f.etag] = true
 			fetch = append(fetch, f)
 			fetchBytes += f.size
 		}
 	}
 	if len(fetch) < len(files) {
-		logf(fmt.Sprintf("%d of %d files are in the cache already", len(files)-len(fetch), len(files)))
+		logf(fmt.Sprintf("%d of %d files are in the cache already (or the same as another)", len(files)-len(fetch), len(files)))
 	}
 	if err := s.fetchAll(ctx, w, fetch, fetchBytes); err != nil {
 		return Result{}, err
@@ -560,7 +563,7 @@ func (s *session) fetchAll(ctx context.Context, w *writer, files []file, total i
 	defer cancel()
 	var (
 		done     atomic.Int64
-		bytes    atomic.Int64
+		got      atomic.Int64
 		mu       sync.Mutex
 		firstErr error
 		wg       sync.WaitGroup
@@ -580,7 +583,7 @@ func (s *session) fetchAll(ctx context.Context, w *writer, files []file, total i
 					cancel()
 					continue
 				}
-				n, b := done.Add(1), bytes.Add(f.size)
+				n, b := done.Add(1), got.Add(f.size)
 				s.logf(fmt.Sprintf("Downloaded %d/%d files, %s of %s: %s", n, len(files), sizeText(b), sizeText(total), f.path))
 			}
 		}()

@@ -408,6 +408,26 @@ func TestDownloadFollowsANewCommit(t *testing.T) {
 	}
 }
 
+// Files with the same content share one blob, fetched once.
+func TestIdenticalFilesShareABlob(t *testing.T) {
+	fake := hubtest.New(t)
+	commit := fake.Add(hubtest.Repo{ID: testDataset, Files: []hubtest.File{
+		{Path: "data/a.json", Data: moveJSON(t, 0.1)},
+		{Path: "data/b.json", Data: moveJSON(t, 0.1)},
+	}})
+	cache := t.TempDir()
+	res, err := newHub(fake, cache).Download(context.Background(), testDataset, nil)
+	if err != nil || res.Files != 2 || res.Fetched != 1 || fake.Hits("resolve") != 1 {
+		t.Fatalf("%+v, %v; resolve hits %d", res, err, fake.Hits("resolve"))
+	}
+	snap := filepath.Join(cache, "datasets--test-org--emotions", "snapshots", commit)
+	a, _ := os.Readlink(filepath.Join(snap, "data", "a.json"))
+	b, _ := os.Readlink(filepath.Join(snap, "data", "b.json"))
+	if a == "" || a != b {
+		t.Errorf("links %q and %q", a, b)
+	}
+}
+
 func TestNextLinkStaysOnTheEndpoint(t *testing.T) {
 	base, _ := url.Parse("https://hub.example")
 	for h, want := range map[string]string{

@@ -35,7 +35,7 @@ func fakeLibraries(t *testing.T) *hubtest.Server {
 			{Path: "README.md", Data: []byte("# " + id + "\n")},
 			{Path: "data/cheerful1.json", Data: []byte(recordedMove)},
 			{Path: "data/cheerful1.wav", Data: []byte("RIFF\x24\x00\x00\x00WAVEfmt fake"), LFS: true},
-			{Path: "data/curious1.json", Data: []byte(recordedMove)},
+			{Path: "data/curious1.json", Data: []byte(recordedMove + "\n")},
 		}})
 	}
 	return fake
