@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -225,53 +226,55 @@ func TestInstallRefusals(t *testing.T) {
 		name   string
 		break_ func(s *releasetest.Server)
 		want   string
+		runs   bool // the binary is verified and may run its --version
 	}{
 		{"bad signature", func(s *releasetest.Server) {
 			s.SetIndex(s.Publish(releasetest.Release{Version: "0.2.0", Binary: releasetest.FakeBinary("0.2.0")}), otherPriv)
-		}, "signature does not verify"},
+		}, "signature does not verify", false},
 		{"index changed after signing", func(s *releasetest.Server) {
 			ix := s.Publish(releasetest.Release{Version: "0.2.0", Binary: releasetest.FakeBinary("0.2.0")})
 			s.SetFile(releasetest.IndexPath, bytes.Replace(ix, []byte("0.2.0"), []byte("0.2.1"), 1))
-		}, "signature does not verify"},
-		{"no signature", func(s *releasetest.Server) { s.SetFile(releasetest.IndexPath+".sig", nil) }, "HTTP 404"},
+		}, "signature does not verify", false},
+		{"no signature", func(s *releasetest.Server) { s.SetFile(releasetest.IndexPath+".sig", nil) }, "HTTP 404", false},
 		{"bad checksum", func(s *releasetest.Server) {
-			// Same size, other bytes: the binary the index did not sign.
-			b := releasetest.FakeBinary("0.2.0")
-			b[len(b)-2] = '4'
-			s.SetFile(releasetest.BinaryPath("0.2.0"), b)
-		}, "SHA-256 does not match"},
+			// Same size, other bytes: a binary the index did not sign,
+			// which would leave a mark if it ran.
+			s.SetFile(releasetest.BinaryPath("0.2.0"), evilBinary(t, len(releasetest.FakeBinary("0.2.0"))))
+		}, "SHA-256 does not match", false},
 		{"longer binary", func(s *releasetest.Server) {
 			s.SetFile(releasetest.BinaryPath("0.2.0"), append(releasetest.FakeBinary("0.2.0"), "echo evil\n"...))
-		}, "announces"},
-		{"interrupted download", func(s *releasetest.Server) { s.CutAfter(releasetest.BinaryPath("0.2.0"), 20) }, "interrupted after 20 of"},
+		}, "announces", false},
+		{"interrupted download", func(s *releasetest.Server) { s.CutAfter(releasetest.BinaryPath("0.2.0"), 20) }, "interrupted after 20 of", false},
 		{"wrong version inside", func(s *releasetest.Server) {
 			s.Publish(releasetest.Release{Version: "0.2.0", Binary: releasetest.FakeBinary("0.2.1")})
-		}, `want "reachyd 0.2.0`},
+		}, `want "reachyd 0.2.0`, true},
 		{"binary fails", func(s *releasetest.Server) {
 			s.Publish(releasetest.Release{Version: "0.2.0", Binary: []byte("#!/bin/sh\necho reachyd 0.2.0\nexit 1\n")})
-		}, "failed to run --version"},
+		}, "failed to run --version", true},
 		{"not a program", func(s *releasetest.Server) {
 			s.Publish(releasetest.Release{Version: "0.2.0", Binary: bytes.Repeat([]byte{0x7f, 'E', 'L', 'F'}, 8)})
-		}, "failed to run --version"},
-		{"source down", func(s *releasetest.Server) { s.Close() }, "release source unreachable"},
+		}, "failed to run --version", true},
+		{"source down", func(s *releasetest.Server) { s.Close() }, "release source unreachable", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			evilMark = filepath.Join(t.TempDir(), "ran")
 			srv, u := setup(t)
 			c.break_(srv)
 			before := identify(t, u.Target)
-			var ran atomic.Bool
-			u.Hook = func(step string) {
-				if step == "staged" {
-					ran.Store(true)
-				}
-			}
+			var steps []string
+			u.Hook = func(step string) { steps = append(steps, step) }
 			_, err := u.Install(context.Background(), selfupdate.Plan{}, func(string) {})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want %q", err, c.want)
 			}
-			if ran.Load() {
-				t.Error("reached the swap")
+			// Only a binary whose signature and checksum were verified may
+			// run (--version); none reaches the swap.
+			if want := []string{"downloaded"}; !c.runs && len(steps) > 0 || c.runs && !slices.Equal(steps, want) {
+				t.Errorf("steps reached: %v", steps)
+			}
+			if _, err := os.Stat(evilMark); err == nil {
+				t.Error("the unverified binary ran")
 			}
 			untouched(t, u, before)
 		})
@@ -466,6 +469,18 @@ func TestResolveTargetFollowsLinks(t *testing.T) {
 	if _, err := selfupdate.ResolveTarget(dir); err == nil {
 		t.Error("a folder accepted as the binary")
 	}
+}
+
+// evilMark is where evilBinary leaves its mark when it runs.
+var evilMark string
+
+// evilBinary is a script of n bytes that creates evilMark when run.
+func evilBinary(t *testing.T, n int) []byte {
+	b := []byte("#!/bin/sh\ntouch " + evilMark + "\necho reachyd 0.2.0\n#")
+	if len(b) > n {
+		t.Fatalf("the mark's path is too long for a %d-byte binary", n)
+	}
+	return append(b, bytes.Repeat([]byte{'x'}, n-len(b))...)
 }
 
 func sha256Hex(b []byte) string {
