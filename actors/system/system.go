@@ -37,6 +37,7 @@ import (
 	"reachyd/actors/robot"
 	"reachyd/actors/skills"
 	"reachyd/actors/topics"
+	"reachyd/actors/updater"
 	hwcam "reachyd/hw/camera"
 	"reachyd/hw/kinematics"
 	"reachyd/messages"
@@ -86,6 +87,8 @@ type Config struct {
 	UploadDir string
 	// Datasets configures dataset downloads (nil: none).
 	Datasets *DatasetsConfig
+	// Update, when set, runs the self-update actor.
+	Update *UpdateConfig
 }
 
 // CameraConfig configures the camera actor.
@@ -140,6 +143,7 @@ type System struct {
 	Camera   *actor.PID // nil without Config.Camera
 	Media    *actor.PID // nil without Config.Media (no_media)
 	Datasets *actor.PID
+	Update   *actor.PID // nil without Config.Update
 	// MediaCell is the media actor's shared state (nil without media).
 	MediaCell *media.Cell
 
@@ -276,6 +280,7 @@ func Start(cfg Config) (*System, error) {
 			Lock: s.Lock, Jobs: s.Jobs, Moves: s.Moves, Daemon: s.Daemon, Appmon: appmon, Log: cfg.Log, Cell: appsCell,
 		}, ks))
 	}
+	s.addUpdate(cfg, func(name string, o updater.Options) { add(name, updater.Props(o)) })
 	var auto *daemon.Autostart
 	if cfg.Autostart {
 		auto = &daemon.Autostart{WakeUp: cfg.WakeUp}

@@ -204,7 +204,9 @@ type gwOptions struct {
 	broadcast func([]byte)
 	datasets  string
 	// hub downloads datasets (into hub.Cache, searched after datasets).
-	hub *datasets.Hub
+	hub      *datasets.Hub
+	wireless bool
+	update   *system.UpdateConfig
 }
 
 // startGW starts the actor tree (mockup simulator, 50 Hz), the fake media
@@ -220,13 +222,14 @@ func startGW(t *testing.T, o gwOptions) *testGW {
 	data := t.TempDir()
 	cfg := system.Config{
 		Daemon: daemon.Config{RobotName: "reachy_mini", Version: "test", BackendKind: "mockup", ControlHz: 50,
-			NoMedia: !o.media, Mockup: true, DataDir: data},
+			NoMedia: !o.media, Mockup: true, DataDir: data, WirelessVersion: o.wireless},
 		Period:    20 * time.Millisecond,
 		Open:      r.Open,
 		Motorbus:  motorbus.Config{WriteAlways: true, AllowGravity: true, Controller: "sim"},
 		Log:       log,
 		Autostart: o.autostart,
 		UploadDir: filepath.Join(data, "uploads"),
+		Update:    o.update,
 		Apps: &system.AppsConfig{Store: &store.Store{Root: filepath.Join(data, "apps")},
 			RecordPath: filepath.Join(data, "running-app.json")},
 	}

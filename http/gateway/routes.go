@@ -68,6 +68,7 @@ func (g *Gateway) routes() {
 	api.POST("/media/acquire", g.mediaRelease(false))
 	g.mediaRoutes(api)
 	g.wifiRoutes()
+	g.updateRoutes()
 }
 
 // ---- root --------------------------------------------------------------------

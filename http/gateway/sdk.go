@@ -705,15 +705,8 @@ func init() {
 		},
 		"start_update": func(g *Gateway, c *cmd) (func(), error) {
 			f := false
-			c.boolean("pre_release", &f)
-			return peerOnly(func(g *Gateway, c *cmd) {
-				// reachyd does not update itself.
-				why := "start_update is not supported by reachyd: update it with its package or install script"
-				if st, err := peerAsk[*messages.DaemonStatus](g, g.sys.Daemon, &messages.GetDaemonStatus{}); err == nil && !st.WirelessVersion {
-					why = "start_update is only supported on Reachy Mini Wireless"
-				}
-				c.failCmd(why)
-			})(g, c)
+			pre := c.boolean("pre_release", &f)
+			return func() { g.startUpdateCmd(c, pre) }, nil
 		},
 		"stop_move": func(g *Gateway, c *cmd) (func(), error) {
 			if c.peer == nil {

@@ -155,13 +155,16 @@ func (g *Gateway) wsFullState(c echo.Context) error {
 
 // wsJob streams a job's logs: each new line, then a JobInfo batch; the
 // history first for a late client; closed after the final batch.
-func (g *Gateway) wsJob(c echo.Context) error {
+func (g *Gateway) wsJob(c echo.Context) error { return g.streamJob(c, c.Param("job_id")) }
+
+// streamJob streams a job's log (also WS /update/ws/logs?job_id=).
+func (g *Gateway) streamJob(c echo.Context, id string) error {
 	w, err := g.upgrade(c, 16384, messages.CloseWhenFull)
 	if err != nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.AskTimeout)
-	_, err = kit.Ask[messages.JobInfo](ctx, g.sys.Kit, g.sys.Jobs, &messages.WatchJob{ID: c.Param("job_id"), Out: w.out})
+	_, err = kit.Ask[messages.JobInfo](ctx, g.sys.Kit, g.sys.Jobs, &messages.WatchJob{ID: id, Out: w.out})
 	cancel()
 	if err != nil {
 		w.writeNow([]byte(`{"error":"Job ID not found"}`))
