@@ -14,6 +14,7 @@ import (
 	"reachyd/actors/moves/motion"
 	"reachyd/http/validate"
 	"reachyd/media/gst"
+	"reachyd/selfupdate"
 )
 
 // Options are reachyd's command-line options: the reference daemon's flags
@@ -88,6 +89,10 @@ type Options struct {
 	HFHubCache       string
 	DatasetDownloads bool
 	DatasetMaxMB     int
+	// Self-update (with --wireless-version).
+	UpdateURL    string
+	UpdateKeys   []string
+	UpdateBinary string
 
 	// SkillImportTimeout bounds the import of one skill file in the host.
 	SkillImportTimeout time.Duration
@@ -237,6 +242,15 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	boolPair(fs, &o.Wifi, "wifi", true, "with --wireless-version: manage the Wi-Fi through NetworkManager (the /wifi routes; the hotspot at start when no network is up)")
 	fs.StringVar(&o.WifiBus, "wifi-dbus-address", "", "D-Bus address of NetworkManager's bus (default: the system bus)")
 	fs.StringVar(&o.WifiInterface, "wifi-interface", "", "Wi-Fi interface to manage (default: NetworkManager's first Wi-Fi device)")
+	fs.StringVar(&o.UpdateURL, "update-url", "", "with --wireless-version: the signed release index that /update installs reachyd from (its signature at URL.sig); none by default")
+	fs.Func("update-key", "a public key (base64 ed25519) release indexes may be signed with; repeatable; replaces the built-in key", func(v string) error {
+		if _, err := selfupdate.ParsePublicKey(v); err != nil {
+			return err
+		}
+		o.UpdateKeys = append(o.UpdateKeys, v)
+		return nil
+	})
+	fs.StringVar(&o.UpdateBinary, "update-binary", "", "the binary an update replaces (default: this executable, symlinks resolved)")
 	fs.DurationVar(&o.ChaosEvery, "chaos-every", 0, "testing aid, never for a robot in use: crash one actor in turn (round robin) at this interval, e.g. 30s, to soak-test supervision (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -336,6 +350,11 @@ func (o *Options) validate() error {
 	}
 	if o.MaxConnections < 1 || o.MaxWebSockets < 1 {
 		return fmt.Errorf("--max-connections and --max-websockets must be positive, got %d and %d", o.MaxConnections, o.MaxWebSockets)
+	}
+	if o.UpdateURL != "" {
+		if err := selfupdate.CheckURL(o.UpdateURL); err != nil {
+			return fmt.Errorf("--update-url: %w", err)
+		}
 	}
 	if o.ChaosEvery < 0 {
 		return fmt.Errorf("--chaos-every must not be negative, got %v", o.ChaosEvery)

@@ -55,8 +55,10 @@ func main() {
 		err = runSimBus(ctx, os.Args[2:], os.Stdin, os.Stdout)
 	} else if len(os.Args) > 1 && os.Args[1] == "keys" {
 		err = runKeys(os.Args[2:], os.Stdout, os.Stderr)
+	} else if len(os.Args) > 1 && os.Args[1] == "update" {
+		err = runUpdate(os.Args[2:], os.Stdout, os.Stderr)
 	} else {
-		err = run(ctx, os.Args[1:], os.Stderr, nil)
+		err = restartAfterUpdate(run(ctx, os.Args[1:], os.Stderr, nil))
 	}
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -90,6 +92,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if err != nil {
 		return err
 	}
+	// An update ends run with a restart request (restartError) as cause.
+	ctx, requestRestart := context.WithCancelCause(ctx)
+	defer requestRestart(nil)
 	if opts.Version {
 		fmt.Fprintf(stderr, "reachyd %s (Reachy Mini daemon API %s)\n", Version, APIVersion)
 		return nil
@@ -170,6 +175,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 		}
 		defer udsLn.Close()
 	}
+	if cfg.Update, err = updateConfig(opts, log, requestRestart); err != nil {
+		return err
+	}
 	sys, err := system.Start(cfg)
 	if err != nil {
 		return err
@@ -235,6 +243,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")
+		if r := new(restartError); errors.As(context.Cause(ctx), &r) {
+			fatal = r
+		}
 	case <-gw.Watchdog():
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)
