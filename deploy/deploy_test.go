@@ -88,6 +88,20 @@ func TestUnitKeys(t *testing.T) {
 			t.Errorf("DeviceAllow lacks %q: %v", d, s["DeviceAllow"])
 		}
 	}
+	// A self-update ends with exit 75, which must restart the unit on the
+	// new binary and not count as a failure.
+	for _, k := range []string{"SuccessExitStatus", "RestartForceExitStatus"} {
+		if !slices.Contains(s[k], "75") {
+			t.Errorf("%s lacks 75: %v", k, s[k])
+		}
+	}
+	writable := false
+	for _, p := range s["ReadWritePaths"] {
+		writable = writable || strings.HasPrefix("/var/lib/reachyd/bin/reachyd", strings.TrimSuffix(p, "/")+"/")
+	}
+	if !writable {
+		t.Errorf("the wireless robot's binary folder is not writable by the service: ReadWritePaths=%v", s["ReadWritePaths"])
+	}
 	if v := s["ProtectControlGroups"]; len(v) > 0 && v[0] == "yes" {
 		t.Error("ProtectControlGroups=yes forbids the delegated app cgroups")
 	}
@@ -153,7 +167,10 @@ func TestInstallScriptIsValidBash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"reachyd.tmpfiles", "reachyd.default", "/etc/default/reachyd", "--wireless-version", "99-reachy-mini.rules"} {
+	// The wireless robot's binary is where the service may swap it (a path
+	// under its ReadWritePaths), linked from /usr/local/bin.
+	for _, want := range []string{"reachyd.tmpfiles", "reachyd.default", "/etc/default/reachyd", "--wireless-version", "99-reachy-mini.rules",
+		"/var/lib/reachyd/bin/reachyd", "ln -sfn /var/lib/reachyd/bin/reachyd /usr/local/bin/reachyd"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("install.sh does not install %s", want)
 		}

@@ -38,10 +38,13 @@ if [ "$kind" = auto ]; then
 fi
 echo "installing reachyd for a ${kind} host"
 
+# Built (or copied) first: a failed build changes nothing on the system.
+newbin=$(mktemp)
+trap 'rm -f "$newbin"' EXIT
 if [ -n "${REACHYD_BIN:-}" ]; then
-  install -m 0755 "$REACHYD_BIN" /usr/local/bin/reachyd
+  cp "$REACHYD_BIN" "$newbin"
 else
-  go build -trimpath -o /usr/local/bin/reachyd ./cmd/reachyd
+  go build -trimpath -o "$newbin" ./cmd/reachyd
 fi
 
 # The service's user, in the groups of the devices it uses (those this
@@ -55,6 +58,19 @@ if ! id reachy >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/reachyd --shell /usr/sbin/nologin ${joined:+--groups "$joined"} reachy
 elif [ -n "$joined" ]; then
   usermod --append --groups "$joined" reachy
+fi
+
+# The binary. The wireless robot updates itself (POST /update/start): its
+# binary lives in the service's state folder, which the service may write
+# (an update swaps it there and keeps the old one as reachyd.previous), and
+# /usr/local/bin/reachyd links to it. On a Lite's host it is root's.
+if [ "$kind" = wireless ]; then
+  install -d -m 0755 -o reachy -g reachy /var/lib/reachyd /var/lib/reachyd/bin
+  install -m 0755 -o reachy -g reachy "$newbin" /var/lib/reachyd/bin/reachyd
+  ln -sfn /var/lib/reachyd/bin/reachyd /usr/local/bin/reachyd
+else
+  [ -L /usr/local/bin/reachyd ] && rm -f /usr/local/bin/reachyd
+  install -m 0755 "$newbin" /usr/local/bin/reachyd
 fi
 
 install -m 0644 deploy/99-reachy-mini.rules /etc/udev/rules.d/99-reachy-mini.rules
