@@ -445,3 +445,20 @@ func TestBuiltinUpdateKey(t *testing.T) {
 		t.Error("a file URL accepted as --update-url")
 	}
 }
+
+// What `reachyd --version` prints is what an update checks a new binary
+// for: a binary built from this tree passes CheckBinary.
+func TestVersionOutputPassesTheUpdateCheck(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"--version"}, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "reachyd")
+	script := "#!/bin/sh\ncat >&2 <<'EOF'\n" + out.String() + "EOF\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := selfupdate.CheckBinary(t.Context(), bin, Version, 5*time.Second); err != nil {
+		t.Errorf("%q: %v", out.String(), err)
+	}
+}
