@@ -12,6 +12,11 @@
 // another one asked meanwhile fails with ErrBusy (the reference's 409),
 // and the status says "busy". Status and scans do not wait for it. The
 // last failure of a background operation is kept for GET /wifi/error.
+// The slot, the last failure, the provisioning keys and the running
+// operation live in a State, which may outlive the Manager (one bus
+// connection): the Wi-Fi actor (actors/wifi) opens a new Manager on the
+// same State after a crash, and the operation that was running goes on
+// holding the slot (state.go).
 //
 // NetworkManager is reached over D-Bus (github.com/godbus/dbus/v5): the
 // system bus, or any bus address (tests). Every call has a deadline, an
@@ -120,8 +125,13 @@ type Options struct {
 	Attempts        int
 	StartupAttempts int
 	RetryDelay      time.Duration
-	// Now is the provisioning keys' clock (default time.Now).
+	// Now is the provisioning keys' clock (default time.Now); unused when
+	// State is set (the State has its own).
 	Now func() time.Time
+	// State, when set, is the operation slot, last error, keys and
+	// operations shared with the Managers before and after this one (see
+	// State); nil makes one that this Manager owns and closes.
+	State *State
 }
 
 func (o *Options) defaults() {
@@ -148,105 +158,134 @@ func (o *Options) defaults() {
 	}
 }
 
-// Manager runs the Wi-Fi operations. Its methods are safe for concurrent
-// use.
+// Manager runs the Wi-Fi operations over one connection to
+// NetworkManager. Its methods are safe for concurrent use.
 type Manager struct {
 	opts Options
 	log  *slog.Logger
 	nm   *nmClient
-	keys *keyRing
+	st   *State
+	// ownState: the State is this Manager's, closed with it.
+	ownState bool
 
-	ctx    context.Context // ends with Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	busy    bool
-	lastErr string
-	hasErr  bool
+	// users counts the calls and operations using nm; once closed, the
+	// last one to end closes the bus connection.
+	mu     sync.Mutex
+	users  int
+	closed bool
 }
+
+// errClosed is a call on a closed Manager.
+var errClosed = fmt.Errorf("%w: the Wi-Fi manager is closed", ErrUnavailable)
 
 // New makes a Manager. It does not reach NetworkManager until asked to.
 func New(opts Options) *Manager {
 	opts.defaults()
-	ctx, cancel := context.WithCancel(context.Background())
+	st, own := opts.State, false
+	if st == nil {
+		st, own = NewState(opts.Now), true
+	}
 	return &Manager{
 		opts: opts, log: opts.Log.With("component", "wifi"),
-		nm:   &nmClient{addr: opts.BusAddress, iface: opts.Interface, timeout: opts.CallTimeout},
-		keys: newKeyRing(opts.Now),
-		ctx:  ctx, cancel: cancel,
+		nm: &nmClient{addr: opts.BusAddress, iface: opts.Interface, timeout: opts.CallTimeout},
+		st: st, ownState: own,
 	}
 }
 
-// Close stops the running operation (NetworkManager goes on with what it
-// was asked) and closes the bus connection. A nil Manager is fine.
+// Close closes the Manager: it takes no more calls, and its bus connection
+// is closed as soon as nothing uses it. With a State of its own, the
+// running operation is cancelled (NetworkManager goes on with what it was
+// asked) and waited for. With a shared State (Options.State), Close
+// returns at once and an operation still running goes on to its end, on
+// this Manager's connection, holding the State's slot; State.Close ends it.
+// A nil Manager is fine.
 func (m *Manager) Close() {
 	if m == nil {
 		return
 	}
-	m.cancel()
-	m.wg.Wait()
-	m.nm.close()
+	m.mu.Lock()
+	m.closed = true
+	idle := m.users == 0
+	m.mu.Unlock()
+	if m.ownState {
+		m.st.Close()
+	}
+	if idle { // else the last user closes it
+		m.nm.close()
+	}
 }
 
-// begin takes the one-operation slot.
-func (m *Manager) begin() error {
+// acquire counts a user of the bus connection; it fails once the Manager
+// is closed.
+func (m *Manager) acquire() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.busy || m.ctx.Err() != nil {
-		return ErrBusy
+	if m.closed {
+		return errClosed
 	}
-	m.busy = true
+	m.users++
 	return nil
 }
 
-func (m *Manager) end() {
+// release ends a use, and closes the connection after the last one once
+// the Manager is closed.
+func (m *Manager) release() {
 	m.mu.Lock()
-	m.busy = false
+	m.users--
+	last := m.closed && m.users == 0
 	m.mu.Unlock()
+	if last {
+		m.nm.close()
+	}
 }
 
-// Busy reports whether an operation runs.
-func (m *Manager) Busy() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.busy
+// begin takes the State's operation slot and counts the operation as a
+// user of the connection.
+func (m *Manager) begin() error {
+	if err := m.acquire(); err != nil {
+		return err
+	}
+	if err := m.st.begin(); err != nil {
+		m.release()
+		return err
+	}
+	return nil
 }
+
+// abort gives back what begin took, for an operation that does not start.
+func (m *Manager) abort() {
+	m.release()
+	m.st.end()
+}
+
+// Busy reports whether an operation runs (on this Manager or another one
+// sharing its State).
+func (m *Manager) Busy() bool { return m.st.Busy() }
 
 // run runs op in the background in the slot taken by begin, and frees it
 // when op ends. A panic in op is logged and recorded as the last error
 // rather than taking the daemon down.
 func (m *Manager) run(name string, op func(ctx context.Context)) {
-	m.wg.Add(1)
 	go func() {
-		defer m.wg.Done()
-		defer m.end()
+		defer m.abort()
 		defer func() {
 			if r := recover(); r != nil {
 				m.log.Error("wifi operation panicked", "op", name, "panic", r)
 				m.setError(fmt.Sprintf("internal error in %s", name))
 			}
 		}()
-		op(m.ctx)
+		op(m.st.ctx)
 	}()
 }
 
 // LastError returns the last background failure; ok is false when there
 // is none.
-func (m *Manager) LastError() (text string, ok bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.lastErr, m.hasErr
-}
+func (m *Manager) LastError() (text string, ok bool) { return m.st.LastError() }
 
 // ResetError forgets the last failure.
-func (m *Manager) ResetError() { m.setError("") }
+func (m *Manager) ResetError() { m.st.ResetError() }
 
-func (m *Manager) setError(text string) {
-	m.mu.Lock()
-	m.lastErr, m.hasErr = text, text != ""
-	m.mu.Unlock()
-}
+func (m *Manager) setError(text string) { m.st.setError(text) }
 
 func unavailable(err error) error {
 	if errors.Is(err, context.Canceled) {
@@ -257,6 +296,10 @@ func unavailable(err error) error {
 
 // Status reads the Wi-Fi status.
 func (m *Manager) Status(ctx context.Context) (Status, error) {
+	if err := m.acquire(); err != nil {
+		return Status{}, err
+	}
+	defer m.release()
 	busy := m.Busy()
 	ps, err := m.nm.profiles(ctx)
 	if err != nil {
@@ -296,6 +339,10 @@ func modeOf(ps []profile) Mode {
 // first, each once; hidden networks (no SSID) are left out. As in the
 // reference it does not take the operation slot.
 func (m *Manager) Scan(ctx context.Context) ([]string, error) {
+	if err := m.acquire(); err != nil {
+		return nil, err
+	}
+	defer m.release()
 	dev, err := m.nm.wifiDevice(ctx)
 	if err != nil {
 		return nil, unavailable(err)
@@ -329,7 +376,7 @@ func (m *Manager) Connect(ssid, password string) error {
 }
 
 // ProvKey returns the current provisioning public key (GET /wifi/prov_key).
-func (m *Manager) ProvKey() (ProvKey, error) { return m.keys.public() }
+func (m *Manager) ProvKey() (ProvKey, error) { return m.st.keys.public() }
 
 // ConnectSealed opens a sealed password and joins its network as Connect
 // does. A busy Manager answers ErrBusy before anything is decrypted; a
@@ -338,9 +385,9 @@ func (m *Manager) ConnectSealed(s Sealed) error {
 	if err := m.begin(); err != nil {
 		return err
 	}
-	password, err := m.keys.open(s, m.opts.PIN)
+	password, err := m.st.keys.open(s, m.opts.PIN)
 	if err != nil {
-		m.end()
+		m.abort()
 		return err
 	}
 	m.log.Info("connecting to a Wi-Fi network (sealed password)", "ssid", s.SSID)
@@ -436,7 +483,7 @@ func (m *Manager) activate(ctx context.Context, start func(context.Context) (dbu
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := m.nm.activation(ctx, start)
-	if errors.Is(err, context.DeadlineExceeded) && m.ctx.Err() == nil {
+	if errors.Is(err, context.DeadlineExceeded) && m.st.ctx.Err() == nil {
 		return fmt.Errorf("Connection activation failed: not activated within %v", timeout)
 	}
 	return err
@@ -525,6 +572,10 @@ func (m *Manager) Forget(ctx context.Context, ssid string) error {
 	if ssid == HotspotName {
 		return ErrForgetHotspot
 	}
+	if err := m.acquire(); err != nil {
+		return err
+	}
+	defer m.release()
 	ps, err := m.nm.profiles(ctx)
 	if err != nil {
 		return unavailable(err)

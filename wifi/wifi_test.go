@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -476,5 +477,91 @@ func TestFakeRefusesBadSettings(t *testing.T) {
 	_, err = c.addAndActivate(ctx, settings{"connection": {"id": dbus.MakeVariant("x")}}, dev, "/")
 	if err == nil {
 		t.Error("a profile without an SSID was accepted")
+	}
+}
+
+// waitFor polls cond until it holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A Manager replaced by another on the same State (the Wi-Fi actor after
+// a crash): the running operation keeps the slot and goes on to its end on
+// the old Manager's connection, which is closed then; its failure lands in
+// the State; the keys stay; State.Close cancels what runs.
+func TestSharedState(t *testing.T) {
+	addr := wifitest.StartBus(t)
+	nm := wifitest.StartNM(t, addr, home)
+	st := NewState(nil)
+	t.Cleanup(st.Close)
+	open := func() *Manager {
+		m := New(Options{
+			BusAddress: addr, PIN: "12345", Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			CallTimeout: 5 * time.Second, ActivateTimeout: 10 * time.Second, ScanWait: 5 * time.Second,
+			RetryDelay: 10 * time.Millisecond, State: st,
+		})
+		t.Cleanup(m.Close)
+		return m
+	}
+	old := open()
+	key, err := old.ProvKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nm.Hold()
+	if err := old.Connect("home", "wrong password"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the activation to start", func() bool { return slices.Contains(nm.Profiles(), "home") })
+	oldName := nm.Callers()[0]
+	old.Close() // returns at once: the join is held
+	if !st.Busy() || !nm.Connected(oldName) {
+		t.Fatalf("after Close: busy %v, connection open %v; the operation must go on", st.Busy(), nm.Connected(oldName))
+	}
+	if _, err := old.Status(context.Background()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("status on a closed Manager: %v", err)
+	}
+
+	m := open()
+	if err := m.Connect("home", "correct horse"); !errors.Is(err, ErrBusy) {
+		t.Errorf("connect on the new Manager during the old one's: %v", err)
+	}
+	if s := status(t, m); s.Mode != ModeBusy {
+		t.Errorf("mode %q", s.Mode)
+	}
+	if got := nm.Callers(); len(got) != 2 {
+		t.Errorf("callers %q: the new Manager must have a connection of its own", got)
+	}
+	if k, err := m.ProvKey(); err != nil || k.Kid != key.Kid {
+		t.Errorf("key %+v %v, want kid %s", k, err, key.Kid)
+	}
+	nm.Release()
+	waitFor(t, "the old operation to end", func() bool { return !m.Busy() })
+	if e := lastError(m); !strings.Contains(e, "No valid secrets") {
+		t.Errorf("error %q: the old Manager's failure must be in the State", e)
+	}
+	if nm.Active() != HotspotName {
+		t.Errorf("active %q: the fall back must have run", nm.Active())
+	}
+	waitFor(t, "the old connection to close", func() bool { return !nm.Connected(oldName) })
+
+	// State.Close cancels the running operation and waits for it.
+	nm.Hold()
+	if err := m.Connect("home", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if st.Busy() {
+		t.Error("busy after State.Close")
+	}
+	if err := m.ForgetAll(); !errors.Is(err, ErrBusy) {
+		t.Errorf("an operation after State.Close: %v", err)
 	}
 }

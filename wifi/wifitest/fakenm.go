@@ -97,6 +97,7 @@ type NM struct {
 	stalls   map[string]chan struct{}
 	scans    int
 	added    []Settings
+	callers  []string
 }
 
 // StartNM connects a fake NetworkManager to the bus at addr, owning
@@ -156,8 +157,9 @@ func pathOf(msg dbus.Message) dbus.ObjectPath {
 
 // stall wraps a method so that Stall can hold its calls.
 func (f *NM) stall(name string, fn any) any {
-	wait := func() {
+	wait := func(m dbus.Message) {
 		f.mu.Lock()
+		f.noteCaller(m)
 		ch := f.stalls[name]
 		f.mu.Unlock()
 		if ch != nil {
@@ -166,29 +168,37 @@ func (f *NM) stall(name string, fn any) any {
 	}
 	switch h := fn.(type) {
 	case func(dbus.Message) ([]dbus.ObjectPath, *dbus.Error):
-		return func(m dbus.Message) ([]dbus.ObjectPath, *dbus.Error) { wait(); return h(m) }
+		return func(m dbus.Message) ([]dbus.ObjectPath, *dbus.Error) { wait(m); return h(m) }
 	case func(dbus.Message, dbus.ObjectPath, dbus.ObjectPath, dbus.ObjectPath) (dbus.ObjectPath, *dbus.Error):
 		return func(m dbus.Message, a, b, c dbus.ObjectPath) (dbus.ObjectPath, *dbus.Error) {
-			wait()
+			wait(m)
 			return h(m, a, b, c)
 		}
 	case func(dbus.Message, Settings, dbus.ObjectPath, dbus.ObjectPath) (dbus.ObjectPath, dbus.ObjectPath, *dbus.Error):
 		return func(m dbus.Message, s Settings, a, b dbus.ObjectPath) (dbus.ObjectPath, dbus.ObjectPath, *dbus.Error) {
-			wait()
+			wait(m)
 			return h(m, s, a, b)
 		}
 	case func(dbus.Message) (Settings, *dbus.Error):
-		return func(m dbus.Message) (Settings, *dbus.Error) { wait(); return h(m) }
+		return func(m dbus.Message) (Settings, *dbus.Error) { wait(m); return h(m) }
 	case func(dbus.Message) *dbus.Error:
-		return func(m dbus.Message) *dbus.Error { wait(); return h(m) }
+		return func(m dbus.Message) *dbus.Error { wait(m); return h(m) }
 	case func(dbus.Message, map[string]dbus.Variant) *dbus.Error:
-		return func(m dbus.Message, o map[string]dbus.Variant) *dbus.Error { wait(); return h(m, o) }
+		return func(m dbus.Message, o map[string]dbus.Variant) *dbus.Error { wait(m); return h(m, o) }
 	case func(dbus.Message, string, string) (dbus.Variant, *dbus.Error):
-		return func(m dbus.Message, a, b string) (dbus.Variant, *dbus.Error) { wait(); return h(m, a, b) }
+		return func(m dbus.Message, a, b string) (dbus.Variant, *dbus.Error) { wait(m); return h(m, a, b) }
 	case func(dbus.Message, string) (map[string]dbus.Variant, *dbus.Error):
-		return func(m dbus.Message, a string) (map[string]dbus.Variant, *dbus.Error) { wait(); return h(m, a) }
+		return func(m dbus.Message, a string) (map[string]dbus.Variant, *dbus.Error) { wait(m); return h(m, a) }
 	}
 	panic(fmt.Sprintf("wifitest: no stall wrapper for %T", fn))
+}
+
+// noteCaller records the bus name a call came from (mu held).
+func (f *NM) noteCaller(m dbus.Message) {
+	sender, _ := m.Headers[dbus.FieldSender].Value().(string)
+	if sender != "" && !slices.Contains(f.callers, sender) {
+		f.callers = append(f.callers, sender)
+	}
 }
 
 // ---- test controls ---------------------------------------------------------
@@ -286,6 +296,25 @@ func (f *NM) Stall(method string) (release func()) {
 	})
 	f.t.Cleanup(release)
 	return release
+}
+
+// Callers lists the unique bus names of the connections that called
+// NetworkManager, in the order of their first call: a client that opens a
+// new connection shows up as a new name.
+func (f *NM) Callers() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.callers)
+}
+
+// Connected asks the bus whether the connection with the unique name
+// still exists.
+func (f *NM) Connected(name string) bool {
+	var has bool
+	if err := f.conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has); err != nil {
+		f.t.Errorf("fake NetworkManager: NameHasOwner: %v", err)
+	}
+	return has
 }
 
 // Profiles lists the saved profiles' names, oldest first.
