@@ -1,7 +1,7 @@
 // Package system assembles reachyd's actor tree:
 //
 //	reachyd (root supervisor: restarts, respawns, gives up; kit.RootProps)
-//	├── hub, jobs, applock, topics, auth, camera, media, skills, appmon, apps
+//	├── hub, jobs, applock, topics, auth, camera, media, wifi, skills, appmon, apps
 //	└── daemon   lifecycle; owns the backend while it runs
 //	    └── robot (supervisor)
 //	        ├── moves     move scheduler, IK/FK
@@ -38,9 +38,11 @@ import (
 	"reachyd/actors/skills"
 	"reachyd/actors/topics"
 	"reachyd/actors/updater"
+	wifiactor "reachyd/actors/wifi"
 	hwcam "reachyd/hw/camera"
 	"reachyd/hw/kinematics"
 	"reachyd/messages"
+	"reachyd/wifi"
 )
 
 // Config is everything the actor tree needs.
@@ -89,6 +91,17 @@ type Config struct {
 	Datasets *DatasetsConfig
 	// Update, when set, runs the self-update actor.
 	Update *UpdateConfig
+	// Wifi, when set (the Wireless robot), runs the Wi-Fi actor.
+	Wifi *WifiConfig
+}
+
+// WifiConfig configures the Wi-Fi actor. Its cell is made by Start and
+// closed by Shutdown.
+type WifiConfig struct {
+	// Manager are the options of the actor's wifi.Manager.
+	Manager wifi.Options
+	// Startup runs the start-up check (the hotspot when no network is up).
+	Startup bool
 }
 
 // CameraConfig configures the camera actor.
@@ -144,10 +157,12 @@ type System struct {
 	Media    *actor.PID // nil without Config.Media (no_media)
 	Datasets *actor.PID
 	Update   *actor.PID // nil without Config.Update
+	Wifi     *actor.PID // nil without Config.Wifi
 	// MediaCell is the media actor's shared state (nil without media).
 	MediaCell *media.Cell
 
 	skillsCell    *skills.Cell
+	wifiCell      *wifiactor.Cell
 	appRecord     string // the running app's pid record
 	unrecoverable chan string
 	crashable     []*actor.PID
@@ -164,7 +179,7 @@ func (s *System) Unrecoverable() <-chan string { return s.unrecoverable }
 func (s *System) Crashable() []*actor.PID { return append([]*actor.PID(nil), s.crashable...) }
 
 // Services are the actors get_services lists.
-var Services = []string{"daemon", "robot", "motorbus", "moves", "hub", "jobs", "applock", "apps", "appmon", "topics", "auth", "skills", "camera", "media", "datasets"}
+var Services = []string{"daemon", "robot", "motorbus", "moves", "hub", "jobs", "applock", "apps", "appmon", "topics", "auth", "skills", "camera", "media", "datasets", "wifi"}
 
 // Root is the name of the root supervisor.
 const Root = "reachyd"
@@ -213,6 +228,10 @@ func Start(cfg Config) (*System, error) {
 			cfg.Media.Options.Cell = media.NewCell("")
 		}
 		s.MediaCell = cfg.Media.Options.Cell
+	}
+	if cfg.Wifi != nil {
+		s.Wifi = ks.PID(Root + "/wifi")
+		s.wifiCell = wifiactor.NewCell(cfg.Wifi.Manager.Now)
 	}
 	if cfg.Apps != nil {
 		s.appRecord = cfg.Apps.RecordPath
@@ -268,6 +287,9 @@ func Start(cfg Config) (*System, error) {
 		mo.Moves, mo.Log = s.Moves, cfg.Log
 		add("media", media.Props(mo))
 	}
+	if wc := cfg.Wifi; wc != nil {
+		add("wifi", wifiactor.Props(wifiactor.Options{Manager: wc.Manager, Startup: wc.Startup, Cell: s.wifiCell, Log: cfg.Log}))
+	}
 	if sc := cfg.Skills; sc != nil {
 		add("skills", skills.Props(skills.Options{Files: sc.Files, Python: sc.Python, APIURL: sc.APIURL, WorkDir: sc.WorkDir,
 			ImportTimeout: sc.ImportTimeout, Broker: s.Topics, Moves: s.Moves, Cell: s.skillsCell, Log: cfg.Log}))
@@ -319,6 +341,7 @@ func Start(cfg Config) (*System, error) {
 	rootPID, err := ks.Root.SpawnNamed(rootProps, Root)
 	if err != nil {
 		ks.Shutdown()
+		s.wifiCell.Close()
 		return nil, err
 	}
 	// The root spawns its children while handling Started, before any other
@@ -328,6 +351,7 @@ func Start(cfg Config) (*System, error) {
 	defer cancel()
 	if _, err := ks.AskAny(ctx, rootPID, &kit.TreeReady{}); err != nil {
 		ks.Shutdown()
+		s.wifiCell.Close()
 		return nil, fmt.Errorf("system: actor tree did not start: %w", err)
 	}
 	return s, nil
@@ -352,6 +376,9 @@ func (s *System) Shutdown(ctx context.Context, gotoSleep bool) error {
 	}
 	_ = s.Kit.Root.StopFuture(s.Kit.PID(Root)).Wait()
 	s.Kit.Shutdown()
+	// A Wi-Fi operation still running (a join, the start-up check) is
+	// cancelled; NetworkManager goes on with what it was asked.
+	s.wifiCell.Close()
 	// No app process outlives the daemon, even if its stop failed.
 	if n := procs.EndRecorded(s.appRecord, 10*time.Second); n > 0 {
 		s.Kit.Log.Warn("killed an app that was still running at shutdown", "apps", n)

@@ -178,6 +178,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if cfg.Update, err = updateConfig(opts, log, requestRestart); err != nil {
 		return err
 	}
+	cfg.Wifi = wifiConfig(opts, log)
 	sys, err := system.Start(cfg)
 	if err != nil {
 		return err
@@ -201,8 +202,6 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 			}
 		}
 	}
-	gcfg.Wifi = wifiSetup(opts, log)
-	defer gcfg.Wifi.Close()
 	gw := gateway.New(sys, gcfg)
 	hooks.SetCommands(func(s *webrtc.Session, msg []byte) { gw.PeerCommand(peer{s}, msg) })
 	hooks.SetState(gw.StateSnapshot)

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"reachyd/actors/kit"
 	"reachyd/hw"
 	"reachyd/wifi/wifitest"
 )
@@ -172,4 +174,62 @@ func TestWifiRoutesOnlyWireless(t *testing.T) {
 	// The key exchange does not need NetworkManager.
 	var key struct{ Kid string }
 	d.getJSON("/wifi/prov_key", &key)
+}
+
+// A crash of the Wi-Fi actor during a join, through the whole daemon (the
+// root supervisor restarts it): the join goes on and keeps the slot, the
+// routes answer from the new incarnation, and the join's failure reaches
+// GET /wifi/error.
+func TestWifiActorCrash(t *testing.T) {
+	addr := wifitest.StartBus(t)
+	nm := wifitest.StartNM(t, addr, wifitest.Network{SSID: "lab", Strength: 30, Password: "lab-password"})
+	d := startDaemon(t, "--wireless-version", "--fastapi-host", "127.0.0.1", "--wifi-dbus-address", addr)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	mode := func() string {
+		var st struct{ Mode string }
+		d.getJSON("/wifi/status", &st)
+		return st.Mode
+	}
+	waitFor("the hotspot", func() bool { return mode() == "hotspot" })
+
+	nm.Hold()
+	if code, body := d.do("POST", "/wifi/connect?ssid=lab&password=wrong-password", nil); code != 200 {
+		t.Fatalf("connect: %d %s", code, body)
+	}
+	waitFor("the join to start", func() bool { return slices.Contains(nm.Profiles(), "lab") })
+	d.sys.Kit.Tell(d.sys.Wifi, &kit.Crash{Reason: "test wifi"})
+	if code, body := d.do("POST", "/wifi/forget_all", nil); code != 409 {
+		t.Errorf("forget_all after the crash: %d %s, want 409", code, body)
+	}
+	if m := mode(); m != "busy" {
+		t.Errorf("mode after the crash %q", m)
+	}
+	nm.Release()
+	waitFor("the fall back", func() bool { return mode() == "hotspot" })
+	if code, body := d.do("GET", "/wifi/error", nil); code != 200 || string(body) != `{"error":"Connection activation failed: (9) No valid secrets"}` {
+		t.Errorf("error: %d %s", code, body)
+	}
+
+	// A join still held at shutdown is cancelled: nothing of the Wi-Fi
+	// outlives the daemon.
+	nm.Hold()
+	if code, body := d.do("POST", "/wifi/connect?ssid=lab&password=lab-password", nil); code != 200 {
+		t.Fatalf("connect: %d %s", code, body)
+	}
+	waitFor("the join to start", func() bool { return slices.Contains(nm.Profiles(), "lab") })
+	d.stop()
+	for _, name := range nm.Callers() {
+		if nm.Connected(name) {
+			t.Errorf("bus connection %s still open after the daemon stopped", name)
+		}
+	}
 }

@@ -39,7 +39,6 @@ import (
 	"reachyd/http/validate"
 	"reachyd/hw/camera"
 	"reachyd/messages"
-	"reachyd/wifi"
 )
 
 // Config configures the gateway.
@@ -81,8 +80,6 @@ type Config struct {
 	// play_uploaded_audio, update_progress), so that the WebRTC producer
 	// sends them to its data-channel peers; ForwardBroadcasts feeds it.
 	Broadcast func(frame []byte)
-	// Wifi, when set (--wireless-version), serves the /wifi routes.
-	Wifi *wifi.Manager
 }
 
 // Gateway serves the API.
