@@ -103,6 +103,12 @@ type GetRobotName struct{}
 // RobotName is the reply to robot-name requests.
 type RobotName struct{ Name string }
 
+// RobotNameChanged is published on the event stream when the robot is
+// renamed (POST /api/daemon/robot-name, the SDK's set_robot_name): the
+// mDNS responder re-advertises under the new name, as the reference's
+// rename hook does.
+type RobotNameChanged struct{ Name string }
+
 // SetMediaReleased releases (true) or acquires (false) the media. Reply:
 // MediaStatus.
 type SetMediaReleased struct{ Released bool }

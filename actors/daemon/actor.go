@@ -38,6 +38,11 @@ type Config struct {
 	ControlHz        float64
 	DataDir          string
 	HardwareID       string
+	// WlanIP returns the wireless interface's IPv4 address ("" when none):
+	// the status's wlan_ip, reported with WirelessVersion only, as the
+	// reference does (the SDK then reaches the WebRTC server there rather
+	// than on localhost). Called for each status: it must be cheap.
+	WlanIP func() string
 }
 
 // Options configure the daemon actor.
@@ -521,6 +526,9 @@ func (a *Actor) status() *messages.DaemonStatus {
 		ms := m.Status()
 		s.NoMedia, s.MediaReleased, s.Media = ms.NoMedia, ms.Released, ms.Detail
 	}
+	if c.WirelessVersion && c.WlanIP != nil {
+		s.WlanIP = c.WlanIP()
+	}
 	if a.core.Started() {
 		sim, mock := c.Simulation, c.Mockup
 		s.SimulationEnabled, s.MockupSimEnabled = &sim, &mock
@@ -587,6 +595,9 @@ func (a *Actor) setName(raw string) (string, error) {
 		}
 	}
 	a.name = name
+	if a.opt.System != nil {
+		a.opt.System.Publish(messages.RobotNameChanged{Name: name})
+	}
 	if a.core.Backend() != nil {
 		a.publishStatus()
 	}

@@ -75,6 +75,9 @@ type Options struct {
 	AudioSource    string
 	AudioSink      string
 	AEC            bool
+	// Discovery.
+	NoMDNS         bool
+	MDNSInterfaces []string
 	// Limits and opt-ins.
 	AllowRawBus    bool
 	MaxConnections int
@@ -236,6 +239,8 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.StringVar(&o.AudioSource, "audio-source", "auto", "microphone: auto (a test tone on the simulator, else the default device), sim, alsa[:DEVICE], pulse[:DEVICE]")
 	fs.StringVar(&o.AudioSink, "audio-sink", "auto", "speaker: auto (a level meter on the simulator, else the default device), sim, alsa[:DEVICE], pulse[:DEVICE]")
 	fs.BoolVar(&o.AEC, "aec", true, "cancel the speaker's echo in the microphone (webrtcdsp) when the device is real")
+	fs.BoolVar(&o.NoMDNS, "no-mdns", false, "do not advertise the robot over mDNS (_reachy-mini._tcp, as the reference)")
+	fs.Var(listFlag{&o.MDNSInterfaces}, "mdns-interface", "advertise over mDNS on this interface whatever the bind address (repeatable; default: the interfaces the API listens on, none on loopback)")
 	fs.BoolVar(&o.AllowRawBus, "allow-raw-bus", false, "serve WS /api/move/ws/raw/write (raw Dynamixel packets; instructions that could brick a motor are refused even then)")
 	fs.IntVar(&o.MaxConnections, "max-connections", 1024, "open connections at most on each TCP listener (API, topic bus); one more waits until one closes")
 	fs.IntVar(&o.MaxWebSockets, "max-websockets", 256, "WebSocket clients at most, over every endpoint")

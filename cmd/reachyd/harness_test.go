@@ -72,7 +72,7 @@ func launchDaemon(t *testing.T, w io.Writer, extra ...string) (d *testDaemon, ca
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"--backend", "sim", "--fastapi-port", "0", "--data-dir", t.TempDir(),
-		"--log-level", "ERROR", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--no-skill-host", "--camera", "none", "--rtsp-port", "0",
+		"--log-level", "ERROR", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--no-skill-host", "--camera", "none", "--rtsp-port", "0", "--no-mdns",
 		// Media (GStreamer children, WebRTC) only for the tests that ask for
 		// it with --gst-launch gst-launch-1.0: without GStreamer, reachyd
 		// runs with no_media.

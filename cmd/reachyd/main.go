@@ -216,6 +216,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if started != nil {
 		started(ln.Addr().String(), sys)
 	}
+	stopMDNS := startMDNS(opts, log, sys, ln.Addr())
 
 	srvCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -255,6 +256,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 		log.Error("stopping: reachyd cannot recover by itself", "reason", reason)
 		stopWithin, sleep = unrecoverableStop, false
 	}
+	stopMDNS()
 	sctx, scancel := context.WithTimeout(context.Background(), stopWithin)
 	defer scancel()
 	if err := sys.Shutdown(sctx, sleep); err != nil {
@@ -316,7 +318,7 @@ func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
 		Daemon: daemon.Config{
 			RobotName: o.RobotName, Version: APIVersion, NoMedia: true, // until media starts
 			WirelessVersion: o.WirelessVersion, DesktopAppDaemon: o.DesktopAppDaemon,
-			ControlHz: o.ControlHz, DataDir: o.DataDir, HardwareID: hw.HardwareID(),
+			ControlHz: o.ControlHz, DataDir: o.DataDir, HardwareID: hw.HardwareID(), WlanIP: wlanIP(o),
 		},
 	}
 	cfg.Apps = &system.AppsConfig{

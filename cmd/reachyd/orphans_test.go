@@ -48,7 +48,7 @@ func freePort(t *testing.T) int {
 func spawnDaemon(t *testing.T, dataDir string, port int, extra ...string) *daemonProcess {
 	t.Helper()
 	args := append([]string{"--backend", "sim", "--fastapi-port", strconv.Itoa(port), "--data-dir", dataDir,
-		"--log-level", "INFO", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--camera", "none", "--no-skill-host", "--apps-local-dir", os.TempDir()}, extra...)
+		"--log-level", "INFO", "--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--camera", "none", "--no-skill-host", "--no-mdns", "--apps-local-dir", os.TempDir()}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), asDaemon+"=1")
 	var stderr bytes.Buffer

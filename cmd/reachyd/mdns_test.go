@@ -1,0 +1,531 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/mdns"
+	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/net/ipv4"
+
+	"reachyd/discovery"
+	"reachyd/hw"
+)
+
+// The mDNS tests run reachyd and the resolvers in a network namespace of
+// their own, on veth pairs whose both ends stay in it: every packet stays
+// in the namespace (the kernel also loops multicast back to the
+// namespace's own sockets). Dummy interfaces would do as well where the
+// kernel has them.
+
+// mdnsNetns makes the namespace: d0 (10.99.0.1/24, where multicast is
+// routed), wlan0 (10.99.1.1/24, a stand-in for the Wi-Fi interface) and d1
+// (10.99.2.1/24), each the end of a veth pair (peers p0, p1, p2).
+func mdnsNetns(t *testing.T) string {
+	t.Helper()
+	ns := newNetns(t)
+	var cmds [][]string
+	for i, l := range []struct{ name, addr string }{{"d0", "10.99.0.1/24"}, {"wlan0", "10.99.1.1/24"}, {"d1", "10.99.2.1/24"}} {
+		peer := fmt.Sprintf("p%d", i)
+		cmds = append(cmds,
+			[]string{"ip", "link", "add", l.name, "type", "veth", "peer", "name", peer},
+			[]string{"ip", "link", "set", l.name, "multicast", "on", "up"},
+			[]string{"ip", "link", "set", peer, "up"},
+			[]string{"ip", "addr", "add", l.addr, "dev", l.name})
+	}
+	cmds = append(cmds, []string{"ip", "route", "add", "224.0.0.0/4", "dev", "d0"})
+	for _, cmd := range cmds {
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, cmd...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", cmd, err, out)
+		}
+	}
+	return ns
+}
+
+// startNetnsDaemon runs reachyd (the test binary re-executed) inside ns on
+// the simulator, and waits until its API answers at api.
+func startNetnsDaemon(t *testing.T, ns, api string, args ...string) *lockedBuffer {
+	t.Helper()
+	all := append([]string{"netns", "exec", ns, os.Args[0], "--backend", "sim", "--data-dir", t.TempDir(), "--log-level", "INFO",
+		"--no-goto-sleep-on-stop", "--no-wake-up-on-start", "--uds", "", "--topics-port", "0", "--no-skill-host",
+		"--rtsp-port", "0", "--camera", "none", "--no-media", "--webrtc-port", "0"}, args...)
+	cmd := exec.Command("ip", all...)
+	cmd.Env = append(os.Environ(), asDaemon+"=1")
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("reachyd said:\n%s", logs.String())
+		}
+	})
+	client := netnsClient(ns)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := client.Get("http://" + api + "/api/daemon/status")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return logs
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("reachyd exited:\n%s", logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reachyd's API never answered at %s: %v", api, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// browseGo resolves _reachy-mini._tcp with hashicorp/mdns's client from
+// inside ns, its query sent on ifname (the default multicast route when
+// empty). It waits one second for answers.
+func browseGo(t *testing.T, ns, ifname string) map[string]*mdns.ServiceEntry {
+	t.Helper()
+	ch := make(chan *mdns.ServiceEntry, 32)
+	err := inNetns(ns, func() error {
+		var ifi *net.Interface
+		if ifname != "" {
+			var err error
+			if ifi, err = net.InterfaceByName(ifname); err != nil {
+				return err
+			}
+		}
+		return mdns.QueryContext(context.Background(), &mdns.QueryParam{Service: "_reachy-mini._tcp", Domain: "local",
+			Timeout: time.Second, Entries: ch, DisableIPv6: true, Interface: ifi, Logger: log.New(io.Discard, "", 0)})
+	})
+	if err != nil {
+		t.Fatalf("mDNS query: %v", err)
+	}
+	close(ch)
+	out := map[string]*mdns.ServiceEntry{}
+	for e := range ch {
+		out[e.Name] = e
+	}
+	return out
+}
+
+// waitBrowse browses until want (an instance name) is found, or fails.
+func waitBrowse(t *testing.T, ns, ifname, want string) (*mdns.ServiceEntry, map[string]*mdns.ServiceEntry) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		seen := browseGo(t, ns, ifname)
+		if e := seen[want]; e != nil {
+			return e, seen
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never resolved; seen %v", want, seen)
+		}
+	}
+}
+
+// mdnsWatch records the mDNS responses multicast on one interface of ns:
+// what every browser on that link hears, goodbyes and announcements
+// included.
+type mdnsWatch struct {
+	mu   sync.Mutex
+	seen []dnsmessage.Message
+}
+
+func watchMDNS(t *testing.T, ns, ifname string) *mdnsWatch {
+	t.Helper()
+	w := &mdnsWatch{}
+	var conn *net.UDPConn
+	if err := inNetns(ns, func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		conn, err = net.ListenMulticastUDP("udp4", ifi, &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 9000)
+		for {
+			n, _, err := conn.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var m dnsmessage.Message
+			if m.Unpack(buf[:n]) == nil && m.Header.Response {
+				w.mu.Lock()
+				w.seen = append(w.seen, m)
+				w.mu.Unlock()
+			}
+		}
+	}()
+	return w
+}
+
+// ptrTTL returns the TTL of the PTR record for instance in a response.
+func ptrTTL(m dnsmessage.Message, instance string) (uint32, bool) {
+	for _, r := range m.Answers {
+		if p, ok := r.Body.(*dnsmessage.PTRResource); ok && strings.EqualFold(p.PTR.String(), instance) {
+			return r.Header.TTL, true
+		}
+	}
+	return 0, false
+}
+
+// waitSeq waits until the recorded responses contain, in order, one
+// matching each predicate.
+func (w *mdnsWatch) waitSeq(t *testing.T, what string, preds ...func(dnsmessage.Message) bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		w.mu.Lock()
+		i := 0
+		for _, m := range w.seen {
+			if i < len(preds) && preds[i](m) {
+				i++
+			}
+		}
+		n := len(w.seen)
+		w.mu.Unlock()
+		if i == len(preds) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never heard %s (%d responses heard)", what, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitCount waits until at least n recorded responses match pred.
+func (w *mdnsWatch) waitCount(t *testing.T, what string, n int, pred func(dnsmessage.Message) bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		w.mu.Lock()
+		c := 0
+		for _, m := range w.seen {
+			if pred(m) {
+				c++
+			}
+		}
+		w.mu.Unlock()
+		if c >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("heard %s %d times, want %d", what, c, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// queryOneShot sends a one-shot ("legacy unicast") mDNS query for name and
+// type out of ifname in ns, from an ephemeral port, and returns the records
+// of the answers sent back to that port within one second: unlike a
+// browser's, the socket hears no multicast, so only direct answers count.
+func queryOneShot(t *testing.T, ns, ifname, name string, typ dnsmessage.Type) []dnsmessage.Resource {
+	t.Helper()
+	var conn *net.UDPConn
+	if err := inNetns(ns, func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		if conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4zero}); err != nil {
+			return err
+		}
+		return ipv4.NewPacketConn(conn).SetMulticastInterface(ifi)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	q := dnsmessage.Message{Header: dnsmessage.Header{ID: 77},
+		Questions: []dnsmessage.Question{{Name: dnsmessage.MustNewName(name), Type: typ, Class: dnsmessage.ClassINET}}}
+	b, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.WriteToUDP(b, &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}); err != nil {
+		t.Fatal(err)
+	}
+	var out []dnsmessage.Resource
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 9000)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			return out
+		}
+		var m dnsmessage.Message
+		if m.Unpack(buf[:n]) == nil && m.Header.Response && m.Header.ID == 77 {
+			out = append(out, m.Answers...)
+			out = append(out, m.Additionals...)
+		}
+	}
+}
+
+func aRecords(rs []dnsmessage.Resource) []string {
+	var out []string
+	for _, r := range rs {
+		if a, ok := r.Body.(*dnsmessage.AResource); ok {
+			out = append(out, net.IP(a.A[:]).String())
+		}
+	}
+	return out
+}
+
+func goodbyeOf(instance string) func(dnsmessage.Message) bool {
+	return func(m dnsmessage.Message) bool { ttl, ok := ptrTTL(m, instance); return ok && ttl == 0 }
+}
+
+func announceOf(instance string) func(dnsmessage.Message) bool {
+	return func(m dnsmessage.Message) bool { ttl, ok := ptrTTL(m, instance); return ok && ttl > 0 }
+}
+
+func wantTXT(name, address, model string) []string {
+	txt := []string{"version=" + APIVersion, "robot_name=" + name, "ws_path=/ws/sdk", "address=" + address,
+		"model=" + model, "manufacturer=Pollen Robotics", "caps=camera,mic,speaker,motion,apps", "api=rest+ws"}
+	if id := hw.HardwareID(); id != "" {
+		txt = append(txt, "unit_id="+id)
+	}
+	return txt
+}
+
+func hostLocal(t *testing.T) string {
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := strings.IndexByte(h, '.'); i >= 0 {
+		h = h[:i]
+	}
+	return h + ".local."
+}
+
+// TestMDNSWirelessAllInterfaces: a Wireless robot's daemon (bound to
+// 0.0.0.0) is found by a Go resolver and by the SDK's own resolver
+// (python-zeroconf), with the reference's instance name, port and TXT
+// records; wlan_ip is the Wi-Fi address; a rename says goodbye for the old
+// name and announces the new one, which resolves while the old does not.
+func TestMDNSWirelessAllInterfaces(t *testing.T) {
+	t.Parallel()
+	ns := mdnsNetns(t)
+	startNetnsDaemon(t, ns, "10.99.0.1:8000", "--wireless-version", "--fastapi-port", "8000", "--robot-name", "bench_robot")
+	client := netnsClient(ns)
+
+	var st struct {
+		WlanIP    *string `json:"wlan_ip"`
+		RobotName string  `json:"robot_name"`
+	}
+	getJSONIn(t, client, "http://10.99.0.1:8000/api/daemon/status", &st)
+	if st.WlanIP == nil || *st.WlanIP != "10.99.1.1" {
+		t.Fatalf("wlan_ip = %v, want wlan0's 10.99.1.1", st.WlanIP)
+	}
+
+	watch := watchMDNS(t, ns, "d0")
+	const oldInst, newInst = "bench_robot._reachy-mini._tcp.local.", "lab_robot._reachy-mini._tcp.local."
+	// Browsers also take in the announcements (three per interface, heard
+	// here from every interface): let them pass, so that what follows
+	// are answers to queries.
+	watch.waitCount(t, "the announcements", 9, announceOf(oldInst))
+	e, _ := waitBrowse(t, ns, "", oldInst)
+	if e.Port != 8000 || e.AddrV4.String() != "10.99.0.1" || e.Host != hostLocal(t) {
+		t.Fatalf("resolved %s at %s:%d (%s), want 10.99.0.1:8000 on %s", e.Name, e.AddrV4, e.Port, e.Host, hostLocal(t))
+	}
+	if want := wantTXT("bench_robot", "10.99.0.1", "Reachy Mini Wireless"); !slices.Equal(e.InfoFields, want) {
+		t.Fatalf("TXT records:\n got %q\nwant %q", e.InfoFields, want)
+	}
+	// Each interface's answer carries that interface's address.
+	for ifname, want := range map[string]string{"d0": "10.99.0.1", "wlan0": "10.99.1.1", "d1": "10.99.2.1"} {
+		if got := aRecords(queryOneShot(t, ns, ifname, oldInst, dnsmessage.TypeSRV)); !slices.Equal(got, []string{want}) {
+			t.Fatalf("SRV asked on %s: A records %v, want %s", ifname, got, want)
+		}
+	}
+
+	// Rename through the API, as the desktop app and BLE setup do.
+	body := strings.NewReader(`{"name":"lab_robot"}`)
+	resp, err := client.Post("http://10.99.0.1:8000/api/daemon/robot-name", "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("rename: %d", resp.StatusCode)
+	}
+	watch.waitSeq(t, "the goodbye for the old name, then the new name's announcement", goodbyeOf(oldInst), announceOf(newInst))
+	watch.waitCount(t, "the new name's announcements", 9, announceOf(newInst))
+	if rs := queryOneShot(t, ns, "d0", oldInst, dnsmessage.TypeSRV); len(rs) != 0 {
+		t.Fatalf("the old name is still answered: %v", rs)
+	}
+	e, seen := waitBrowse(t, ns, "", newInst)
+	if seen[oldInst] != nil {
+		t.Fatalf("the old name still resolves after the rename: %v", seen)
+	}
+	if want := wantTXT("lab_robot", "10.99.0.1", "Reachy Mini Wireless"); !slices.Equal(e.InfoFields, want) {
+		t.Fatalf("TXT records after the rename:\n got %q\nwant %q", e.InfoFields, want)
+	}
+
+	// The SDK's own resolver.
+	robots := findRobotsPython(t, ns)
+	if robots == nil {
+		return
+	}
+	var found *pyRobot
+	for i, r := range robots {
+		if r.Instance == oldInst {
+			t.Fatalf("python-zeroconf still finds the old name: %+v", robots)
+		}
+		if r.Instance == newInst {
+			found = &robots[i]
+		}
+	}
+	// This resolver listens on the three links at once (no real client
+	// does), and each link's answer carries its own address: it keeps
+	// some of them, all the robot's.
+	ours := []string{"10.99.0.1", "10.99.1.1", "10.99.2.1"}
+	if found == nil || found.Name != "lab_robot" || found.Port != 8000 || found.Host != hostLocal(t) || !found.Alive ||
+		len(found.Addresses) == 0 || slices.ContainsFunc(found.Addresses, func(a string) bool { return !slices.Contains(ours, a) }) ||
+		found.Properties["model"] != "Reachy Mini Wireless" ||
+		found.Properties["ws_path"] != "/ws/sdk" || found.Properties["address"] != "10.99.0.1" {
+		t.Fatalf("python-zeroconf (the SDK's find_robots) found %+v", robots)
+	}
+}
+
+// TestMDNSBoundToOneAddress: bound to d0's address, the daemon answers on
+// d0 with that address only, and stays silent on the other interfaces;
+// without --wireless-version wlan_ip stays null although a wlan0 exists.
+func TestMDNSBoundToOneAddress(t *testing.T) {
+	t.Parallel()
+	ns := mdnsNetns(t)
+	startNetnsDaemon(t, ns, "10.99.0.1:8000", "--fastapi-host", "10.99.0.1", "--fastapi-port", "8000")
+	var st struct {
+		WlanIP *string `json:"wlan_ip"`
+	}
+	getJSONIn(t, netnsClient(ns), "http://10.99.0.1:8000/api/daemon/status", &st)
+	if st.WlanIP != nil {
+		t.Fatalf("wlan_ip = %q without --wireless-version, want null as the reference", *st.WlanIP)
+	}
+	const inst = "reachy_mini._reachy-mini._tcp.local."
+	watch := watchMDNS(t, ns, "d0")
+	watch.waitCount(t, "the announcements", 3, announceOf(inst))
+	e, _ := waitBrowse(t, ns, "d0", inst)
+	if e.AddrV4.String() != "10.99.0.1" || e.Port != 8000 {
+		t.Fatalf("resolved at %s:%d", e.AddrV4, e.Port)
+	}
+	if want := wantTXT("reachy_mini", "10.99.0.1", "Reachy Mini Lite"); !slices.Equal(e.InfoFields, want) {
+		t.Fatalf("TXT records:\n got %q\nwant %q", e.InfoFields, want)
+	}
+	if got := aRecords(queryOneShot(t, ns, "d0", inst, dnsmessage.TypeSRV)); !slices.Equal(got, []string{"10.99.0.1"}) {
+		t.Fatalf("asked on d0: A records %v", got)
+	}
+	for _, other := range []string{"d1", "wlan0"} {
+		if rs := queryOneShot(t, ns, other, discovery.ServiceType, dnsmessage.TypePTR); len(rs) != 0 {
+			t.Fatalf("answered on %s, where the API does not listen: %v", other, rs)
+		}
+	}
+	watch.mu.Lock()
+	defer watch.mu.Unlock()
+	for _, m := range watch.seen {
+		for _, r := range m.Answers {
+			if a, ok := r.Body.(*dnsmessage.AResource); ok && net.IP(a.A[:]).String() != "10.99.0.1" {
+				t.Fatalf("announced an address the API does not listen on: %v", r)
+			}
+		}
+	}
+}
+
+// TestMDNSOffOnLoopback: bound to loopback (the Lite default), and with
+// --no-mdns, nothing is advertised.
+func TestMDNSOffOnLoopback(t *testing.T) {
+	t.Parallel()
+	ns := mdnsNetns(t)
+	logs := startNetnsDaemon(t, ns, "127.0.0.1:8000", "--fastapi-port", "8000")
+	logs2 := startNetnsDaemon(t, ns, "10.99.2.1:8001", "--fastapi-host", "10.99.2.1", "--fastapi-port", "8001", "--no-mdns")
+	if !strings.Contains(logs.String(), "listens on loopback only") || !strings.Contains(logs2.String(), "mDNS: off (--no-mdns)") {
+		t.Fatalf("the logs must say why mDNS is off:\n%s\n%s", logs.String(), logs2.String())
+	}
+	for _, ifname := range []string{"d0", "d1"} {
+		if rs := queryOneShot(t, ns, ifname, discovery.ServiceType, dnsmessage.TypePTR); len(rs) != 0 {
+			t.Fatalf("answered on %s: %v", ifname, rs)
+		}
+	}
+}
+
+func getJSONIn(t *testing.T, c *http.Client, url string, v any) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type pyRobot struct {
+	Instance   string            `json:"instance"`
+	Unresolved bool              `json:"unresolved"`
+	Name       string            `json:"name"`
+	Host       string            `json:"host"`
+	Port       int               `json:"port"`
+	Addresses  []string          `json:"addresses"`
+	Properties map[string]string `json:"properties"`
+	Alive      bool              `json:"alive"`
+}
+
+// findRobotsPython runs testdata/find_robots.py (the SDK's find_robots,
+// on python-zeroconf) inside ns. It returns nil, after logging why, where
+// python-zeroconf is not installed (Debian: python3-zeroconf).
+func findRobotsPython(t *testing.T, ns string) []pyRobot {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import zeroconf").Run(); err != nil {
+		if os.Getenv("REACHYD_REQUIRE_MDNS_TOOLS") != "" {
+			t.Fatalf("python3-zeroconf is required here: %v", err)
+		}
+		t.Logf("python-zeroconf part skipped: %v (Debian: python3-zeroconf)", err)
+		return nil
+	}
+	var out, errb bytes.Buffer
+	cmd := exec.Command("ip", "netns", "exec", ns, py, "testdata/find_robots.py", "3")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("find_robots.py: %v\n%s", err, errb.String())
+	}
+	var robots []pyRobot
+	if err := json.Unmarshal(out.Bytes(), &robots); err != nil {
+		t.Fatalf("find_robots.py printed %q: %v\n%s", out.String(), err, errb.String())
+	}
+	return robots
+}
