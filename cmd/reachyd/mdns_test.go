@@ -529,3 +529,200 @@ func findRobotsPython(t *testing.T, ns string) []pyRobot {
 	}
 	return robots
 }
+
+// linkNetns joins two namespaces with a veth pair: a0 (10.98.0.1/24) in
+// a, b0 (10.98.0.2/24) in b, multicast routed over it on both sides.
+func linkNetns(t *testing.T, a, b string) {
+	t.Helper()
+	for _, cmd := range [][]string{
+		{"ip", "link", "add", "a0", "netns", a, "type", "veth", "peer", "name", "b0", "netns", b},
+		{"ip", "netns", "exec", a, "ip", "link", "set", "a0", "multicast", "on", "up"},
+		{"ip", "netns", "exec", b, "ip", "link", "set", "b0", "multicast", "on", "up"},
+		{"ip", "netns", "exec", a, "ip", "addr", "add", "10.98.0.1/24", "dev", "a0"},
+		{"ip", "netns", "exec", b, "ip", "addr", "add", "10.98.0.2/24", "dev", "b0"},
+		{"ip", "netns", "exec", a, "ip", "route", "add", "224.0.0.0/4", "dev", "a0"},
+		{"ip", "netns", "exec", b, "ip", "route", "add", "224.0.0.0/4", "dev", "b0"},
+	} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", cmd, err, out)
+		}
+	}
+}
+
+func srvOf(rs []dnsmessage.Resource) (target string, port uint16) {
+	for _, r := range rs {
+		if s, ok := r.Body.(*dnsmessage.SRVResource); ok {
+			return s.Target.String(), s.Port
+		}
+	}
+	return "", 0
+}
+
+func txtOf(rs []dnsmessage.Resource) []string {
+	for _, r := range rs {
+		if s, ok := r.Body.(*dnsmessage.TXTResource); ok {
+			return s.TXT
+		}
+	}
+	return nil
+}
+
+// TestMDNSNameConflict: two robots with the same name (and, as robots
+// ship, the same host name) on one link. The second one finds both names
+// held and takes "<name>-2" and "<host>-2", as the reference's responder
+// and avahi do; both resolve, each to its own address, with robot_name
+// unchanged in TXT.
+func TestMDNSNameConflict(t *testing.T) {
+	t.Parallel()
+	nsA, nsB := newNetns(t), newNetns(t)
+	linkNetns(t, nsA, nsB)
+	startNetnsDaemon(t, nsA, "10.98.0.1:8000", "--fastapi-host", "0.0.0.0", "--fastapi-port", "8000", "--robot-name", "twin")
+	const first, second = "twin._reachy-mini._tcp.local.", "twin-2._reachy-mini._tcp.local."
+	deadline := time.Now().Add(15 * time.Second)
+	for aRecords(queryOneShot(t, nsB, "b0", first, dnsmessage.TypeSRV)) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the first robot never answered")
+		}
+	}
+	logsB := startNetnsDaemon(t, nsB, "10.98.0.2:8000", "--fastapi-host", "0.0.0.0", "--fastapi-port", "8000", "--robot-name", "twin")
+	var rs []dnsmessage.Resource
+	for deadline = time.Now().Add(15 * time.Second); ; {
+		if rs = queryOneShot(t, nsA, "a0", second, dnsmessage.TypeSRV); len(rs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second robot never advertised %s:\n%s", second, logsB.String())
+		}
+	}
+	host := hostLocal(t)
+	host2 := strings.TrimSuffix(host, ".local.") + "-2.local."
+	if target, port := srvOf(rs); target != host2 || port != 8000 || !slices.Equal(aRecords(rs), []string{"10.98.0.2"}) {
+		t.Fatalf("%s: SRV %s:%d, A %v; want %s:8000 at 10.98.0.2", second, target, port, aRecords(rs), host2)
+	}
+	if txt := queryOneShot(t, nsA, "a0", second, dnsmessage.TypeTXT); !slices.Contains(txtOf(txt), "robot_name=twin") {
+		t.Fatalf("robot_name stays the robot's name: %q", txtOf(txt))
+	}
+	rs = queryOneShot(t, nsB, "b0", first, dnsmessage.TypeSRV)
+	if target, _ := srvOf(rs); target != host || !slices.Equal(aRecords(rs), []string{"10.98.0.1"}) {
+		t.Fatalf("%s must stay the first robot's: SRV %s, A %v", first, target, aRecords(rs))
+	}
+	if !strings.Contains(logsB.String(), "name conflict") {
+		t.Fatalf("the second robot must log the conflict:\n%s", logsB.String())
+	}
+}
+
+// startAvahi runs a private D-Bus system bus and avahi-daemon (browsing
+// only, on d0) inside ns, and returns the environment avahi-browse needs.
+// It skips where avahi is not installed.
+func startAvahi(t *testing.T, ns string) []string {
+	t.Helper()
+	for _, tool := range []string{"avahi-daemon", "avahi-browse", "dbus-daemon"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("REACHYD_REQUIRE_MDNS_TOOLS") != "" {
+				t.Fatalf("%s is required here: %v", tool, err)
+			}
+			t.Skipf("%s not installed (Debian: avahi-daemon, avahi-utils): %v", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	bus := dir + "/bus"
+	busConf := `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=` + bus + `</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+`
+	avahiConf := "[server]\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=d0\nenable-dbus=yes\n" +
+		"[wide-area]\nenable-wide-area=no\n[publish]\ndisable-publishing=yes\ndisable-user-service-publishing=yes\n"
+	if err := os.WriteFile(dir+"/bus.conf", []byte(busConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/avahi.conf", []byte(avahiConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+bus)
+	start := func(ready string, args ...string) {
+		cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
+		cmd.Env = env
+		out := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		})
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(out.String(), ready) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v never said %q:\n%s", args, ready, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	start("unix:path=", "dbus-daemon", "--config-file="+dir+"/bus.conf", "--nofork", "--print-address")
+	// avahi keeps its pid file and socket in /run/avahi-daemon: a tmpfs
+	// over /run in the mount namespace ip netns exec makes keeps them
+	// apart from the host's.
+	start("Server startup complete", "sh", "-c", "mount -t tmpfs tmpfs /run && exec avahi-daemon -f "+dir+
+		"/avahi.conf --no-drop-root --no-chroot --no-rlimits --no-proc-title")
+	return env
+}
+
+// avahiBrowse lists the resolved _reachy-mini._tcp services avahi knows,
+// as avahi-browse's parsable lines split on ';'.
+func avahiBrowse(t *testing.T, ns string, env []string) [][]string {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, "avahi-browse", "--resolve", "--terminate", "--parsable", "_reachy-mini._tcp")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("avahi-browse: %v: %s", err, out)
+	}
+	var rows [][]string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "=;") {
+			rows = append(rows, strings.Split(l, ";"))
+		}
+	}
+	return rows
+}
+
+// TestMDNSAvahiBrowse: avahi, the resolver of Linux desktops, finds the
+// robot with its TXT records, and after a rename lists the new name only:
+// its cache dropped the old one on the goodbye (the PTR's TTL is 75 min).
+func TestMDNSAvahiBrowse(t *testing.T) {
+	t.Parallel()
+	ns := mdnsNetns(t)
+	env := startAvahi(t, ns)
+	startNetnsDaemon(t, ns, "10.99.0.1:8000", "--fastapi-host", "10.99.0.1", "--fastapi-port", "8000", "--robot-name", "Bob's robot")
+	watch := watchMDNS(t, ns, "d0")
+	watch.waitCount(t, "the announcements", 3, announceOf("Bob's robot._reachy-mini._tcp.local."))
+	rows := avahiBrowse(t, ns, env)
+	// =;iface;proto;name;type;domain;host;address;port;txt
+	if len(rows) != 1 || rows[0][1] != "d0" || rows[0][3] != `Bob\039s\032robot` || rows[0][6] != strings.TrimSuffix(hostLocal(t), ".") ||
+		rows[0][7] != "10.99.0.1" || rows[0][8] != "8000" || !strings.Contains(rows[0][9], `"robot_name=Bob's robot"`) ||
+		!strings.Contains(rows[0][9], `"ws_path=/ws/sdk"`) || !strings.Contains(rows[0][9], `"model=Reachy Mini Lite"`) {
+		t.Fatalf("avahi-browse: %q", rows)
+	}
+	resp, err := netnsClient(ns).Post("http://10.99.0.1:8000/api/daemon/robot-name", "application/json", strings.NewReader(`{"name":"lab_robot"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	watch.waitCount(t, "the new name's announcements", 3, announceOf("lab_robot._reachy-mini._tcp.local."))
+	rows = avahiBrowse(t, ns, env)
+	if len(rows) != 1 || rows[0][3] != "lab_robot" || !strings.Contains(rows[0][9], `"robot_name=lab_robot"`) {
+		t.Fatalf("after the rename avahi lists %q, want lab_robot only", rows)
+	}
+}
