@@ -318,7 +318,7 @@ func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
 		Daemon: daemon.Config{
 			RobotName: o.RobotName, Version: APIVersion, NoMedia: true, // until media starts
 			WirelessVersion: o.WirelessVersion, DesktopAppDaemon: o.DesktopAppDaemon,
-			ControlHz: o.ControlHz, DataDir: o.DataDir, HardwareID: hw.HardwareID(), WlanIP: wlanIP(o),
+			ControlHz: o.ControlHz, DataDir: o.DataDir, HardwareID: hw.HardwareID(), WlanIP: wlanIP(),
 		},
 	}
 	cfg.Apps = &system.AppsConfig{

@@ -92,12 +92,10 @@ func startMDNS(o *Options, log *slog.Logger, sys *system.System, api net.Addr) (
 	}
 }
 
-// wlanIP is the status's wlan_ip source: with --wireless-version only, as
-// the reference (a Lite's daemon on a laptop with Wi-Fi reports none, so
-// the SDK reaches its WebRTC server on localhost).
-func wlanIP(o *Options) func() string {
-	if !o.WirelessVersion {
-		return nil
-	}
+// wlanIP is the status's wlan_ip source. The daemon reports it with
+// --wireless-version only, as the reference (a Lite's daemon on a laptop
+// with Wi-Fi reports none, so the SDK reaches its WebRTC server on
+// localhost), and never reads it otherwise.
+func wlanIP() func() string {
 	return (&discovery.WlanIP{}).Get
 }

@@ -437,6 +437,10 @@ func TestMDNSBoundToOneAddress(t *testing.T) {
 	}
 	const inst = "reachy_mini._reachy-mini._tcp.local."
 	watch := watchMDNS(t, ns, "d0")
+	// Other mDNS stacks on the host join the group on every interface:
+	// the responder must still ignore what arrives on d1 and wlan0.
+	watchMDNS(t, ns, "d1")
+	watchMDNS(t, ns, "wlan0")
 	watch.waitCount(t, "the announcements", 3, announceOf(inst))
 	e, _ := waitBrowse(t, ns, "d0", inst)
 	if e.AddrV4.String() != "10.99.0.1" || e.Port != 8000 {
