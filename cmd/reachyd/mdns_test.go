@@ -469,15 +469,39 @@ func TestMDNSBoundToOneAddress(t *testing.T) {
 }
 
 // TestMDNSOffOnLoopback: bound to loopback (the Lite default), and with
-// --no-mdns, nothing is advertised.
+// --no-mdns, nothing is advertised; --mdns-interface forces it on one
+// interface.
 func TestMDNSOffOnLoopback(t *testing.T) {
 	t.Parallel()
 	ns := mdnsNetns(t)
 	logs := startNetnsDaemon(t, ns, "127.0.0.1:8000", "--fastapi-port", "8000")
 	logs2 := startNetnsDaemon(t, ns, "10.99.2.1:8001", "--fastapi-host", "10.99.2.1", "--fastapi-port", "8001", "--no-mdns")
-	if !strings.Contains(logs.String(), "listens on loopback only") || !strings.Contains(logs2.String(), "mDNS: off (--no-mdns)") {
-		t.Fatalf("the logs must say why mDNS is off:\n%s\n%s", logs.String(), logs2.String())
+	// The API answers before discovery starts: wait for the log lines.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "listens on loopback only") ||
+		!strings.Contains(logs2.String(), "mDNS: off (--no-mdns)"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the logs must say why mDNS is off:\n%s\n%s", logs.String(), logs2.String())
+		}
 	}
+	// --mdns-interface advertises on loopback-bound daemons too, there only.
+	startNetnsDaemon(t, ns, "127.0.0.1:8002", "--fastapi-port", "8002", "--mdns-interface", "wlan0", "--robot-name", "forced")
+	const forced = "forced._reachy-mini._tcp.local."
+	deadline := time.Now().Add(15 * time.Second)
+	var rs []dnsmessage.Resource
+	for len(rs) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("--mdns-interface wlan0: never answered on wlan0")
+		}
+		rs = queryOneShot(t, ns, "wlan0", forced, dnsmessage.TypeSRV)
+	}
+	if _, port := srvOf(rs); port != 8002 || !slices.Equal(aRecords(rs), []string{"10.99.1.1"}) {
+		t.Fatalf("--mdns-interface wlan0: SRV port %d, A %v", port, aRecords(rs))
+	}
+	if rs := queryOneShot(t, ns, "d0", forced, dnsmessage.TypeSRV); len(rs) != 0 {
+		t.Fatalf("--mdns-interface wlan0 answered on d0: %v", rs)
+	}
+	// By now (the forced daemon probed and announced) a responder started
+	// by mistake on the first two would answer too.
 	for _, ifname := range []string{"d0", "d1"} {
 		if rs := queryOneShot(t, ns, ifname, discovery.ServiceType, dnsmessage.TypePTR); len(rs) != 0 {
 			t.Fatalf("answered on %s: %v", ifname, rs)
