@@ -18,6 +18,8 @@ type LogRing struct {
 	per   int
 	Level slog.Level
 	rings map[string]*lineRing
+	// tail is every service's lines together, with followers (logtail.go).
+	tail logTail
 }
 
 type lineRing struct {
@@ -125,12 +127,32 @@ func (h *ringHandler) Handle(ctx context.Context, rec slog.Record) error {
 		if service == "" {
 			service = "reachyd"
 		}
-		h.ring.add(service, b.String())
+		line := b.String()
+		h.ring.add(service, line)
+		h.ring.tail.add(daemonLine(rec, service, line))
 	}
 	if h.next.Enabled(ctx, rec.Level) {
 		return h.next.Handle(ctx, rec)
 	}
 	return nil
+}
+
+// daemonLine turns a service's kept line ("<time> <LEVEL> <message>...")
+// into the daemon-wide one: millisecond time, and the service named after
+// the level.
+func daemonLine(rec slog.Record, service, line string) LogLine {
+	rest := line
+	// Skip the per-service line's time and level.
+	for i := 0; i < 2; i++ {
+		if j := strings.IndexByte(rest, ' '); j >= 0 {
+			rest = rest[j+1:]
+		}
+	}
+	t := rec.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return LogLine{Time: t, Text: t.UTC().Format("2006-01-02T15:04:05.000Z07:00") + " " + rec.Level.String() + " " + service + ": " + rest}
 }
 
 func appendAttr(b *strings.Builder, group string, a slog.Attr) {
