@@ -198,6 +198,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		}
 	case *messages.CancelJob:
 		a.cancelJob(ctx, m.ID)
+	case *messages.ResetApps:
+		a.reset(ctx)
 	case *messages.CancelInstalls:
 		a.cancelAll()
 	case *replyLater:

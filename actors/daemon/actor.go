@@ -286,6 +286,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 			return
 		}
 		kit.Reply(ctx, struct{}{})
+	case *messages.ClearHFCache:
+		kit.Reply(ctx, a.clearHFCache())
 	case *messages.SetMediaReleased:
 		a.media = m.Released
 		kit.Reply(ctx, a.mediaStatus())
