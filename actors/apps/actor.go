@@ -44,6 +44,10 @@ type Options struct {
 	LocalDirs []string
 	Log       *slog.Logger
 	Cell      *Cell
+	// Hub, Media and Motorbus serve the startup app's antenna watcher
+	// (startup.go): the robot's state, the wake-up sound, the motors. With
+	// no Hub the watcher is off.
+	Hub, Media, Motorbus *actor.PID
 }
 
 // Cell keeps the running app across restarts of the manager.
@@ -57,6 +61,8 @@ type Cell struct {
 	// updates, removals) still running: they outlive a restart of the
 	// manager, so their cancellation must too.
 	cancels map[string]context.CancelFunc
+	// startup is the startup app's install and watcher state (startup.go).
+	startup startupCell
 }
 
 // inUse reports whether the app called name has (or may have) a process:
@@ -106,6 +112,7 @@ type Actor struct {
 	waiting map[uint64][]pending
 	unsub   func()
 	cache   *updatesCache
+	watch   watchState
 }
 
 type updatesCache struct {
@@ -200,6 +207,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.cancelJob(ctx, m.ID)
 	case *messages.ResetApps:
 		a.reset(ctx)
+	case *startupLoaded, *watchTick, *startupInstalled, *messages.MoveDone:
+		a.startupMsg(ctx, m)
 	case *messages.CancelInstalls:
 		a.cancelAll()
 	case *replyLater:
@@ -228,6 +237,7 @@ func (a *Actor) started(ctx actor.Context) {
 		}
 	})
 	a.unsub = func() { ctx.ActorSystem().EventStream.Unsubscribe(sub) }
+	a.startupStarted(ctx)
 }
 
 // endOrphans ends an app left running by a daemon that died.
@@ -478,6 +488,7 @@ func (a *Actor) setStartup(ctx actor.Context, name string) {
 			return
 		}
 		a.answer(ctx, sender, messages.StartupApp{Name: name})
+		a.armStartup(ctx, name, false)
 	})
 }
 
@@ -495,6 +506,10 @@ func (a *Actor) wakeUpDone(ctx actor.Context) {
 	kit.AskFrom(ctx, a.opt.Daemon, &messages.GetSetting{Key: startupKey}, 3*time.Second, func(reply any, err error) {
 		name := settingString(reply)
 		if err != nil || name == "" {
+			return
+		}
+		if a.deferStartupStart(name) {
+			a.log.Info("the startup app starts once its install ends", "app", name)
 			return
 		}
 		a.log.Info("starting the startup app", "app", name)
@@ -722,6 +737,7 @@ func (a *Actor) remove(ctx actor.Context, name string) {
 	kit.AskFrom(ctx, a.opt.Daemon, &messages.GetSetting{Key: startupKey}, 3*time.Second, func(reply any, err error) {
 		if err == nil && settingString(reply) == name {
 			ctx.Send(a.opt.Daemon, &messages.PutSetting{Key: startupKey})
+			a.armStartup(ctx, "", false)
 		}
 	})
 	kit.Reply(ctx, messages.JobStarted{JobID: a.job(ctx, "remove", func(_ context.Context, logf func(string)) error {

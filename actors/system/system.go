@@ -300,6 +300,7 @@ func Start(cfg Config) (*System, error) {
 		add("apps", apps.Props(apps.Options{
 			Store: a.Store, HF: a.HF, TokenPath: a.TokenPath, RecordPath: a.RecordPath, StopGrace: a.StopGrace, LocalDirs: a.LocalDirs,
 			Lock: s.Lock, Jobs: s.Jobs, Moves: s.Moves, Daemon: s.Daemon, Appmon: appmon, Log: cfg.Log, Cell: appsCell,
+			Hub: s.Hub, Media: s.Media, Motorbus: s.Motorbus,
 		}, ks))
 	}
 	s.addUpdate(cfg, func(name string, o updater.Options) { add(name, updater.Props(o)) })
