@@ -172,7 +172,7 @@ func TestPeerGetters(t *testing.T) {
 	tg.call(p, `{"type":"delete_hf_token"}`, `{"command":"delete_hf_token","status":"ok"}`)
 	tg.call(p, `{"type":"start_update","pre_release":true}`, `{"error":"start_update is only supported on Reachy Mini Wireless","command":"start_update"}`)
 	tg.call(p, `{"type":"subscribe_logs"}`,
-		`{"type":"log_stream_error","error":"log streaming is not available in reachyd yet (recent lines: GET /api/v1/service/head/<service>)"}`)
+		`{"type":"log_stream_error","error":"log streaming is not available in this daemon"}`)
 	tg.noReply(p, `{"type":"unsubscribe_logs"}`)
 
 	// get_state: the reference's StateSnapshot.

@@ -80,6 +80,9 @@ type Config struct {
 	// play_uploaded_audio, update_progress), so that the WebRTC producer
 	// sends them to its data-channel peers; ForwardBroadcasts feeds it.
 	Broadcast func(frame []byte)
+	// Surface configures the log streams, the cache routes and the robot
+	// description (routes_surface.go).
+	Surface SurfaceConfig
 }
 
 // Gateway serves the API.
@@ -101,6 +104,8 @@ type Gateway struct {
 	// badInput throttles the log lines that clients cause at will (refused
 	// requests, bad frames, wrong keys).
 	badInput kit.LogThrottle
+
+	surface surfaceState
 }
 
 // New builds the gateway for a running actor system.
@@ -138,6 +143,7 @@ func New(sys *system.System, cfg Config) *Gateway {
 	g.routes()
 	g.v1Routes()
 	g.videoRoutes()
+	g.surfaceRoutes()
 	if cfg.HealthCheckTimeout > 0 {
 		go g.watchHealth()
 	}

@@ -207,6 +207,7 @@ type gwOptions struct {
 	hub      *datasets.Hub
 	wireless bool
 	update   *system.UpdateConfig
+	surface  SurfaceConfig
 }
 
 // startGW starts the actor tree (mockup simulator, 50 Hz), the fake media
@@ -262,7 +263,7 @@ func startGW(t *testing.T, o gwOptions) *testGW {
 		sys.Media = pid
 	}
 	tg.g = New(sys, Config{RobotName: "reachy_mini", Version: "test", Log: log, AskTimeout: 2 * time.Second,
-		SoundsDir: tg.dir, Broadcast: o.broadcast})
+		SoundsDir: tg.dir, Broadcast: o.broadcast, Surface: o.surface})
 	tg.srv = httptest.NewServer(tg.g.Handler())
 	t.Cleanup(tg.srv.Close)
 	tg.base = tg.srv.URL

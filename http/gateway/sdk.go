@@ -683,16 +683,10 @@ func init() {
 				})
 			}, nil
 		},
-		"subscribe_logs": peerOnly(func(g *Gateway, c *cmd) {
-			// TODO(lead): stream the daemon's log lines (log_line frames)
-			// to this peer until unsubscribe_logs or the peer leaves; the
-			// log ring (kit.LogRing) has the lines but no subscription yet.
-			c.reply(func(o *wire.Obj) {
-				o.String("type", "log_stream_error")
-				o.String("error", "log streaming is not available in reachyd yet (recent lines: GET /api/v1/service/head/<service>)")
-			})
-		}),
-		"unsubscribe_logs": replyOnly,
+		// The daemon's log as log_line frames (routes_surface.go). On
+		// /ws/sdk the reference's answer (an error: no peer) is dropped.
+		"subscribe_logs": peerOnly(func(g *Gateway, c *cmd) { g.subscribeLogs(c.peer) }),
+		"unsubscribe_logs": peerOnly(func(g *Gateway, c *cmd) { g.unsubscribeLogs(c.peer.ID()) }),
 		"subscribe_pose":   pose(true),
 		"unsubscribe_pose": pose(false),
 		"restart_daemon": func(g *Gateway, c *cmd) (func(), error) {

@@ -171,9 +171,12 @@ func (j *Journal) Follow(ctx context.Context, backlog int) (*Stream, error) {
 	go logStderr(stderr, j.Log)
 	go func() {
 		SplitLines(cctx, stdout, out)
-		// The child may still run (the reader left): end it.
-		cancel()
+		// Its output ended: journalctl exited, or closed it and is ended
+		// after a grace; or the reader left and the context ends it.
+		grace := time.AfterFunc(2*time.Second, cancel)
 		werr := cmd.Wait()
+		grace.Stop()
+		cancel()
 		release() // before the end is seen: the place is free by then
 		close(out)
 		if ctx.Err() == nil {

@@ -1,0 +1,3 @@
+package gateway
+
+func (g *Gateway) docRoutes() {}
