@@ -685,7 +685,7 @@ func init() {
 		},
 		// The daemon's log as log_line frames (routes_surface.go). On
 		// /ws/sdk the reference's answer (an error: no peer) is dropped.
-		"subscribe_logs": peerOnly(func(g *Gateway, c *cmd) { g.subscribeLogs(c.peer) }),
+		"subscribe_logs":   peerOnly(func(g *Gateway, c *cmd) { g.subscribeLogs(c.peer) }),
 		"unsubscribe_logs": peerOnly(func(g *Gateway, c *cmd) { g.unsubscribeLogs(c.peer.ID()) }),
 		"subscribe_pose":   pose(true),
 		"unsubscribe_pose": pose(false),
