@@ -168,7 +168,11 @@ func (a *Actor) watchStep(ctx actor.Context, gen uint64, in WatchInput) {
 	if gen != a.watch.gen {
 		return // re-armed while asking
 	}
+	was := a.watch.core.Armed()
 	touched, next := a.watch.core.Step(in)
+	if !was && a.watch.core.Armed() {
+		a.log.Debug("antenna watcher: resting position taken", "antennas", in.State.Antennas)
+	}
 	if touched {
 		a.antennaTouched(ctx, in.State)
 	}

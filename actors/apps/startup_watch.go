@@ -115,6 +115,10 @@ func (w *Watch) Step(in WatchInput) (touched bool, next time.Duration) {
 	return false, WatchIdlePoll
 }
 
+// Armed reports whether a touch would be seen now: the resting position
+// is taken and the detector armed.
+func (w *Watch) Armed() bool { return w.touch.haveRef && w.touch.armed }
+
 // Missed re-arms the detector after a touch that started nothing.
 func (w *Watch) Missed() { w.touch.Reset() }
 

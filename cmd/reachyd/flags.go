@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -103,6 +104,10 @@ type Options struct {
 	// ChaosEvery is a testing aid for soak runs: crash one actor in turn
 	// at this interval (0: never).
 	ChaosEvery time.Duration
+
+	// The robot description and the log streams (surface.go).
+	DescriptionDir string
+	JournalUnit    string
 }
 
 // negatable registers --name and --no-name on one bool, as argparse's
@@ -257,6 +262,8 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	})
 	fs.StringVar(&o.UpdateBinary, "update-binary", "", "the binary an update replaces (default: this executable, symlinks resolved)")
 	fs.DurationVar(&o.ChaosEvery, "chaos-every", 0, "testing aid, never for a robot in use: crash one actor in turn (round robin) at this interval, e.g. 30s, to soak-test supervision (0: off)")
+	fs.StringVar(&o.DescriptionDir, "description-dir", "", "the robot description (robot.urdf and assets/*.stl) for /api/kinematics/urdf and stl (default: where the reference's reachy_mini Python package is installed)")
+	fs.StringVar(&o.JournalUnit, "journal-unit", "auto", "where WS /logs/ws/daemon and subscribe_logs read the log: auto (the systemd journal of reachyd's unit when run by systemd, else reachyd's own lines), none (reachyd's own lines), or a unit name (its journal, through journalctl)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -361,11 +368,18 @@ func (o *Options) validate() error {
 			return fmt.Errorf("--update-url: %w", err)
 		}
 	}
+	if o.JournalUnit != "auto" && o.JournalUnit != "none" && !unitName.MatchString(o.JournalUnit) {
+		return fmt.Errorf("--journal-unit must be auto, none or a systemd unit name, got %q", o.JournalUnit)
+	}
 	if o.ChaosEvery < 0 {
 		return fmt.Errorf("--chaos-every must not be negative, got %v", o.ChaosEvery)
 	}
 	return o.validateDatasets()
 }
+
+// unitName is a systemd unit name (it goes to journalctl's command line:
+// never an option).
+var unitName = regexp.MustCompile(`^[A-Za-z0-9_.@:\\][A-Za-z0-9_.@:\\-]{0,255}$`)
 
 func (o *Options) cameraSize() (int, int, error) {
 	var w, h int

@@ -64,3 +64,16 @@ func TestAppsLocalDirFlag(t *testing.T) {
 		t.Fatal("a relative folder was accepted")
 	}
 }
+
+func TestJournalUnitFlag(t *testing.T) {
+	for _, ok := range []string{"auto", "none", "reachyd.service", "reachy-mini-daemon", "app@1.service"} {
+		if _, err := parseFlags([]string{"--journal-unit", ok}, io.Discard); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"--file=/etc/shadow", "-b", "a b", "", "x/y"} {
+		if _, err := parseFlags([]string{"--journal-unit", bad}, io.Discard); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -159,6 +159,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	}
 	hooks := new(media.Hooks)
 	cfg.Media, _ = mediaSetup(opts, log, camOut, hooks)
+	ends := hookPeerEnds(cfg.Media)
 	cfg.Daemon.NoMedia = cfg.Media == nil
 	if cfg.Media != nil {
 		cfg.Daemon.CameraSpecsName = cfg.Media.Options.SpecsName
@@ -202,7 +203,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 			}
 		}
 	}
+	gcfg.Surface = surfaceConfig(opts, logs, log)
 	gw := gateway.New(sys, gcfg)
+	ends.Store(gw)
 	hooks.SetCommands(func(s *webrtc.Session, msg []byte) { gw.PeerCommand(peer{s}, msg) })
 	hooks.SetState(gw.StateSnapshot)
 	var rtspSrv *rtsp.Server

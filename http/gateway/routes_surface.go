@@ -48,6 +48,8 @@ type surfaceState struct {
 	mu sync.Mutex
 	// logSubs are the data-channel peers' log streams, by peer id.
 	logSubs map[string]*logSub
+	// apiDoc is /openapi.json, built once all routes are registered.
+	apiDoc apiDocCache
 }
 
 type logSub struct{ cancel context.CancelFunc }
