@@ -78,7 +78,7 @@ func TestUnitKeys(t *testing.T) {
 		t.Errorf("ExecStart does not serve the socket in the runtime folder: %v", cmdline)
 	}
 	groups := strings.Fields(one("SupplementaryGroups"))
-	for _, g := range []string{"dialout", "video", "audio"} {
+	for _, g := range []string{"dialout", "video", "audio", "systemd-journal"} {
 		if !slices.Contains(groups, g) {
 			t.Errorf("SupplementaryGroups lacks %s: %v", g, groups)
 		}
