@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,12 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"reachyd/actors/kit"
+	"reachyd/actors/system"
+	"reachyd/http/gateway"
+	"reachyd/http/logstream"
+	"reachyd/media/webrtc"
 )
 
 // The cache routes: reset-apps in every mode (409 while an app runs),
@@ -341,4 +349,44 @@ func TestDocsPageInChromium(t *testing.T) {
 			t.Errorf("browser console: %s", line)
 		}
 	}
+}
+
+type recordingPeer struct {
+	id  string
+	got chan []byte
+}
+
+func (p *recordingPeer) ID() string      { return p.id }
+func (p *recordingPeer) Send(msg []byte) { p.got <- msg }
+
+// The end of a WebRTC session ends the peer's log stream, and the media
+// actor's own end-of-session callback still runs.
+func TestSessionEndEndsTheLogStream(t *testing.T) {
+	logs := kit.NewLogRing(10)
+	log := slog.New(logs.Handler(slog.NewTextHandler(io.Discard, nil)))
+	log.Info("a line")
+	prevCalled := false
+	mc := &system.MediaConfig{}
+	mc.Options.WebRTC.OnSessionEnd = func(*webrtc.Session, string) { prevCalled = true }
+	ends := hookPeerEnds(mc)
+	gw := gateway.New(&system.System{}, gateway.Config{Log: log, Surface: gateway.SurfaceConfig{Logs: &logstream.Ring{Logs: logs}}})
+	ends.Store(gw)
+	p := &recordingPeer{got: make(chan []byte, 16)} // the id of a zero session: ""
+	gw.PeerCommand(p, []byte(`{"type":"subscribe_logs"}`))
+	select {
+	case f := <-p.got:
+		if !strings.Contains(string(f), `"type":"log_line"`) {
+			t.Fatalf("frame %s", f)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no log_line")
+	}
+	if logs.Followers() != 1 {
+		t.Fatalf("%d followers", logs.Followers())
+	}
+	mc.Options.WebRTC.OnSessionEnd(&webrtc.Session{}, "peer_closed")
+	if !prevCalled {
+		t.Fatal("the media actor's callback was not called")
+	}
+	eventually(t, "the stream ends with the session", func() bool { return logs.Followers() == 0 })
 }
