@@ -103,10 +103,10 @@ var apiDocs = func() map[string]opDoc {
 			errs:   map[int]string{409: "Daemon is busy.", 422: eValidation}},
 		"POST /api/daemon/restart": {tag: "daemon", summary: "Restart the robot backend", resp: jsRef("JobStarted"),
 			desc: "Stop without sleep, then start without wake-up; nothing from stopped.", errs: map[int]string{409: "Daemon is busy."}},
-		"GET /api/daemon/status":               {tag: "daemon", summary: "Daemon status", resp: jsRef("DaemonStatus")},
-		"GET /api/daemon/robot-name":           {tag: "daemon", summary: "Robot display name", resp: jsRef("RobotNameResponse")},
-		"POST /api/daemon/robot-name":          {tag: "daemon", summary: "Set the robot display name", body: jsRef("RobotNameRequest"), resp: jsRef("RobotNameResponse"), errs: map[int]string{422: eValidation}},
-		"GET /api/daemon/hardware-id":          {tag: "daemon", summary: "Hardware id", resp: jsRef("HardwareID")},
+		"GET /api/daemon/status":      {tag: "daemon", summary: "Daemon status", resp: jsRef("DaemonStatus")},
+		"GET /api/daemon/robot-name":  {tag: "daemon", summary: "Robot display name", resp: jsRef("RobotNameResponse")},
+		"POST /api/daemon/robot-name": {tag: "daemon", summary: "Set the robot display name", body: jsRef("RobotNameRequest"), resp: jsRef("RobotNameResponse"), errs: map[int]string{422: eValidation}},
+		"GET /api/daemon/hardware-id": {tag: "daemon", summary: "Hardware id", resp: jsRef("HardwareID")},
 		"GET /api/daemon/robot-app-lock-status": {tag: "daemon", summary: "Robot app lock", resp: jsRef("RobotAppLockStatus"),
 			desc: "Who holds the robot: nobody, a local app, or a remote session."},
 
@@ -140,7 +140,7 @@ var apiDocs = func() map[string]opDoc {
 		"GET /api/apps/job-status/{job_id}": {tag: "jobs", summary: "A job's status and log", resp: jsRef("JobInfo"),
 			params: []param{pParam("job_id", jsStr())}, errs: map[int]string{404: "Job ID not found"}},
 		"POST /api/apps/cancel-job/{job_id}": {tag: "jobs", summary: "Cancel a job", ext: true, resp: jsRef("JobCancelling"),
-			desc: "Stops an install, update or removal (the job fails \"cancelled\"), or the app whose job it is.",
+			desc:   "Stops an install, update or removal (the job fails \"cancelled\"), or the app whose job it is.",
 			params: []param{pParam("job_id", jsStr())}, errs: map[int]string{400: "Job already finished", 404: "Job ID not found"}},
 		"GET /api/apps/ws/apps-manager/{job_id}": {tag: "jobs", summary: "A job's log stream", params: []param{pParam("job_id", jsStr())},
 			ws: "Each new log line as a text frame, then {\"command\", \"status\", \"logs\": [the new lines]}; closes after the job ends. " +
@@ -185,7 +185,7 @@ var apiDocs = func() map[string]opDoc {
 		// ---- motors ----
 		"GET /api/motors/status": {tag: "motors", summary: "Motor mode", resp: jsRef("MotorStatus"), errs: map[int]string{503: eBackend}},
 		"POST /api/motors/set_mode/{mode}": {tag: "motors", summary: "Set the motor mode", resp: jsRef("StatusOK"),
-			desc: "Answers {\"status\": \"motors changed to MotorControlMode.<Name> mode\"}.",
+			desc:   "Answers {\"status\": \"motors changed to MotorControlMode.<Name> mode\"}.",
 			params: []param{pParam("mode", jsRef("MotorControlMode"))}, errs: map[int]string{422: eValidation, 500: "The mode could not be set (gravity compensation needs Placo).", 503: eBackend}},
 		"POST /api/motors/reboot": {tag: "motors", summary: "Reboot motors", ext: true, body: jsRef("RebootMotors"), bodyOptional: true, resp: jsRef("MotorsRebooted"),
 			desc: "Reboots motors with a latched hardware error (all of them without a body).", errs: map[int]string{422: eValidation, 503: eBackend}},
@@ -259,8 +259,8 @@ var apiDocs = func() map[string]opDoc {
 		params: []param{pParam("command", jsStr())}, errs: map[int]string{401: "Not authenticated.", 404: "Unknown command.", 501: "A Mirokai-only command."}}
 	for _, k := range v1Kinds {
 		d["POST /api/v1/"+k+"/"] = opDoc{tag: "skills", summary: "A " + k + " command", ext: true, auth: true, body: jsRef("SkillsCommand"), resp: jsRef("SkillsResult"),
-			desc:   "The value is a " + k + ". dict: skill (run a skill: value {name, keyword arguments}); str: wait_for_skill, wait_for_skill_started, cancel_skill, cancel_and_wait_for_mission, cancel_auto_start_skill.",
-			errs:   map[int]string{401: "Not authenticated.", 403: "Access level too low.", 404: "Unknown command.", 422: eValidation}}
+			desc: "The value is a " + k + ". dict: skill (run a skill: value {name, keyword arguments}); str: wait_for_skill, wait_for_skill_started, cancel_skill, cancel_and_wait_for_mission, cancel_auto_start_skill.",
+			errs: map[int]string{401: "Not authenticated.", 403: "Access level too low.", 404: "Unknown command.", 422: eValidation}}
 	}
 	d["POST /api/v1/skill/upload/"] = opDoc{tag: "skills", summary: "Upload a skill file", ext: true, auth: true, body: jsRef("SkillUpload"),
 		bodyType: "multipart/form-data", resp: jsRef("SkillFileDone"), desc: "ADMIN access or better; at most 1 MiB.",

@@ -43,10 +43,10 @@ func jsObj(desc string, props ...prop) schema {
 func jsRef(name string) schema { return schema{"$ref": "#/components/schemas/" + name} }
 func jsStr() schema            { return schema{"type": "string"} }
 func jsNum() schema            { return schema{"type": "number"} }
-func jsInt() schema        { return schema{"type": "integer"} }
-func jsBool() schema        { return schema{"type": "boolean"} }
+func jsInt() schema            { return schema{"type": "integer"} }
+func jsBool() schema           { return schema{"type": "boolean"} }
 func jsNull() schema           { return schema{"type": "null"} }
-func jsAny() schema       { return schema{} }
+func jsAny() schema            { return schema{} }
 func jsArr(items schema) schema {
 	return schema{"type": "array", "items": items}
 }
@@ -161,9 +161,9 @@ func components() map[string]schema {
 		"MotorControlMode":       jsEnum("enabled", "disabled", "gravity_compensation"),
 		"MotorStatus": jsObj("The motors' mode. reachyd adds \"motors\": per-motor health (hardware errors, voltage, temperature).",
 			jsReq("mode", motorMode)),
-		"MoveUUID":              jsObj("A move's identifier.", jsReq("uuid", jsWith(jsStr(), "format", "uuid"))),
-		"MujocoBackendStatus":   jsObj("Status of the MuJoCo backend.", jsReq("motor_control_mode", motorMode), jsOpt("error", jsNullable(jsStr()))),
-		"PlaySoundRequest":      jsObj("Request body for play_sound.", jsReq("file", jsStr())),
+		"MoveUUID":                   jsObj("A move's identifier.", jsReq("uuid", jsWith(jsStr(), "format", "uuid"))),
+		"MujocoBackendStatus":        jsObj("Status of the MuJoCo backend.", jsReq("motor_control_mode", motorMode), jsOpt("error", jsNullable(jsStr()))),
+		"PlaySoundRequest":           jsObj("Request body for play_sound.", jsReq("file", jsStr())),
 		"PrivateSpaceInstallRequest": jsObj("Request model for installing a private Hugging Face space.", jsReq("space_id", jsStr())),
 		"ReadAudioParameterResponse": jsObj("Response body for GET /api/audio/config/parameter/{name}.",
 			jsReq("name", jsStr()), jsReq("values", jsArr(jsAnyOf(jsNum(), jsInt())))),
@@ -224,7 +224,7 @@ func components() map[string]schema {
 		"SkillFiles": jsObj("", jsReq("skills", jsArr(jsDict(nil)))),
 		"SkillFileDone": jsObj("",
 			jsReq("status", jsStr()), jsReq("skill_name", jsStr())),
-		"SkillUpload": jsObj("", jsReq("skill", jsWith(jsStr(), "format", "binary"))),
+		"SkillUpload":  jsObj("", jsReq("skill", jsWith(jsStr(), "format", "binary"))),
 		"CameraStatus": jsDict(nil),
 	}
 }
