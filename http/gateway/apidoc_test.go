@@ -33,6 +33,9 @@ func routeOnlyGateway(full bool) *Gateway {
 	if full {
 		sys.Auth = actor.NewPID("test", "auth")
 		sys.Apps = actor.NewPID("test", "apps")
+		sys.Update = actor.NewPID("test", "update")
+		sys.Wifi = actor.NewPID("test", "wifi")
+		sys.Media = actor.NewPID("test", "media")
 		cfg.Video = camera.NewBroadcaster()
 		cfg.AllowRawBus = true
 		cfg.Surface = SurfaceConfig{Wireless: true, Logs: &logstream.Ring{Logs: kit.NewLogRing(1)}}
