@@ -186,7 +186,9 @@ func TestInstallNeverReplacesARunningApp(t *testing.T) {
 		if st := d.appStatus(); st == nil || st["state"] != "running" {
 			t.Fatalf("the app is not running: %v", st)
 		}
-		if len(pidsIn(marker)) != 1 {
+		// At least one: the app's shell forks sleep, and for a moment the
+		// child has its parent's command line (and the marker).
+		if len(pidsIn(marker)) < 1 {
 			t.Fatal("the app's process is gone")
 		}
 	}
@@ -273,7 +275,7 @@ func TestInstallNeverReplacesARunningApp(t *testing.T) {
 			t.Fatalf("start: %d %s", code, body)
 		}
 		d.waitAppState("running")
-		eventually(t, "the app runs", func() bool { return len(pidsIn(marker)) == 1 })
+		eventually(t, "the app runs", func() bool { return len(pidsIn(marker)) >= 1 })
 		fed = true
 		feed(tarOf(t, "steady", "echo version 2\n"))
 		info := d.waitJob(job, "failed")
