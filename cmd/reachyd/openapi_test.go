@@ -190,7 +190,7 @@ var covered = []string{
 	"POST /api/move/play/recorded-move-dataset/{dataset_name}/{move_name}", "POST /api/move/stop",
 	"POST /api/move/set_target",
 	"GET /api/motors/status", "POST /api/motors/set_mode/{mode}",
-	"GET /api/kinematics/info",
+	"GET /api/kinematics/info", "GET /api/kinematics/urdf", "GET /api/kinematics/stl/{filename}",
 	"GET /api/media/status", "POST /api/media/release", "POST /api/media/acquire",
 	"GET /api/apps/list-available/{source_kind}", "GET /api/apps/list-available", "POST /api/apps/install",
 	"POST /api/apps/remove/{app_name}", "POST /api/apps/start-app/{app_name}", "POST /api/apps/start-app/{app_name}/no-evict",
@@ -232,7 +232,17 @@ func TestRoutesMatchTheReferenceOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("HF_TOKEN_PATH", tokenPath)
-	d := startDaemon(t, "--datasets-dir", writeDataset(t), "--hf-endpoint", hf.URL, "--app-stop-grace", "2")
+	desc := t.TempDir() // a tiny robot description (the reference's is not in this repository)
+	if err := os.MkdirAll(filepath.Join(desc, "assets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(desc, "robot.urdf"), []byte(`<robot name="fake"/>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(desc, "assets", "head.stl"), []byte("solid head"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--datasets-dir", writeDataset(t), "--hf-endpoint", hf.URL, "--app-stop-grace", "2", "--description-dir", desc)
 	d.waitRunning()
 
 	type call struct {
@@ -263,6 +273,8 @@ func TestRoutesMatchTheReferenceOpenAPI(t *testing.T) {
 		{"GET /api/motors/status", "/api/motors/status", nil},
 		{"POST /api/motors/set_mode/{mode}", "/api/motors/set_mode/enabled", nil},
 		{"GET /api/kinematics/info", "/api/kinematics/info", nil},
+		{"GET /api/kinematics/urdf", "/api/kinematics/urdf", nil},
+		{"GET /api/kinematics/stl/{filename}", "/api/kinematics/stl/head.stl", nil},
 		{"GET /api/media/status", "/api/media/status", nil},
 		{"POST /api/media/release", "/api/media/release", nil},
 		{"POST /api/media/acquire", "/api/media/acquire", nil},
@@ -388,7 +400,7 @@ func TestRoutesMatchTheReferenceOpenAPI(t *testing.T) {
 		method, tmpl, _ := strings.Cut(op, " ")
 		spec := doc.Paths[tmpl][strings.ToLower(method)]
 		concrete := strings.NewReplacer("{job_id}", jobID, "{mode}", "enabled", "{dataset_name}", "test-org/moves", "{move_name}", "nod",
-			"{source_kind}", "installed", "{app_name}", "secret").Replace(tmpl)
+			"{source_kind}", "installed", "{app_name}", "secret", "{filename}", "head.stl").Replace(tmpl)
 		for _, p := range spec.Parameters {
 			if p.In == "query" && p.Required {
 				code, body := d.do(method, concrete, nil)
