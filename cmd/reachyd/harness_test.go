@@ -20,7 +20,7 @@ import (
 
 // daemon is a reachyd started in-process on a random port.
 type testDaemon struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	ws   string
 	sys  *system.System
@@ -31,24 +31,24 @@ type testDaemon struct {
 // startDaemon runs the whole daemon (flags, actor tree, gateway) on the
 // simulated robot. Extra flags are appended. Apps may be installed by path
 // from the temporary folder, where tests write them.
-func startDaemon(t *testing.T, extra ...string) *testDaemon {
+func startDaemon(t testing.TB, extra ...string) *testDaemon {
 	t.Helper()
 	return startDaemonLog(t, io.Discard, extra...)
 }
 
 // startDaemonLog is startDaemon with the daemon's log written to w.
-func startDaemonLog(t *testing.T, w io.Writer, extra ...string) *testDaemon {
+func startDaemonLog(t testing.TB, w io.Writer, extra ...string) *testDaemon {
 	t.Helper()
 	return startDaemonWith(t, w, append([]string{"--apps-local-dir", os.TempDir()}, extra...)...)
 }
 
 // startDaemonArgs is startDaemon without the default --apps-local-dir.
-func startDaemonArgs(t *testing.T, extra ...string) *testDaemon {
+func startDaemonArgs(t testing.TB, extra ...string) *testDaemon {
 	t.Helper()
 	return startDaemonWith(t, io.Discard, extra...)
 }
 
-func startDaemonWith(t *testing.T, w io.Writer, extra ...string) *testDaemon {
+func startDaemonWith(t testing.TB, w io.Writer, extra ...string) *testDaemon {
 	t.Helper()
 	d, cancel, errc := launchDaemon(t, w, extra...)
 	d.stop = sync.OnceFunc(func() {
@@ -68,7 +68,7 @@ func startDaemonWith(t *testing.T, w io.Writer, extra ...string) *testDaemon {
 
 // launchDaemon runs the daemon on the simulator until cancel is called;
 // errc receives what run returns. The caller ends it.
-func launchDaemon(t *testing.T, w io.Writer, extra ...string) (d *testDaemon, cancel context.CancelFunc, errc chan error) {
+func launchDaemon(t testing.TB, w io.Writer, extra ...string) (d *testDaemon, cancel context.CancelFunc, errc chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"--backend", "sim", "--fastapi-port", "0", "--data-dir", t.TempDir(),
@@ -183,7 +183,7 @@ type frame struct {
 
 // sdkClient is a /ws/sdk client like the SDK's WSClient.
 type sdkClient struct {
-	t      *testing.T
+	t      testing.TB
 	c      *websocket.Conn
 	mu     sync.Mutex
 	frames []frame

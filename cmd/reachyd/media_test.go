@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -21,19 +22,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
 	"reachyd/media/gst"
+	"reachyd/media/webrtc/webrtctest"
 	simcam "reachyd/sim/camera"
 )
 
 // requireMedia skips a test that needs GStreamer where it is missing, except
 // in CI (REACHYD_REQUIRE_MEDIA=1), where a missing tool is a failure.
-func requireMedia(t *testing.T, tools ...string) {
+func requireMedia(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range append([]string{"gst-launch-1.0"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -51,7 +50,7 @@ func requireMedia(t *testing.T, tools ...string) {
 var mediaArgs = []string{"--gst-launch", "gst-launch-1.0", "--camera", "test", "--camera-size", "640x480", "--camera-fps", "30",
 	"--webrtc-port", "0", "--webrtc-loopback"}
 
-func startMediaDaemon(t *testing.T, extra ...string) *testDaemon {
+func startMediaDaemon(t testing.TB, extra ...string) *testDaemon {
 	t.Helper()
 	requireMedia(t)
 	d := startDaemon(t, append(append([]string(nil), mediaArgs...), extra...)...)
@@ -120,280 +119,36 @@ func (d *testDaemon) signallingURL() string {
 	return "ws://" + d.mediaStatus().Reachyd.Media.Signalling
 }
 
-// ---- a Go consumer, as gstwebrtc-api behaves -----------------------------------
+// ---- a Go consumer, as gstwebrtc-api behaves (media/webrtc/webrtctest) ---------
 
-type sigMsg struct {
-	Type      string          `json:"type"`
-	PeerID    string          `json:"peerId,omitempty"`
-	SessionID string          `json:"sessionId,omitempty"`
-	Roles     []string        `json:"roles,omitempty"`
-	Meta      json.RawMessage `json:"meta,omitempty"`
-	Producers []struct {
-		ID   string          `json:"id"`
-		Meta json.RawMessage `json:"meta"`
-	} `json:"producers,omitempty"`
-	SDP *struct {
-		Type string `json:"type"`
-		SDP  string `json:"sdp"`
-	} `json:"sdp,omitempty"`
-	ICE *struct {
-		Candidate     string  `json:"candidate"`
-		SDPMLineIndex *uint16 `json:"sdpMLineIndex"`
-		SDPMid        *string `json:"sdpMid"`
-	} `json:"ice,omitempty"`
-	Reason  string `json:"reason,omitempty"`
-	Details string `json:"details,omitempty"`
-}
-
-type consumer struct {
-	t       *testing.T
-	ws      *websocket.Conn
-	wmu     sync.Mutex
-	pc      *pion.PeerConnection
-	session string
-	offer   string
-
-	mu      sync.Mutex
-	data    *pion.DataChannel
-	replies []map[string]any
-	pose    []int64 // seq of each pose frame
-	poseDC  *pion.DataChannel
-	ended   string
-
-	video  chan *rtp.Packet
-	audio  chan *rtp.Packet
-	opened chan struct{}
-}
-
-func (c *consumer) send(v any) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := c.ws.WriteJSON(v); err != nil {
-		c.t.Logf("signalling write: %v", err)
-	}
-}
-
-func (c *consumer) read() sigMsg {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var m sigMsg
-	if err := c.ws.ReadJSON(&m); err != nil {
-		c.t.Fatalf("signalling read: %v", err)
-	}
-	return m
-}
-
-func (c *consumer) readUntil(typ string) sigMsg {
-	c.t.Helper()
-	for {
-		if m := c.read(); m.Type == typ {
-			return m
-		} else if m.Type == "error" || m.Type == "endSession" {
-			c.t.Fatalf("waiting for %s, got %+v", typ, m)
-		}
-	}
-}
-
-// dialConsumer connects like the desktop app: welcome, listener status,
+// dialConsumer connects like the desktop app (welcome, listener status,
 // list, startSession with the producer named reachymini, then answers the
-// robot's offer. mic, when set, is sent on the robot's sendrecv audio.
-func dialConsumer(t *testing.T, url string, mic *pion.TrackLocalStaticRTP) *consumer {
+// robot's offer; see webrtctest.Dial for the protocol checks) and fails the
+// test on any error. mic, when set, is sent on the robot's sendrecv audio.
+// The consumer is closed at the end of the test.
+func dialConsumer(t testing.TB, url string, mic pion.TrackLocal) *webrtctest.Consumer {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	c := &consumer{t: t, ws: ws, video: make(chan *rtp.Packet, 4096), audio: make(chan *rtp.Packet, 4096), opened: make(chan struct{})}
-	welcome := c.readUntil("welcome")
-	c.send(map[string]any{"type": "setPeerStatus", "roles": []string{"listener"}, "meta": map[string]string{"name": "reachyd-go-test"}})
-	for m := c.readUntil("peerStatusChanged"); m.PeerID != welcome.PeerID; m = c.readUntil("peerStatusChanged") {
-	}
-	c.send(map[string]string{"type": "list"})
-	list := c.readUntil("list")
-	producer := ""
-	for _, p := range list.Producers {
-		var meta struct{ Name string }
-		_ = json.Unmarshal(p.Meta, &meta)
-		if meta.Name == "reachymini" {
-			producer = p.ID
-		}
-	}
-	if producer == "" {
-		t.Fatalf("no producer named reachymini in %+v", list)
-	}
-	c.send(map[string]string{"type": "startSession", "peerId": producer})
-	started := c.readUntil("sessionStarted")
-	if started.PeerID != producer || started.SessionID == "" {
-		t.Fatalf("sessionStarted %+v, want peerId %s and a sessionId", started, producer)
-	}
-	c.session = started.SessionID
-	var offer sigMsg
-	for {
-		offer = c.read()
-		if offer.Type == "peer" && offer.ICE != nil {
-			t.Fatal("an ICE candidate came before the offer (gstwebrtc-api closes the session on it)")
-		}
-		if offer.Type == "peer" && offer.SDP != nil {
-			break
-		}
-	}
-	if offer.SDP.Type != "offer" {
-		t.Fatalf("first SDP is %q, want offer", offer.SDP.Type)
-	}
-	c.offer = offer.SDP.SDP
-
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	ir := &interceptor.Registry{}
-	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
-		t.Fatal(err)
-	}
-	se := pion.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
-	c.pc, err = api.NewPeerConnection(pion.Configuration{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := webrtctest.Dial(ctx, url, webrtctest.Options{Name: "reachyd-go-test", Mic: mic})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.close)
-	c.pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
-		out := c.video
-		if tr.Kind() == pion.RTPCodecTypeAudio {
-			out = c.audio
-		}
-		for {
-			p, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			select {
-			case out <- p:
-			default:
-			}
-		}
-	})
-	c.pc.OnDataChannel(func(dc *pion.DataChannel) {
-		switch dc.Label() {
-		case "data":
-			c.mu.Lock()
-			c.data = dc
-			c.mu.Unlock()
-			dc.OnOpen(func() { close(c.opened) })
-			dc.OnMessage(func(m pion.DataChannelMessage) {
-				var v map[string]any
-				if json.Unmarshal(m.Data, &v) == nil {
-					c.mu.Lock()
-					c.replies = append(c.replies, v)
-					c.mu.Unlock()
-				}
-			})
-		case "pose":
-			c.mu.Lock()
-			c.poseDC = dc
-			c.mu.Unlock()
-			dc.OnMessage(func(m pion.DataChannelMessage) {
-				var f struct {
-					State map[string]any `json:"state"`
-					Seq   int64          `json:"seq"`
-				}
-				if json.Unmarshal(m.Data, &f) == nil && f.State["head_pose"] != nil {
-					c.mu.Lock()
-					c.pose = append(c.pose, f.Seq)
-					c.mu.Unlock()
-				}
-			})
-		}
-	})
-	c.pc.OnICECandidate(func(cand *pion.ICECandidate) {
-		if cand == nil {
-			return
-		}
-		j := cand.ToJSON()
-		c.send(map[string]any{"type": "peer", "sessionId": c.session, "ice": map[string]any{
-			"candidate": j.Candidate, "sdpMLineIndex": j.SDPMLineIndex, "sdpMid": j.SDPMid}})
-	})
-	if err := c.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: c.offer}); err != nil {
-		t.Fatal(err)
-	}
-	if mic != nil {
-		if _, err := c.pc.AddTrack(mic); err != nil {
-			t.Fatal(err)
-		}
-	}
-	answer, err := c.pc.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.pc.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	c.send(map[string]any{"type": "peer", "sessionId": c.session, "sdp": map[string]string{"type": "answer", "sdp": answer.SDP}})
-	go func() {
-		for {
-			var m sigMsg
-			if err := ws.ReadJSON(&m); err != nil {
-				return
-			}
-			switch {
-			case m.Type == "peer" && m.ICE != nil:
-				_ = c.pc.AddICECandidate(pion.ICECandidateInit{Candidate: m.ICE.Candidate, SDPMLineIndex: m.ICE.SDPMLineIndex, SDPMid: m.ICE.SDPMid})
-			case m.Type == "endSession":
-				c.mu.Lock()
-				c.ended = m.Reason + " "
-				c.mu.Unlock()
-			}
-		}
-	}()
-	select {
-	case <-c.opened:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("the data channel did not open (ICE state %s)", c.pc.ICEConnectionState())
-	}
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
-func (c *consumer) close() {
-	if c.pc != nil {
-		_ = c.pc.Close()
+// command sends a command on the data channel and waits (10 s at most)
+// for the first reply that match accepts.
+func command(t testing.TB, c *webrtctest.Consumer, v any, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := c.Command(ctx, v, match)
+	if err != nil {
+		t.Fatalf("command %v: %v", v, err)
 	}
-	_ = c.ws.Close()
-}
-
-// command sends a command on the data channel and waits for the first
-// reply that match accepts.
-func (c *consumer) command(v any, match func(map[string]any) bool) map[string]any {
-	c.t.Helper()
-	b, _ := json.Marshal(v)
-	c.mu.Lock()
-	dc := c.data
-	c.mu.Unlock()
-	if err := dc.SendText(string(b)); err != nil {
-		c.t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		for i, r := range c.replies {
-			if match(r) {
-				c.replies = append(c.replies[:i:i], c.replies[i+1:]...)
-				c.mu.Unlock()
-				return r
-			}
-		}
-		c.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
-	}
-	c.t.Fatalf("no reply to %s", b)
-	return nil
-}
-
-func byCommand(name string) func(map[string]any) bool {
-	return func(r map[string]any) bool { return r["command"] == name }
+	return r
 }
 
 // ---- real GStreamer on the consumer's side ------------------------------------
@@ -401,7 +156,7 @@ func byCommand(name string) func(map[string]any) bool {
 // micSource runs a GStreamer pipeline that encodes a 440 Hz tone as Opus
 // RTP into a Go socket, and writes each packet to the returned track: the
 // consumer's microphone.
-func micSource(t *testing.T) *pion.TrackLocalStaticRTP {
+func micSource(t testing.TB) *pion.TrackLocalStaticRTP {
 	t.Helper()
 	track, err := pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "consumer")
 	if err != nil {
@@ -434,7 +189,7 @@ func micSource(t *testing.T) *pion.TrackLocalStaticRTP {
 
 // runGst starts gst-launch-1.0 with args; its stdout lines go to lines
 // (when not nil). It is killed at the end of the test.
-func runGst(t *testing.T, lines chan<- string, args ...string) *exec.Cmd {
+func runGst(t testing.TB, lines chan<- string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command("gst-launch-1.0", append([]string{"-q"}, args...)...)
 	if lines != nil {
@@ -476,7 +231,7 @@ func runGst(t *testing.T, lines chan<- string, args ...string) *exec.Cmd {
 }
 
 // decodeRTP feeds packets to a GStreamer decoder listening on a free port.
-func forwardRTP(t *testing.T, in <-chan *rtp.Packet, port int, pt uint8, stop <-chan struct{}) {
+func forwardRTP(t testing.TB, in <-chan *rtp.Packet, port int, pt uint8, stop <-chan struct{}) {
 	conn, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 	if err != nil {
 		t.Error(err)
@@ -509,7 +264,7 @@ func TestMediaGoConsumer(t *testing.T) {
 	c := dialConsumer(t, d.signallingURL(), mic)
 
 	for _, want := range []string{"a=msid:", "m=audio", "a=sendrecv", "m=application"} {
-		if !strings.Contains(c.offer, want) {
+		if !strings.Contains(c.Offer(), want) {
 			t.Errorf("offer lacks %q", want)
 		}
 	}
@@ -533,8 +288,8 @@ func TestMediaGoConsumer(t *testing.T) {
 	stop := make(chan struct{})
 	var fw sync.WaitGroup
 	fw.Add(2)
-	go func() { defer fw.Done(); forwardRTP(t, c.video, ports[0], 96, stop) }()
-	go func() { defer fw.Done(); forwardRTP(t, c.audio, ports[1], 111, stop) }()
+	go func() { defer fw.Done(); forwardRTP(t, c.Video, ports[0], 96, stop) }()
+	go func() { defer fw.Done(); forwardRTP(t, c.Audio, ports[1], 111, stop) }()
 
 	// The robot's microphone (a tone on the simulator) is heard.
 	loud := false
@@ -556,27 +311,25 @@ func TestMediaGoConsumer(t *testing.T) {
 	})
 
 	// The data channel: motors on, a goto with its completion, the state.
-	if r := c.command(map[string]any{"type": "set_motor_mode", "mode": "enabled"}, func(r map[string]any) bool { return r["motor_mode"] != nil }); r["status"] != "ok" {
+	if r := command(t, c, map[string]any{"type": "set_motor_mode", "mode": "enabled"}, func(r map[string]any) bool { return r["motor_mode"] != nil }); r["status"] != "ok" {
 		t.Fatalf("set_motor_mode reply %v", r)
 	}
 	head := []float64{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0.01, 0, 0, 0, 1}
-	r := c.command(map[string]any{"type": "goto_target", "head": head, "antennas": []float64{0.4, -0.4}, "duration": 0.5}, byCommand("goto_target"))
+	r := command(t, c, map[string]any{"type": "goto_target", "head": head, "antennas": []float64{0.4, -0.4}, "duration": 0.5}, webrtctest.ByCommand("goto_target"))
 	if r["status"] != "ok" || r["completed"] != true {
 		t.Fatalf("goto_target reply %v", r)
 	}
-	st := c.command(map[string]any{"type": "get_state"}, func(r map[string]any) bool { return r["state"] != nil })
+	st := command(t, c, map[string]any{"type": "get_state"}, func(r map[string]any) bool { return r["state"] != nil })
 	ant := st["state"].(map[string]any)["antennas"].([]any)
 	if math.Abs(ant[0].(float64)-0.4) > 0.05 {
 		t.Fatalf("antennas after the goto: %v, want [0.4, -0.4]", ant)
 	}
 
 	// The pose channel: lazily created, unordered, no retransmits, ~30 Hz.
-	c.command(map[string]any{"type": "subscribe_pose"}, byCommand("subscribe_pose"))
+	command(t, c, map[string]any{"type": "subscribe_pose"}, webrtctest.ByCommand("subscribe_pose"))
 	time.Sleep(1500 * time.Millisecond)
-	c.mu.Lock()
-	n, dc := len(c.pose), c.poseDC
-	seqs := append([]int64(nil), c.pose...)
-	c.mu.Unlock()
+	seqs, dc := c.PoseSeqs(), c.PoseChannel()
+	n := len(seqs)
 	if dc == nil {
 		t.Fatal("no pose channel after subscribe_pose")
 	}
@@ -752,7 +505,7 @@ func TestMediaSoundsVolumeRelease(t *testing.T) {
 	}
 	c := dialConsumer(t, d.signallingURL(), nil)
 	select {
-	case <-c.video:
+	case <-c.Video:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no video after release and acquire")
 	}
@@ -781,7 +534,7 @@ func TestMediaPipelineCrash(t *testing.T) {
 	})
 	t.Logf("restarted: %+v", after.Pipelines)
 	c := dialConsumer(t, d.signallingURL(), nil)
-	for _, ch := range []chan *rtp.Packet{c.video, c.audio} {
+	for _, ch := range []<-chan *rtp.Packet{c.Video, c.Audio} {
 		select {
 		case <-ch:
 		case <-time.After(10 * time.Second):

@@ -59,7 +59,7 @@ func (d *ownDaemon) exited(within time.Duration) (error, bool) {
 
 // lastJoints returns the last joint_positions frame a client received: the
 // present joints (7 head, 2 antennas).
-func lastJoints(t *testing.T, c *sdkClient) []float64 {
+func lastJoints(t testing.TB, c *sdkClient) []float64 {
 	t.Helper()
 	f, ok := c.latest("joint_positions")
 	if !ok {
