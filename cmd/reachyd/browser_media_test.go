@@ -26,6 +26,7 @@ type browserReport struct {
 	Frames           int               `json:"frames"`
 	DistinctSeqs     int               `json:"distinctSeqs"`
 	LatenciesMs      []float64         `json:"latenciesMs"`
+	LatencyAtMs      []float64         `json:"latencyAtMs"` // when each latency was read, ms after the first frame
 	AudioPeak        float64           `json:"audioPeak"`
 	SDPAudioSendrecv bool              `json:"sdpAudioSendrecv"`
 	MicSent          bool              `json:"micSent"`
@@ -45,7 +46,7 @@ type browserReport struct {
 // port 8443 and offers loopback candidates by itself, as on a robot with
 // no network. It returns the page's report and the daemon's media status
 // before and after.
-func browserSession(t *testing.T, seconds int) (rep browserReport, before, after mediaDetail) {
+func browserSession(t testing.TB, seconds int) (rep browserReport, before, after mediaDetail) {
 	t.Helper()
 	requireMedia(t)
 	chromium := findChromium(t)

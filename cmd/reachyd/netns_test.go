@@ -25,7 +25,7 @@ var netnsSeq atomic.Int64
 // newNetns creates a network namespace with only loopback up, removed at
 // the end of the test. It skips (or fails under REACHYD_REQUIRE_MEDIA)
 // where namespaces cannot be made (not root, no ip).
-func newNetns(t *testing.T) string {
+func newNetns(t testing.TB) string {
 	t.Helper()
 	name := fmt.Sprintf("reachyd-test-%d-%d", os.Getpid(), netnsSeq.Add(1))
 	skip := func(format string, args ...any) {
@@ -81,7 +81,7 @@ func inNetns(ns string, fn func() error) error {
 }
 
 // listenInNetns opens a TCP listener on 127.0.0.1 inside the namespace.
-func listenInNetns(t *testing.T, ns string) net.Listener {
+func listenInNetns(t testing.TB, ns string) net.Listener {
 	t.Helper()
 	var ln net.Listener
 	if err := inNetns(ns, func() (err error) {

@@ -175,7 +175,7 @@ fetch("%[1]s/api/motors/set_mode/disabled", {method: "POST", mode: "no-cors"})
 
 // findChromium returns the browser the tests drive, or skips (CI installs
 // it: .ci/run).
-func findChromium(t *testing.T) string {
+func findChromium(t testing.TB) string {
 	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
 		if p != "" {
 			if _, err := os.Stat(p); err == nil {
@@ -538,7 +538,7 @@ func runChromium(t *testing.T, bin, url string, extra ...string) func() {
 }
 
 // runChromiumIn is runChromium with a command prefix (ip netns exec NS).
-func runChromiumIn(t *testing.T, prefix []string, bin, url string, extra ...string) func() {
+func runChromiumIn(t testing.TB, prefix []string, bin, url string, extra ...string) func() {
 	t.Helper()
 	args := append([]string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-default-apps",
