@@ -5,6 +5,7 @@
 //
 //	go run ./cmd/reachyd-bench [-scenario all|startup|http|ws|tick|apps|joblog|topics|auth] [-duration 10s]
 //	go run ./cmd/reachyd-bench -scenario soak -duration 30m [-chaos-every 30s] [-sample 10s] [-soak-clients 4]
+//	go run ./cmd/reachyd-bench -scenario media [-media-parts cpu,tick,audio] [-runs 3] [-media-window 20s] [-tick-hz 200] [-duration 10s] [-trials 15]
 //
 // apps measures start-to-running and stop-to-released of trivial apps;
 // joblog streams an app's 10 000 lines/s to 10 job-log subscribers and
@@ -13,6 +14,10 @@
 // command. soak runs the daemon for the duration with one actor crashed in
 // turn every -chaos-every and SDK clients streaming, and follows its
 // memory, open files, goroutines and control rate (it is not part of all).
+// media measures the media path (media.go): the CPU of the daemon and its
+// pipelines with 0, 1 and 3 WebRTC consumers, the control tick's jitter
+// with media and consumers against without, and audio latency each way;
+// it needs GStreamer and is not part of all either.
 // The daemon scenarios build and start
 // bin/reachyd on the simulator on a free loopback port; the tick scenario
 // runs the actor tree in-process.
@@ -46,7 +51,10 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "all, startup, http, ws, tick, apps, joblog, topics, auth, or soak (not in all)")
+	if conf := os.Getenv(gstWrapEnv); conf != "" {
+		gstWrap(conf) // run as the daemon's gst-launch-1.0 (audio.go); never returns
+	}
+	scenario := flag.String("scenario", "all", "all, startup, http, ws, tick, apps, joblog, topics, auth, or soak or media (not in all)")
 	duration := flag.Duration("duration", 10*time.Second, "length of each load run")
 	conns := flag.Int("conns", 8, "HTTP connections")
 	clients := flag.Int("clients", 100, "WebSocket clients")
@@ -56,6 +64,13 @@ func main() {
 	chaosEvery := flag.Duration("chaos-every", 30*time.Second, "soak: crash one actor in turn at this interval")
 	sample := flag.Duration("sample", 10*time.Second, "soak: sampling interval")
 	soakClients := flag.Int("soak-clients", 4, "soak: SDK clients streaming targets")
+	mediaParts := flag.String("media-parts", "cpu,tick,audio", "media: the parts to run")
+	mediaWindow := flag.Duration("media-window", 20*time.Second, "media: CPU measuring window")
+	runs := flag.Int("runs", 3, "media: runs of each part (medians reported)")
+	trials := flag.Int("trials", 15, "media: audio latency trials per run and direction")
+	consumers := flag.Int("consumers", 3, "media: consumers connected in the tick part")
+	signalling := flag.String("signalling", "", "consumers (internal): the signalling URL")
+	audioNoFEC := flag.Bool("audio-no-fec", false, "media audio, an experiment: the speaker inputs' decoders without in-band FEC")
 	flag.Parse()
 
 	run := func(name string) bool { return *scenario == "all" || *scenario == name }
@@ -98,6 +113,30 @@ func main() {
 		}
 		soak(soakOptions{bin: *bin, duration: *duration, chaosEvery: *chaosEvery, sample: *sample, clients: *soakClients})
 	}
+	if *scenario == "media" { // long, and needs GStreamer: never part of all
+		quietFirst = true
+		parts := map[string]bool{}
+		for _, p := range strings.Split(*mediaParts, ",") {
+			parts[strings.TrimSpace(p)] = true
+		}
+		if parts["cpu"] || parts["audio"] {
+			if err := build(*bin); err != nil {
+				fail(err)
+			}
+		}
+		if parts["cpu"] {
+			mediaCPU(*bin, *mediaWindow, *runs)
+		}
+		if parts["tick"] {
+			mediaTick(*tickHz, *duration, *runs, *consumers)
+		}
+		if parts["audio"] {
+			mediaAudio(*bin, *runs, *trials, *audioNoFEC)
+		}
+	}
+	if *scenario == "consumers" { // internal: the media tick part's consumers
+		runConsumers(*signalling, *consumers)
+	}
 }
 
 func fail(err error) {
@@ -138,12 +177,20 @@ func (p *proc) stop() {
 
 // startDaemon starts the daemon and waits until the backend runs.
 func startDaemon(bin string, hz float64, extra ...string) *proc {
+	return startDaemonEnv(bin, hz, nil, extra...)
+}
+
+// startDaemonEnv is startDaemon with variables added to the environment.
+func startDaemonEnv(bin string, hz float64, env []string, extra ...string) *proc {
 	port := freePort()
 	dir, _ := os.MkdirTemp("", "reachyd-bench")
 	cmd := exec.Command(bin, append([]string{"--backend", "sim", "--fastapi-port", strconv.Itoa(port), "--data-dir", dir,
 		"--no-wake-up-on-start", "--no-goto-sleep-on-stop", "--log-level", "WARNING", "--uds", "", "--topics-port", "0", "--camera", "none",
 		"--control-hz", strconv.FormatFloat(hz, 'f', -1, 64)}, extra...)...)
 	cmd.Stderr = os.Stderr
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := cmd.Start(); err != nil {
 		fail(err)
 	}
@@ -368,9 +415,24 @@ func (b *timedBus) WriteGoalPositions(g hw.Positions, m hw.Mask) error {
 	return b.Bus.WriteGoalPositions(g, m)
 }
 
-// tick runs the actor tree on the simulator at hz and reports the jitter
-// of the goal writes (one per tick) around the period.
-func tick(hz float64, dur time.Duration) {
+// tickResult is the jitter of the goal writes (one per tick) around the
+// period.
+type tickResult struct {
+	ticks          int
+	rate           float64
+	p50, p99, maxJ time.Duration
+	others         float64 // % of one core used by processes not ours meanwhile
+}
+
+// quietFirst makes measureTick wait for a quiet machine before measuring
+// (the media scenario).
+var quietFirst bool
+
+// measureTick runs the actor tree on the simulator at hz, with cfg changed
+// by setup (when set), calls ready (when set) once it runs, lets it settle
+// and records the instant of every goal write for dur. ready returns what
+// to do before the tree is shut down.
+func measureTick(hz float64, dur time.Duration, setup func(*system.Config), ready func(*system.System) func()) tickResult {
 	robot := sim.New(sim.Options{Timing: true})
 	var bus *timedBus
 	open := func() (hw.Bus, error) {
@@ -379,18 +441,32 @@ func tick(hz float64, dur time.Duration) {
 		return bus, err
 	}
 	period := time.Duration(float64(time.Second) / hz)
-	s, err := system.Start(system.Config{
+	cfg := system.Config{
 		Daemon:    daemon.Config{RobotName: "bench", BackendKind: "sim", ControlHz: hz, NoMedia: true},
 		Period:    period,
 		Open:      open,
 		Motorbus:  motorbus.Config{AllowGravity: true, Controller: "sim"},
 		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Autostart: true,
-	})
+	}
+	if setup != nil {
+		setup(&cfg)
+	}
+	s, err := system.Start(cfg)
 	if err != nil {
 		fail(err)
 	}
-	time.Sleep(time.Second)
+	settle := time.Second
+	var after func()
+	if ready != nil {
+		after = ready(s)
+		settle = 3 * time.Second
+	}
+	time.Sleep(settle)
+	if quietFirst {
+		waitQuiet()
+	}
+	load := startLoad()
 	bus.mu.Lock()
 	bus.writes = bus.writes[:0]
 	bus.mu.Unlock()
@@ -398,7 +474,11 @@ func tick(hz float64, dur time.Duration) {
 	bus.mu.Lock()
 	w := append([]time.Time(nil), bus.writes...)
 	bus.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	others := load.others()
+	if after != nil {
+		after()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = s.Shutdown(ctx, false)
 	var jit []time.Duration
@@ -409,7 +489,14 @@ func tick(hz float64, dur time.Duration) {
 		}
 		jit = append(jit, d)
 	}
+	return tickResult{ticks: len(w), rate: float64(len(w)) / dur.Seconds(), p50: percentile(jit, 0.5).Round(time.Microsecond),
+		p99: percentile(jit, 0.99).Round(time.Microsecond), maxJ: percentile(jit, 1).Round(time.Microsecond), others: others}
+}
+
+// tick runs the actor tree on the simulator at hz and reports the jitter
+// of the goal writes (one per tick) around the period.
+func tick(hz float64, dur time.Duration) {
+	r := measureTick(hz, dur, nil, nil)
 	fmt.Printf("control tick at %.0f Hz for %v: %d ticks (%.1f Hz), jitter p50 %v p99 %v max %v\n",
-		hz, dur, len(w), float64(len(w))/dur.Seconds(), percentile(jit, 0.5).Round(time.Microsecond),
-		percentile(jit, 0.99).Round(time.Microsecond), percentile(jit, 1).Round(time.Microsecond))
+		hz, dur, r.ticks, r.rate, r.p50, r.p99, r.maxJ)
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"reachyd/media/gst"
+)
+
+// TestRewriteAudioArgs: the wrapper finds the simulated microphone and the
+// speaker's level meter in the audio process media/gst builds today, and
+// refuses an audio process it does not understand.
+func TestRewriteAudioArgs(t *testing.T) {
+	args, err := gst.AudioArgs("gst-launch-1.0", gst.AudioConfig{MicPort: 5000, SpeakerPorts: []int{5001, 5002}, SoundPort: 5003})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := rewriteAudioArgs(args[1:], gstWrapConfig{MicPort: 6000, LevelNs: 10_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(out, " ")
+	for _, want := range []string{
+		"udpsrc address=127.0.0.1 port=6000 caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=L16,channels=1,payload=96 ! rtpL16depay ! audioconvert",
+		"name=" + gst.LevelElement + " interval=10000000 ",
+		"port=5001", "port=5002", "port=5003", "port=5000",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("rewritten audio process lacks %q:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "wave=sine") || strings.Contains(line, "interval=50000000") {
+		t.Errorf("left in place:\n%s", line)
+	}
+	if !strings.Contains(line, "use-inband-fec=true") {
+		t.Errorf("FEC turned off without NoFEC:\n%s", line)
+	}
+	nofec, err := rewriteAudioArgs(args[1:], gstWrapConfig{NoFEC: true})
+	if err != nil || strings.Contains(strings.Join(nofec, " "), "use-inband-fec") || !strings.Contains(strings.Join(nofec, " "), "wave=sine") {
+		t.Errorf("NoFEC: %v %v", nofec, err)
+	}
+	// Only the audio process is touched.
+	video, err := gst.VideoArgs("gst-launch-1.0", gst.VideoConfig{Port: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := rewriteAudioArgs(video[1:], gstWrapConfig{MicPort: 6000, LevelNs: 1}); err != nil || !slices.Equal(out, video[1:]) {
+		t.Errorf("video process rewritten: %v %v", out, err)
+	}
+	// A microphone that is not the simulator's cannot be fed.
+	real, err := gst.AudioArgs("gst-launch-1.0", gst.AudioConfig{MicPort: 5000, Source: gst.DeviceALSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rewriteAudioArgs(real[1:], gstWrapConfig{MicPort: 6000}); err == nil {
+		t.Error("an ALSA microphone was accepted as the simulator's")
+	}
+}
+
+// TestCPUTime reads this process's CPU time from /proc as the kernel's
+// rusage accounts it (both in clock ticks of 10 ms).
+func TestCPUTime(t *testing.T) {
+	for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); {
+	}
+	got, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if d := got - want; d < -30*time.Millisecond || d > 30*time.Millisecond || got < 150*time.Millisecond {
+		t.Fatalf("cpuTime %v, rusage %v", got, want)
+	}
+	if _, err := cpuTime(1 << 30); err == nil {
+		t.Fatal("no error for a process that does not exist")
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"reachyd/actors/media"
+	"reachyd/actors/system"
+	hwcam "reachyd/hw/camera"
+	"reachyd/media/gst"
+	"reachyd/media/mixer"
+	"reachyd/media/webrtc"
+	simcam "reachyd/sim/camera"
+)
+
+// withCamera adds the simulator's test pattern at 640x480@30 to the tree.
+func withCamera(cfg *system.Config) {
+	cfg.Camera = &system.CameraConfig{Source: simcam.NewTestPattern(640, 480, 30), Out: hwcam.NewBroadcaster()}
+}
+
+// withMedia adds the camera and the media actor as reachyd configures them
+// on the simulator (cmd/reachyd's mediaSetup, reduced to what streams:
+// the first video encoder GStreamer has, the synthetic microphone and
+// speaker, the simulated mixer, loopback-only WebRTC on a free port; no
+// sounds folder and no gateway, so data channel commands go nowhere).
+func withMedia(info gst.Info, dir string) func(*system.Config) {
+	return func(cfg *system.Config) {
+		withCamera(cfg)
+		mx, _ := mixer.NewSim(filepath.Join(dir, "volume.json"))
+		opt := media.Options{Launch: info.Launch, Info: info, Camera: cfg.Camera.Out, CameraFPS: 30,
+			Audio: gst.AudioConfig{Source: gst.DeviceSim, Sink: gst.DeviceSim}, Mixer: mx, SpecsName: "mujoco",
+			WebRTC: webrtc.Config{LoopbackOnly: true},
+			Listen: func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }}
+		if encs := info.VideoEncoders(); len(encs) > 0 {
+			opt.VideoEncoder = encs[0]
+		}
+		cfg.Media = &system.MediaConfig{Options: opt}
+		cfg.Daemon.NoMedia = false
+		cfg.Daemon.CameraSpecsName = "mujoco"
+	}
+}
+
+// mediaUp waits for the media actor's pipelines and signalling server, then
+// connects n consumers from a child process.
+func mediaUp(n int) func(*system.System) func() {
+	return func(s *system.System) func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			d := s.MediaCell.Detail()
+			if d.Signalling != "" && len(d.Pipelines) == 2 && d.Pipelines[0].Running && d.Pipelines[1].Running {
+				stop, err := consumersChild("ws://"+d.Signalling, n)
+				if err != nil {
+					fail(err)
+				}
+				return stop
+			}
+			if time.Now().After(deadline) {
+				fail(fmt.Errorf("media never came up in-process: %+v", d))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// mediaTick is the tick part: the control tick's jitter without media,
+// with the camera only, and with media and consumers.
+func mediaTick(hz float64, dur time.Duration, runs, consumers int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	info, err := gst.Detect(ctx, "")
+	cancel()
+	if err != nil {
+		fail(err)
+	}
+	slog.Info("media tick", "gstreamer", info.Summary())
+	dir, err := os.MkdirTemp("", "reachyd-bench-tick")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dir)
+	configs := []struct {
+		name  string
+		setup func(*system.Config)
+		ready func(*system.System) func()
+	}{
+		{"no media, no camera", nil, nil},
+		{"camera only (640x480@30)", withCamera, nil},
+		{fmt.Sprintf("media, %d consumers", consumers), withMedia(info, dir), mediaUp(consumers)},
+	}
+	fmt.Printf("media tick: control at %.0f Hz on the simulator, in-process, %v per run; consumers in a child process\n", hz, dur)
+	res := make([][]tickResult, len(configs))
+	for run := 1; run <= runs; run++ {
+		for i, c := range configs {
+			r := measureTick(hz, dur, c.setup, c.ready)
+			res[i] = append(res[i], r)
+			fmt.Printf("%-3d %-28s %6d ticks (%.1f Hz), jitter p50 %v p99 %v max %v; other processes %.1f%%\n", run, c.name, r.ticks, r.rate, r.p50, r.p99, r.maxJ, r.others)
+		}
+	}
+	fmt.Printf("medians of %d runs:\n", runs)
+	for i, c := range configs {
+		var p50, p99, mx []float64
+		for _, r := range res[i] {
+			p50, p99, mx = append(p50, float64(r.p50)), append(p99, float64(r.p99)), append(mx, float64(r.maxJ))
+		}
+		fmt.Printf("    %-28s jitter p50 %v p99 %v max %v\n", c.name, time.Duration(medianF(p50)).Round(time.Microsecond),
+			time.Duration(medianF(p99)).Round(time.Microsecond), time.Duration(medianF(mx)).Round(time.Microsecond))
+	}
+}
