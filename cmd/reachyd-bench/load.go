@@ -99,8 +99,30 @@ func (w loadWindow) others() float64 {
 }
 
 // quietBelow is the most other processes may use (% of one core) for a
-// window to start.
-const quietBelow = 8
+// window to start; a window in which they used more than disturbedAbove
+// is measured again (at most maxAttempts times in all).
+const (
+	quietBelow     = 8
+	disturbedAbove = 15
+	maxAttempts    = 6
+)
+
+// undisturbed runs measure (which returns what other processes used
+// meanwhile) until a window was not disturbed, or maxAttempts.
+func undisturbed(measure func() float64) {
+	for attempt := 1; ; attempt++ {
+		waitQuiet()
+		o := measure()
+		if o <= disturbedAbove {
+			return
+		}
+		if attempt == maxAttempts {
+			fmt.Printf("    (still disturbed after %d attempts: other processes used %.0f%% of a core; kept)\n", attempt, o)
+			return
+		}
+		fmt.Printf("    (disturbed: other processes used %.0f%% of a core; measuring again)\n", o)
+	}
+}
 
 // waitQuiet waits (up to 15 minutes) until processes outside our tree use
 // less than quietBelow % of one core over 2 s.

@@ -33,12 +33,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -72,6 +74,14 @@ func main() {
 	signalling := flag.String("signalling", "", "consumers (internal): the signalling URL")
 	audioNoFEC := flag.Bool("audio-no-fec", false, "media audio, an experiment: the speaker inputs' decoders without in-band FEC")
 	flag.Parse()
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		fmt.Fprintln(os.Stderr, "reachyd-bench: interrupted; stopping the daemons it started")
+		stopAll()
+		os.Exit(1)
+	}()
 
 	run := func(name string) bool { return *scenario == "all" || *scenario == name }
 	if run("startup") || run("http") || run("ws") || run("apps") || run("joblog") || run("topics") || run("auth") {
@@ -141,7 +151,27 @@ func main() {
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "reachyd-bench:", err)
+	stopAll()
 	os.Exit(1)
+}
+
+// running are the daemons started and not stopped yet: a failure or an
+// interrupt stops them (and so their pipelines) before the tool exits.
+var running struct {
+	sync.Mutex
+	procs map[*proc]bool
+}
+
+func stopAll() {
+	running.Lock()
+	ps := make([]*proc, 0, len(running.procs))
+	for p := range running.procs {
+		ps = append(ps, p)
+	}
+	running.Unlock()
+	for _, p := range ps {
+		p.stop()
+	}
 }
 
 func build(bin string) error {
@@ -165,6 +195,9 @@ type proc struct {
 }
 
 func (p *proc) stop() {
+	running.Lock()
+	delete(running.procs, p)
+	running.Unlock()
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()
@@ -195,6 +228,12 @@ func startDaemonEnv(bin string, hz float64, env []string, extra ...string) *proc
 		fail(err)
 	}
 	p := &proc{cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	running.Lock()
+	if running.procs == nil {
+		running.procs = map[*proc]bool{}
+	}
+	running.procs[p] = true
+	running.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + p.addr + "/api/daemon/status")
@@ -463,18 +502,25 @@ func measureTick(hz float64, dur time.Duration, setup func(*system.Config), read
 		settle = 3 * time.Second
 	}
 	time.Sleep(settle)
-	if quietFirst {
-		waitQuiet()
+	var w []time.Time
+	var others float64
+	window := func() float64 {
+		load := startLoad()
+		bus.mu.Lock()
+		bus.writes = bus.writes[:0]
+		bus.mu.Unlock()
+		time.Sleep(dur)
+		bus.mu.Lock()
+		w = append([]time.Time(nil), bus.writes...)
+		bus.mu.Unlock()
+		others = load.others()
+		return others
 	}
-	load := startLoad()
-	bus.mu.Lock()
-	bus.writes = bus.writes[:0]
-	bus.mu.Unlock()
-	time.Sleep(dur)
-	bus.mu.Lock()
-	w := append([]time.Time(nil), bus.writes...)
-	bus.mu.Unlock()
-	others := load.others()
+	if quietFirst {
+		undisturbed(window)
+	} else {
+		window()
+	}
 	if after != nil {
 		after()
 	}

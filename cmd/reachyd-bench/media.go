@@ -168,8 +168,12 @@ func measureCPU(d *proc, media bool, window time.Duration, set *consumerSet) cpu
 			pids[p.Name] = p.Pid
 		}
 	}
-	t0 := map[string]time.Duration{}
-	read := func(into map[string]time.Duration) {
+	var t0, t1 map[string]time.Duration
+	var v0, a0, v1, a1 int64
+	var wall time.Duration
+	var others float64
+	read := func() map[string]time.Duration {
+		into := map[string]time.Duration{}
 		var err error
 		if into["daemon"], err = cpuTime(pid); err != nil {
 			fail(err)
@@ -179,17 +183,20 @@ func measureCPU(d *proc, media bool, window time.Duration, set *consumerSet) cpu
 				fail(fmt.Errorf("pipeline %s: %w", name, err))
 			}
 		}
+		return into
 	}
-	waitQuiet()
-	load := startLoad()
-	v0, a0 := set.video.Load(), set.audio.Load()
-	w0 := time.Now()
-	read(t0)
-	time.Sleep(window)
-	t1 := map[string]time.Duration{}
-	read(t1)
-	wall := time.Since(w0)
-	v1, a1 := set.video.Load(), set.audio.Load()
+	undisturbed(func() float64 {
+		load := startLoad()
+		v0, a0 = set.video.Load(), set.audio.Load()
+		w0 := time.Now()
+		t0 = read()
+		time.Sleep(window)
+		t1 = read()
+		wall = time.Since(w0)
+		v1, a1 = set.video.Load(), set.audio.Load()
+		others = load.others()
+		return others
+	})
 	if media {
 		after := waitMedia(d.addr)
 		for _, p := range after.Reachyd.Media.Pipelines {
@@ -199,7 +206,7 @@ func measureCPU(d *proc, media bool, window time.Duration, set *consumerSet) cpu
 		}
 	}
 	pct := func(name string) float64 { return 100 * float64(t1[name]-t0[name]) / float64(wall) }
-	r := cpuRow{daemon: pct("daemon"), video: pct("video"), audio: pct("audio"), others: load.others()}
+	r := cpuRow{daemon: pct("daemon"), video: pct("video"), audio: pct("audio"), others: others}
 	if n := len(set.cs); n > 0 {
 		r.videoPkts = float64(v1-v0) / wall.Seconds() / float64(n)
 		r.audioPkts = float64(a1-a0) / wall.Seconds() / float64(n)
