@@ -216,8 +216,8 @@ func TestDaemonLogsOwnLines(t *testing.T) {
 func TestSubscribeLogsOverTheDataChannel(t *testing.T) {
 	d := startMediaDaemon(t)
 	c := dialConsumer(t, d.signallingURL(), nil)
-	defer c.close()
-	r := c.command(map[string]any{"type": "subscribe_logs"}, func(r map[string]any) bool {
+	defer c.Close()
+	r := command(t, c, map[string]any{"type": "subscribe_logs"}, func(r map[string]any) bool {
 		line, _ := r["line"].(string)
 		return r["type"] == "log_line" && strings.Contains(line, "reachyd listening")
 	})
@@ -227,7 +227,7 @@ func TestSubscribeLogsOverTheDataChannel(t *testing.T) {
 	if code, body := d.do("POST", "/cache/reset-apps", nil); code != 200 {
 		t.Fatalf("reset-apps: %d %s", code, body)
 	}
-	c.command(map[string]any{"type": "get_version"}, func(r map[string]any) bool {
+	command(t, c, map[string]any{"type": "get_version"}, func(r map[string]any) bool {
 		line, _ := r["line"].(string)
 		return r["type"] == "log_line" && line == "INFO apps: apps reset removed=0"
 	})

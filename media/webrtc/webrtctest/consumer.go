@@ -179,6 +179,11 @@ func Dial(ctx context.Context, url string, opt Options) (_ *Consumer, err error)
 		if ctx.Err() != nil {
 			return fmt.Errorf("webrtctest: %w (%v)", ctx.Err(), err)
 		}
+		// The read deadline is ctx's: it may fire a moment before ctx's own
+		// timer says so.
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			return fmt.Errorf("webrtctest: %w (%v)", context.DeadlineExceeded, err)
+		}
 		return err
 	}
 
