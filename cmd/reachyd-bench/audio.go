@@ -574,7 +574,7 @@ func mediaAudio(bin string, runs, trials int, noFEC bool) {
 			spk = append(spk, lat)
 			time.Sleep(500 * time.Millisecond)
 		}
-		others := load.others()
+		others := load.Others()
 		cleanup()
 		if others > disturbedAbove && attempt < maxAttempts {
 			fmt.Printf("    (disturbed: other processes used %.0f%% of a core; measuring again)\n", others)

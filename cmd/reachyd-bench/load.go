@@ -2,101 +2,22 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
+
+	"reachyd/internal/cpuload"
 )
 
 // The media figures are CPU-bound on a shared 2-core machine: another
-// program running meanwhile (a test suite, a build) changes them. These
-// helpers measure what the machine spent outside this program's process
-// tree (this process, the daemon it started, their pipelines and helpers)
-// so that each window can say so, and wait for a quiet machine first.
-
-// machineBusy is the CPU time all cores spent not idle (/proc/stat).
-func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	var busy int64
-	for i := 1; i < len(f) && i <= 8; i++ {
-		if i == 4 || i == 5 || i == 8 { // idle, iowait, steal
-			continue
-		}
-		v, _ := strconv.ParseInt(f[i], 10, 64)
-		busy += v
-	}
-	return time.Duration(busy) * time.Second / clkTck
-}
-
-// ourTree lists this process and its descendants.
-func ourTree() []int {
-	children := map[int][]int{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		children[ppid] = append(children[ppid], pid)
-	}
-	tree := []int{os.Getpid()}
-	for i := 0; i < len(tree); i++ {
-		tree = append(tree, children[tree[i]]...)
-	}
-	return tree
-}
+// program running meanwhile (a test suite, a build) changes them. Each
+// window measures what the machine spent outside this program's process
+// tree (this process, the daemon it started, their pipelines and helpers;
+// internal/cpuload), waits for a quiet machine first, and is measured again
+// when it was disturbed.
 
 // loadWindow measures the CPU spent outside our process tree.
-type loadWindow struct {
-	at   time.Time
-	busy time.Duration
-	ours map[int]time.Duration
-}
+type loadWindow = cpuload.Window
 
-func startLoad() loadWindow {
-	w := loadWindow{at: time.Now(), busy: machineBusy(), ours: map[int]time.Duration{}}
-	for _, pid := range ourTree() {
-		if t, err := cpuTime(pid); err == nil {
-			w.ours[pid] = t
-		}
-	}
-	return w
-}
-
-// others is the share of one core that processes outside our tree used
-// since the window started (processes of ours that ended meanwhile count
-// as others: keep the tree stable during a window).
-func (w loadWindow) others() float64 {
-	busy := machineBusy() - w.busy
-	var ours time.Duration
-	for _, pid := range ourTree() {
-		if t0, ok := w.ours[pid]; ok {
-			if t, err := cpuTime(pid); err == nil {
-				ours += t - t0
-			}
-		}
-	}
-	return 100 * float64(busy-ours) / float64(time.Since(w.at))
-}
+func startLoad() loadWindow { return cpuload.Start() }
 
 // quietBelow is the most other processes may use (% of one core) for a
 // window to start; a window in which they used more than disturbedAbove
@@ -132,7 +53,7 @@ func waitQuiet() {
 	for {
 		w := startLoad()
 		time.Sleep(2 * time.Second)
-		o := w.others()
+		o := w.Others()
 		if o < quietBelow {
 			return
 		}

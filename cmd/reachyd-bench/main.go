@@ -513,7 +513,7 @@ func measureTick(hz float64, dur time.Duration, setup func(*system.Config), read
 		bus.mu.Lock()
 		w = append([]time.Time(nil), bus.writes...)
 		bus.mu.Unlock()
-		others = load.others()
+		others = load.Others()
 		return others
 	}
 	if quietFirst {

@@ -11,16 +11,15 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/pion/rtp"
 
+	"reachyd/internal/cpuload"
 	"reachyd/media/webrtc/webrtctest"
 )
 
@@ -42,32 +41,8 @@ import (
 // None of it is part of -scenario all: it needs GStreamer and takes
 // minutes.
 
-// clkTck is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
-// 100 on every Linux architecture reachyd runs on (getconf CLK_TCK).
-const clkTck = 100
-
 // cpuTime is the user + system CPU time a process has used.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces: count from its ')'.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
-	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
-	}
-	return time.Duration(ut+st) * time.Second / clkTck, nil
-}
+func cpuTime(pid int) (time.Duration, error) { return cpuload.CPUTime(pid) }
 
 // mediaStatus is what the media scenarios read of GET /api/media/status.
 type mediaStatus struct {
@@ -194,7 +169,7 @@ func measureCPU(d *proc, media bool, window time.Duration, set *consumerSet) cpu
 		t1 = read()
 		wall = time.Since(w0)
 		v1, a1 = set.video.Load(), set.audio.Load()
-		others = load.others()
+		others = load.Others()
 		return others
 	})
 	if media {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"reachyd/internal/cpuload"
 	"reachyd/media/gst"
 	"reachyd/media/webrtc/webrtctest"
 	simcam "reachyd/sim/camera"
@@ -43,9 +44,11 @@ func BenchmarkMediaGlassToGlass(b *testing.B) {
 	// when the page is told it was presented (requestVideoFrameCallback).
 	b.Run("browser", func(b *testing.B) {
 		var lat []float64
-		var span float64
+		var span, others float64
 		for range b.N {
+			load := cpuload.Start()
 			rep, _, _ := browserSession(b, glassSeconds)
+			others = max(others, load.Others())
 			if len(rep.Errors) > 0 {
 				b.Fatalf("page errors: %v", rep.Errors)
 			}
@@ -61,27 +64,31 @@ func BenchmarkMediaGlassToGlass(b *testing.B) {
 			}
 			span += (last - first) / 1000
 		}
-		reportGlass(b, lat, span)
+		reportGlass(b, lat, span, others)
 	})
 	// A Go consumer (webrtctest, pion) and a GStreamer decoder (no jitter
 	// buffer: loopback does not reorder), each frame read on the decoder's
 	// raw output as soon as it is written.
 	b.Run("pion-gst", func(b *testing.B) {
 		var lat []float64
-		var span float64
+		var span, others float64
 		for range b.N {
+			load := cpuload.Start()
 			d := startMediaDaemon(b)
 			l, s := pionGlass(b, d.signallingURL(), 640, 480, glassSeconds*time.Second)
 			lat, span = append(lat, l...), span+s
+			others = max(others, load.Others())
 			d.stop()
 		}
-		reportGlass(b, lat, span)
+		reportGlass(b, lat, span, others)
 	})
 }
 
-// reportGlass reports p50, p95 and max of the latencies (ms) and the rate
-// of distinct frames over span seconds.
-func reportGlass(b *testing.B, lat []float64, span float64) {
+// reportGlass reports p50, p95 and max of the latencies (ms), the rate of
+// distinct frames over span seconds, and how much of a core other programs
+// used meanwhile (internal/cpuload; the figures are CPU-bound on a shared
+// machine: above ~20 %, measure again).
+func reportGlass(b *testing.B, lat []float64, span, others float64) {
 	if len(lat) == 0 {
 		b.Fatal("no frame decoded after the warm-up")
 	}
@@ -93,8 +100,9 @@ func reportGlass(b *testing.B, lat []float64, span float64) {
 	if span > 0 {
 		b.ReportMetric(float64(len(lat))/span, "frames/s")
 	}
-	b.Logf("glass-to-glass over %d frames: p50 %.0f ms, p95 %.0f ms, max %.0f ms",
-		len(lat), percentile(lat, 0.5), percentile(lat, 0.95), lat[len(lat)-1])
+	b.ReportMetric(others, "others-%")
+	b.Logf("glass-to-glass over %d frames: p50 %.0f ms, p95 %.0f ms, max %.0f ms; other programs used %.0f%% of a core meanwhile",
+		len(lat), percentile(lat, 0.5), percentile(lat, 0.95), lat[len(lat)-1], others)
 }
 
 // pionGlass connects a webrtctest consumer to the signalling server at url,
