@@ -66,6 +66,8 @@ type gstWrapConfig struct {
 	// decoders: GStreamer 1.22's opusdec then reports 120 ms less latency,
 	// which the mixer would otherwise add to every input.
 	NoFEC bool `json:"no_fec"`
+	// VideoThreads, an experiment, sets the VP8 encoder's threads.
+	VideoThreads int `json:"video_threads"`
 }
 
 // gstWrap runs this program as gst-launch-1.0: the audio process's
@@ -78,6 +80,9 @@ func gstWrap(conf string) {
 		os.Exit(2)
 	}
 	args, err := rewriteAudioArgs(os.Args[1:], c)
+	if err == nil {
+		args, err = rewriteVideoArgs(args, c)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "reachyd-bench gst wrapper:", err)
 		os.Exit(2)
@@ -90,6 +95,23 @@ func gstWrap(conf string) {
 	err = syscall.Exec(real, append([]string{real}, args...), os.Environ())
 	fmt.Fprintln(os.Stderr, "reachyd-bench gst wrapper:", err)
 	os.Exit(2)
+}
+
+// rewriteVideoArgs sets the VP8 encoder's threads in the video process's
+// arguments when c says so; others are returned unchanged.
+func rewriteVideoArgs(args []string, c gstWrapConfig) ([]string, error) {
+	i := slices.Index(args, "vp8enc")
+	if c.VideoThreads <= 0 || i < 0 {
+		return args, nil
+	}
+	out := append([]string(nil), args...)
+	for j := i + 1; j < len(out) && out[j] != "!"; j++ {
+		if strings.HasPrefix(out[j], "threads=") {
+			out[j] = "threads=" + strconv.Itoa(c.VideoThreads)
+			return out, nil
+		}
+	}
+	return nil, errors.New("the VP8 encoder has no threads property")
 }
 
 // rewriteAudioArgs rewrites the audio process's arguments (those holding

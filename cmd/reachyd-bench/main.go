@@ -73,6 +73,7 @@ func main() {
 	consumers := flag.Int("consumers", 3, "media: consumers connected in the tick part")
 	signalling := flag.String("signalling", "", "consumers (internal): the signalling URL")
 	audioNoFEC := flag.Bool("audio-no-fec", false, "media audio, an experiment: the speaker inputs' decoders without in-band FEC")
+	videoThreads := flag.Int("video-threads", 0, "media cpu, an experiment: the VP8 encoder's threads (0: as reachyd runs it)")
 	flag.Parse()
 	go func() {
 		sig := make(chan os.Signal, 1)
@@ -135,7 +136,7 @@ func main() {
 			}
 		}
 		if parts["cpu"] {
-			mediaCPU(*bin, *mediaWindow, *runs)
+			mediaCPU(*bin, *mediaWindow, *runs, *videoThreads)
 		}
 		if parts["tick"] {
 			mediaTick(*tickHz, *duration, *runs, *consumers)
@@ -146,6 +147,9 @@ func main() {
 	}
 	if *scenario == "consumers" { // internal: the media tick part's consumers
 		runConsumers(*signalling, *consumers)
+	}
+	if *scenario == "waitquiet" { // before another benchmark: wait for a quiet machine
+		waitQuiet()
 	}
 }
 

@@ -198,7 +198,18 @@ func mediaDaemonArgs() []string {
 }
 
 // mediaCPU is the cpu part.
-func mediaCPU(bin string, window time.Duration, runs int) {
+func mediaCPU(bin string, window time.Duration, runs, videoThreads int) {
+	var wrap []string // the experiment's daemon arguments and environment
+	var env []string
+	if videoThreads > 0 {
+		self, err := os.Executable()
+		if err != nil {
+			fail(err)
+		}
+		conf, _ := json.Marshal(gstWrapConfig{VideoThreads: videoThreads})
+		wrap, env = []string{"--gst-launch", self}, []string{gstWrapEnv + "=" + string(conf)}
+		fmt.Printf("media cpu: EXPERIMENT: the VP8 encoder with threads=%d (not what reachyd runs)\n", videoThreads)
+	}
 	settle := 3 * time.Second
 	configs := []string{"media off (camera on)", "media, 0 consumers", "media, 1 consumer", "media, 3 consumers"}
 	rows := make([][]cpuRow, len(configs))
@@ -217,7 +228,7 @@ func mediaCPU(bin string, window time.Duration, runs int) {
 		rows[0] = append(rows[0], r)
 		print(run, 0, r)
 
-		d = startDaemon(bin, 50, mediaDaemonArgs()...)
+		d = startDaemonEnv(bin, 50, env, append(mediaDaemonArgs(), wrap...)...)
 		st := waitMedia(d.addr)
 		url := "ws://" + st.Reachyd.Media.Signalling
 		set := &consumerSet{}

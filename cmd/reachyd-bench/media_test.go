@@ -48,6 +48,13 @@ func TestRewriteAudioArgs(t *testing.T) {
 	if out, err := rewriteAudioArgs(video[1:], gstWrapConfig{MicPort: 6000, LevelNs: 1}); err != nil || !slices.Equal(out, video[1:]) {
 		t.Errorf("video process rewritten: %v %v", out, err)
 	}
+	threads, err := rewriteVideoArgs(video[1:], gstWrapConfig{VideoThreads: 1})
+	if err != nil || !strings.Contains(strings.Join(threads, " "), "vp8enc deadline=1") || !slices.Contains(threads, "threads=1") || slices.Contains(threads, "threads=2") {
+		t.Errorf("video threads: %v %v", threads, err)
+	}
+	if out, err := rewriteVideoArgs(args[1:], gstWrapConfig{VideoThreads: 1}); err != nil || !slices.Equal(out, args[1:]) {
+		t.Errorf("audio process rewritten for the video: %v %v", out, err)
+	}
 	// A microphone that is not the simulator's cannot be fed.
 	real, err := gst.AudioArgs("gst-launch-1.0", gst.AudioConfig{MicPort: 5000, Source: gst.DeviceALSA})
 	if err != nil {
