@@ -18,6 +18,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reachyd/internal/hflink"
 	"sort"
 	"strconv"
 	"strings"
@@ -415,7 +416,7 @@ func (s *session) listing(ctx context.Context, commit string) ([]file, []string,
 		if len(entries) > s.lim.MaxEntries {
 			return nil, nil, fmt.Errorf("%w: listing: more than %d entries", ErrBadDownload, s.lim.MaxEntries)
 		}
-		next = nextLink(link, base)
+		next = hflink.Next(link, base)
 	}
 	return selectFiles(entries, s.lim)
 }
@@ -525,32 +526,6 @@ func checkPath(p string) error {
 		}
 	}
 	return nil
-}
-
-// nextLink returns the rel="next" URL of a Link header when it stays on the
-// endpoint's scheme and host (the token must not follow a link elsewhere).
-func nextLink(h string, base *url.URL) string {
-	for _, part := range strings.Split(h, ",") {
-		seg := strings.Split(part, ";")
-		if len(seg) < 2 {
-			continue
-		}
-		isNext := false
-		for _, p := range seg[1:] {
-			if strings.ReplaceAll(strings.TrimSpace(p), " ", "") == `rel="next"` {
-				isNext = true
-			}
-		}
-		raw := strings.TrimSpace(seg[0])
-		if !isNext || !strings.HasPrefix(raw, "<") || !strings.HasSuffix(raw, ">") {
-			continue
-		}
-		u, err := base.Parse(raw[1 : len(raw)-1])
-		if err == nil && u.Scheme == base.Scheme && u.Host == base.Host {
-			return u.String()
-		}
-	}
-	return ""
 }
 
 // fetchAll downloads files, Parallel at once; the first failure stops the

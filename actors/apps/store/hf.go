@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reachyd/internal/hflink"
 	"regexp"
 	"strings"
 	"sync"
@@ -247,35 +248,9 @@ func (h HF) ListSpaces(ctx context.Context) ([]AppInfo, error) {
 				}
 			}
 		}
-		next = nextLink(hdr.Get("Link"), base)
+		next = hflink.Next(hdr.Get("Link"), base)
 	}
 	return out, nil
-}
-
-// nextLink returns the rel="next" URL of a Link header when it stays on the
-// endpoint's host (the token must not follow a link elsewhere).
-func nextLink(h string, base *url.URL) string {
-	for _, part := range strings.Split(h, ",") {
-		seg := strings.Split(part, ";")
-		if len(seg) < 2 {
-			continue
-		}
-		isNext := false
-		for _, p := range seg[1:] {
-			if strings.ReplaceAll(strings.TrimSpace(p), " ", "") == `rel="next"` {
-				isNext = true
-			}
-		}
-		raw := strings.Trim(strings.TrimSpace(seg[0]), "<>")
-		if !isNext || base == nil {
-			continue
-		}
-		u, err := base.Parse(raw)
-		if err == nil && u.Scheme == base.Scheme && u.Host == base.Host {
-			return u.String()
-		}
-	}
-	return ""
 }
 
 // DashboardSelection lists the curated app store: the ids of app-list.json,
