@@ -39,7 +39,11 @@ fuzz:
 	@set -e; for spec in $$($(GO) list -f '{{.ImportPath}}' $(PKGS)); do \
 	  for f in $$($(GO) test -list 'Fuzz.*' $$spec 2>/dev/null | grep '^Fuzz' || true); do \
 	    echo "fuzz $$spec $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec >/dev/null; \
+	    if ! $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec >/tmp/reachyd-fuzz.log 2>&1; then \
+	      cat /tmp/reachyd-fuzz.log; \
+	      echo "fuzz $$spec $$f failed; once more (a crasher found is kept in testdata and fails again)"; \
+	      $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec; \
+	    fi; \
 	  done; \
 	done
 
