@@ -49,6 +49,10 @@ type GetLockStatus struct{}
 type LockStatus struct {
 	State  LockState
 	Holder string // "" when free
+	// Evicted is set in AcquireLocal's reply when it took the lock from a
+	// remote session: the app manager then asks the relay to end that
+	// session (EvictRemote) and waits for it before the app starts.
+	Evicted bool
 }
 
 // LockEventKind names what happened to the lock.

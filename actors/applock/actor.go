@@ -99,7 +99,11 @@ func (a *lockActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.emit(evs)
-		kit.Reply(ctx, a.status())
+		st := a.status()
+		for _, e := range evs {
+			st.Evicted = st.Evicted || e.Kind == messages.LockRemoteEvicted
+		}
+		kit.Reply(ctx, st)
 	case *messages.ReleaseLocal:
 		mismatch, evs := a.lock.ReleaseLocal(m.Name)
 		if mismatch {

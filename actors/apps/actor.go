@@ -48,6 +48,10 @@ type Options struct {
 	// (startup.go): the robot's state, the wake-up sound, the motors. With
 	// no Hub the watcher is off.
 	Hub, Media, Motorbus *actor.PID
+	// Relay is the central signalling relay (nil: none). A start that
+	// evicts a remote session waits for the relay to end it before the
+	// app's process starts (spec 5.4).
+	Relay *actor.PID
 }
 
 // Cell keeps the running app across restarts of the manager.
@@ -309,8 +313,21 @@ func (a *Actor) start(ctx actor.Context, sender *actor.PID, m *messages.StartApp
 		a.answer(ctx, sender, notInstalled(err))
 		return
 	}
-	kit.AskFrom(ctx, a.opt.Lock, &messages.AcquireLocal{Name: m.Name, Mode: m.Mode}, 5*time.Second, func(_ any, err error) {
-		ctx.Send(ctx.Self(), &startReady{req: m, run: run, sender: sender, launch: launch, err: err})
+	kit.AskFrom(ctx, a.opt.Lock, &messages.AcquireLocal{Name: m.Name, Mode: m.Mode}, 5*time.Second, func(reply any, err error) {
+		ready := &startReady{req: m, run: run, sender: sender, launch: launch, err: err}
+		if st, ok := reply.(messages.LockStatus); err == nil && ok && st.Evicted && a.opt.Relay != nil {
+			// The remote client goes first: the app starts once the relay
+			// has torn its session down (or could not say so in time, in
+			// which case the producer's own teardown still follows).
+			kit.AskFrom(ctx, a.opt.Relay, &messages.EvictRemote{Reason: "local_app_started"}, evictTimeout, func(_ any, err error) {
+				if err != nil {
+					a.log.Warn("the relay did not confirm the eviction of the remote session", "err", err)
+				}
+				ctx.Send(ctx.Self(), ready)
+			})
+			return
+		}
+		ctx.Send(ctx.Self(), ready)
 	})
 	a.waiting[run.ID] = append(a.waiting[run.ID], pending{kind: kind, sender: sender})
 }
@@ -343,6 +360,10 @@ func (a *Actor) answerRun(ctx actor.Context, id uint64, kinds []string, msg any)
 		a.waiting[id] = keep
 	}
 }
+
+// evictTimeout bounds the wait for a remote session's teardown before a
+// local app starts.
+const evictTimeout = 10 * time.Second
 
 func (a *Actor) startLocked(ctx actor.Context, m *startReady) {
 	if m.err != nil {

@@ -158,6 +158,7 @@ type System struct {
 	Datasets *actor.PID
 	Update   *actor.PID // nil without Config.Update
 	Wifi     *actor.PID // nil without Config.Wifi
+	Relay    *actor.PID // nil without a central relay
 	// MediaCell is the media actor's shared state (nil without media).
 	MediaCell *media.Cell
 
@@ -300,7 +301,7 @@ func Start(cfg Config) (*System, error) {
 		add("apps", apps.Props(apps.Options{
 			Store: a.Store, HF: a.HF, TokenPath: a.TokenPath, RecordPath: a.RecordPath, StopGrace: a.StopGrace, LocalDirs: a.LocalDirs,
 			Lock: s.Lock, Jobs: s.Jobs, Moves: s.Moves, Daemon: s.Daemon, Appmon: appmon, Log: cfg.Log, Cell: appsCell,
-			Hub: s.Hub, Media: s.Media, Motorbus: s.Motorbus,
+			Hub: s.Hub, Media: s.Media, Motorbus: s.Motorbus, Relay: s.Relay,
 		}, ks))
 	}
 	s.addUpdate(cfg, func(name string, o updater.Options) { add(name, updater.Props(o)) })
