@@ -381,7 +381,7 @@ func (a *Actor) acquire() {
 			if aerr != nil {
 				err = aerr
 			} else {
-				r.video, err = gst.Start(ctx, gst.Spec{Name: "video", Argv: gst.Fixed(argv), Restart: gst.RestartAlways,
+				r.video, err = gst.Start(ctx, gst.Spec{Name: "video", Argv: gst.Fixed(argv), Restart: gst.RestartAlways, Nice: gst.BackgroundNice,
 					StdinPipe: true, OnEvent: onEvent, Logger: a.log.With("pipeline", "video")})
 			}
 		}

@@ -148,6 +148,9 @@ func main() {
 	if *scenario == "consumers" { // internal: the media tick part's consumers
 		runConsumers(*signalling, *consumers)
 	}
+	if *scenario == "sim-camera" { // internal: the tick part's camera
+		runSimCamera()
+	}
 	if *scenario == "waitquiet" { // before another benchmark: wait for a quiet machine
 		waitQuiet()
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -126,9 +128,9 @@ func (s *consumerSet) close() {
 
 // cpuRow is one measured configuration: % of one core per process.
 type cpuRow struct {
-	daemon, video, audio float64
-	videoPkts, audioPkts float64 // RTP packets a second, per consumer
-	others               float64 // % of one core used by processes not ours meanwhile
+	daemon, camera, video, audio float64
+	videoPkts, audioPkts         float64 // RTP packets a second, per consumer
+	others                       float64 // % of one core used by processes not ours meanwhile
 }
 
 // measureCPU samples the CPU of the daemon and of the pipelines listed by
@@ -137,6 +139,9 @@ func measureCPU(d *proc, media bool, window time.Duration, set *consumerSet) cpu
 	pid := d.cmd.Process.Pid
 	var before mediaStatus
 	pids := map[string]int{}
+	if cam := simCameraOf(pid); cam != 0 {
+		pids["camera"] = cam // the test pattern's child (reachyd sim-camera)
+	}
 	if media {
 		before = waitMedia(d.addr)
 		for _, p := range before.Reachyd.Media.Pipelines {
@@ -181,7 +186,7 @@ func measureCPU(d *proc, media bool, window time.Duration, set *consumerSet) cpu
 		}
 	}
 	pct := func(name string) float64 { return 100 * float64(t1[name]-t0[name]) / float64(wall) }
-	r := cpuRow{daemon: pct("daemon"), video: pct("video"), audio: pct("audio"), others: others}
+	r := cpuRow{daemon: pct("daemon"), camera: pct("camera"), video: pct("video"), audio: pct("audio"), others: others}
 	if n := len(set.cs); n > 0 {
 		r.videoPkts = float64(v1-v0) / wall.Seconds() / float64(n)
 		r.audioPkts = float64(a1-a0) / wall.Seconds() / float64(n)
@@ -214,10 +219,10 @@ func mediaCPU(bin string, window time.Duration, runs, videoThreads int) {
 	configs := []string{"media off (camera on)", "media, 0 consumers", "media, 1 consumer", "media, 3 consumers"}
 	rows := make([][]cpuRow, len(configs))
 	fmt.Printf("media cpu: camera test pattern 640x480@30, control 50 Hz on the simulator; %v windows after %v to settle; %% of one core\n", window, settle)
-	fmt.Printf("%-3s %-24s %8s %8s %8s %8s %12s %12s %8s\n", "run", "configuration", "daemon", "video", "audio", "total", "video pkt/s", "audio pkt/s", "others")
+	fmt.Printf("%-3s %-24s %8s %8s %8s %8s %8s %12s %12s %8s\n", "run", "configuration", "daemon", "camera", "video", "audio", "total", "video pkt/s", "audio pkt/s", "others")
 	print := func(run int, i int, r cpuRow) {
-		fmt.Printf("%-3d %-24s %7.1f%% %7.1f%% %7.1f%% %7.1f%% %12.0f %12.0f %7.1f%%\n", run, configs[i], r.daemon, r.video, r.audio,
-			r.daemon+r.video+r.audio, r.videoPkts, r.audioPkts, r.others)
+		fmt.Printf("%-3d %-24s %7.1f%% %7.1f%% %7.1f%% %7.1f%% %7.1f%% %12.0f %12.0f %7.1f%%\n", run, configs[i], r.daemon, r.camera, r.video, r.audio,
+			r.daemon+r.camera+r.video+r.audio, r.videoPkts, r.audioPkts, r.others)
 	}
 	for run := 1; run <= runs; run++ {
 		// Baseline: GStreamer not found, so no media actor; the camera runs.
@@ -255,9 +260,9 @@ func mediaCPU(bin string, window time.Duration, runs, videoThreads int) {
 			}
 			return medianF(v)
 		}
-		fmt.Printf("    %-24s %7.1f%% %7.1f%% %7.1f%% %7.1f%%\n", configs[i], med(func(r cpuRow) float64 { return r.daemon }),
-			med(func(r cpuRow) float64 { return r.video }), med(func(r cpuRow) float64 { return r.audio }),
-			med(func(r cpuRow) float64 { return r.daemon + r.video + r.audio }))
+		fmt.Printf("    %-24s %7.1f%% %7.1f%% %7.1f%% %7.1f%% %7.1f%%\n", configs[i], med(func(r cpuRow) float64 { return r.daemon }),
+			med(func(r cpuRow) float64 { return r.camera }), med(func(r cpuRow) float64 { return r.video }), med(func(r cpuRow) float64 { return r.audio }),
+			med(func(r cpuRow) float64 { return r.daemon + r.camera + r.video + r.audio }))
 	}
 }
 
@@ -351,4 +356,28 @@ func consumersChild(url string, n int) (stop func(), err error) {
 		return nil, errors.New("the consumers did not connect within 60 s")
 	}
 	return stop, nil
+}
+
+// simCameraOf is the pid of daemon's `reachyd sim-camera` child (0: none).
+func simCameraOf(daemon int) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !bytes.Contains(cmd, []byte("\x00sim-camera\x00")) {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		st := string(b)
+		if f := strings.Fields(st[strings.LastIndexByte(st, ')')+2:]); len(f) > 1 && f[1] == strconv.Itoa(daemon) {
+			return pid
+		}
+	}
+	return 0
 }

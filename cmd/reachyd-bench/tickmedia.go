@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,15 +14,47 @@ import (
 	"reachyd/actors/system"
 	hwcam "reachyd/hw/camera"
 	"reachyd/media/gst"
+	"reachyd/media/gstcam"
 	"reachyd/media/mixer"
 	"reachyd/media/webrtc"
 	simcam "reachyd/sim/camera"
 )
 
-// withCamera adds the simulator's test pattern at 640x480@30 to the tree.
+// withCamera adds the simulator's test pattern at 640x480@30 to the tree,
+// as reachyd runs it: in a child process (this program's hidden
+// -scenario sim-camera, which is reachyd sim-camera's code).
 func withCamera(cfg *system.Config) {
-	cfg.Camera = &system.CameraConfig{Source: simcam.NewTestPattern(640, 480, 30), Out: hwcam.NewBroadcaster()}
+	self, err := os.Executable()
+	if err != nil {
+		fail(err)
+	}
+	src, err := gstcam.NewCommand([]string{self, "-scenario", "sim-camera"}, nil, "test pattern 640x480@30 (child process)",
+		gstcam.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		fail(err)
+	}
+	cfg.Camera = &system.CameraConfig{Source: src, Out: hwcam.NewBroadcaster()}
 }
+
+// runSimCamera is the hidden -scenario sim-camera: the test pattern at
+// 640x480@30 on stdout until stdout closes.
+func runSimCamera() {
+	w := bufio.NewWriterSize(os.Stdout, 256<<10)
+	err := simcam.Stream(context.Background(), writerFunc(func(p []byte) (int, error) {
+		n, err := w.Write(p)
+		if err == nil {
+			err = w.Flush()
+		}
+		return n, err
+	}), 640, 480, 30)
+	if err != nil {
+		os.Exit(1)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // withMedia adds the camera and the media actor as reachyd configures them
 // on the simulator (cmd/reachyd's mediaSetup, reduced to what streams:

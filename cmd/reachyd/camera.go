@@ -10,7 +10,6 @@ import (
 	"reachyd/hw/camera"
 	"reachyd/media/gst"
 	"reachyd/media/gstcam"
-	simcam "reachyd/sim/camera"
 )
 
 // gstCameraPrefix introduces a GStreamer source in --camera:
@@ -28,7 +27,7 @@ func cameraSource(o *Options, log *slog.Logger) (camera.Source, error) {
 	case c == "none":
 		return nil, nil
 	case c == "test" || (c == "auto" && o.Backend == "sim"):
-		return simcam.NewTestPattern(w, h, o.CameraFPS), nil
+		return simCamera(w, h, o.CameraFPS, log), nil
 	case c == "auto":
 		for _, d := range camera.ListV4L2() {
 			src, err := camera.OpenV4L2(d.Path, w, h, o.CameraFPS)

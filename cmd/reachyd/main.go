@@ -53,6 +53,8 @@ func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "sim-bus" {
 		err = runSimBus(ctx, os.Args[2:], os.Stdin, os.Stdout)
+	} else if len(os.Args) > 1 && os.Args[1] == "sim-camera" {
+		err = runSimCamera(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	} else if len(os.Args) > 1 && os.Args[1] == "keys" {
 		err = runKeys(os.Args[2:], os.Stdout, os.Stderr)
 	} else if len(os.Args) > 1 && os.Args[1] == "update" {

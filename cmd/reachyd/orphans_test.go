@@ -25,6 +25,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	childEnv = []string{asDaemon + "=1"}
 	os.Exit(m.Run())
 }
 

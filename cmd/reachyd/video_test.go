@@ -10,11 +10,15 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"reachyd/media/gst"
 	"reachyd/messages"
 )
 
@@ -83,6 +87,42 @@ func TestCameraStreams(t *testing.T) {
 		}
 	})
 
+	t.Run("the pattern runs in a child below the daemon's priority", func(t *testing.T) {
+		pid := simCameraChild(t)
+		if n := procNice(t, pid); n != gst.BackgroundNice {
+			t.Errorf("sim-camera child at nice %d, want %d", n, gst.BackgroundNice)
+		}
+		if n := procNice(t, os.Getpid()); n != 0 {
+			t.Errorf("the daemon at nice %d", n)
+		}
+		// A child that dies is replaced, and frames come again.
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if p := findSimCamera(t); p != 0 && p != pid {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no new sim-camera child after the first was killed")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for i := 0; ; i++ {
+			r := c.do("GET", "/api/v1/video/head_color.jpg", nil, nil)
+			if r.code == 200 {
+				if _, err := jpeg.Decode(bytes.NewReader(r.body)); err == nil {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no frame after the camera child's restart: %d", r.code)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+
 	url := fmt.Sprintf("rtsp://127.0.0.1:%d/head_color", rtspPort)
 	t.Run("RTSP describe", func(t *testing.T) {
 		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", rtspPort), 5*time.Second)
@@ -130,4 +170,62 @@ func TestCameraStreams(t *testing.T) {
 			t.Fatalf("ffprobe: %v %s", err, out)
 		}
 	})
+}
+
+// findSimCamera is the pid of this process's sim-camera child (0: none).
+func findSimCamera(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := os.Getpid()
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.Contains(cmd, []byte("\x00sim-camera\x00")) {
+			continue
+		}
+		if stat := procStat(pid); len(stat) > 1 && stat[1] == strconv.Itoa(me) {
+			return pid
+		}
+	}
+	return 0
+}
+
+func simCameraChild(t *testing.T) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if pid := findSimCamera(t); pid != 0 {
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no sim-camera child process")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// procStat is /proc/pid/stat's fields from the third on (state, ppid, ...).
+func procStat(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+}
+
+func procNice(t *testing.T, pid int) int {
+	t.Helper()
+	f := procStat(pid)
+	if len(f) < 17 {
+		t.Fatalf("no stat for %d", pid)
+	}
+	n, _ := strconv.Atoi(f[16])
+	return n
 }

@@ -13,6 +13,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// niceForkingThread gives the calling thread nice value n, so that the
+// child it forks next has it from its first instruction (on Linux a nice
+// value belongs to a thread, and a child inherits its forking thread's).
+// The caller is locked to its thread and must never unlock it: the
+// runtime then ends the thread with the goroutine. The main thread is
+// never ended that way, so there it declines (false) and the caller
+// renices the child after the fork instead.
+func niceForkingThread(n int) bool {
+	if unix.Gettid() == unix.Getpid() {
+		return false
+	}
+	return unix.Setpriority(unix.PRIO_PROCESS, 0, n) == nil
+}
+
+// reniceChild gives a just-started child nice value n: its main thread
+// first (threads it creates from then on inherit it), then any thread it
+// had already started.
+func reniceChild(pid, n int) error {
+	if err := unix.Setpriority(unix.PRIO_PROCESS, pid, n); err != nil {
+		return err
+	}
+	tasks, _ := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+	for _, t := range tasks {
+		if tid, err := strconv.Atoi(t.Name()); err == nil && tid != pid {
+			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, n)
+		}
+	}
+	return nil
+}
+
 // childAttr puts the child in a process group of its own (so Stop reaches
 // whatever gst-launch-1.0 starts) and has the kernel SIGKILL it when the
 // daemon dies. Pdeathsig is tied to the thread that forked the child, so

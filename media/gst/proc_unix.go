@@ -16,6 +16,12 @@ func childAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: tru
 
 const lockThread = false
 
+// niceForkingThread is unused outside Linux (lockThread is false).
+func niceForkingThread(int) bool { return false }
+
+// reniceChild gives the child nice value n.
+func reniceChild(pid, n int) error { return syscall.Setpriority(syscall.PRIO_PROCESS, pid, n) }
+
 func waitExited(int) error { return errors.ErrUnsupported }
 
 // waitGroupGone is a no-op here: without /proc the group's members cannot

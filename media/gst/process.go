@@ -47,6 +47,11 @@ const (
 	// the oldest is dropped: enough to ride out a hiccup, small enough to
 	// add no latency.
 	DefaultStdinQueue = 2
+	// BackgroundNice is the nice value of the pipelines that do throughput
+	// work (video encoding, camera capture and the simulated camera): on
+	// two cores the encoder wants most of one, and the control loop must
+	// not wait behind it.
+	BackgroundNice = 10
 )
 
 // Restart says when a Process starts its child again.
@@ -162,6 +167,11 @@ type Spec struct {
 	// always added so GStreamer's messages are not translated.
 	Env     []string
 	Restart Restart
+	// Nice is the child's nice value (0: the daemon's). Throughput work
+	// (video encoding, the simulated camera) runs at BackgroundNice, so
+	// that on a busy machine the kernel runs the control loop's threads
+	// first when they wake. Set on Linux only.
+	Nice int
 	// Backoff is the restart policy (nil: DefaultBackoff).
 	Backoff *Backoff
 	// Grace is the time between SIGTERM and SIGKILL (0: DefaultGrace).
@@ -461,22 +471,35 @@ func (p *Process) launch() (*child, error) {
 	}
 	started := make(chan error, 1)
 	go func() {
+		niced := false
 		if lockThread {
 			// Pdeathsig fires when the forking thread ends: keep this
 			// goroutine on it, blocked in wait, until the child exits.
+			// With Nice, the thread takes the nice value before the fork
+			// (the child inherits it from the start) and is never
+			// unlocked, so the runtime ends the thread with the goroutine
+			// and the value never reaches another goroutine.
 			runtime.LockOSThread()
+			if p.spec.Nice != 0 {
+				niced = niceForkingThread(p.spec.Nice)
+			}
 		}
 		if err := cmd.Start(); err != nil {
-			if lockThread {
+			if lockThread && !niced {
 				runtime.UnlockOSThread()
 			}
 			started <- err
 			return
 		}
+		if p.spec.Nice != 0 && !niced {
+			if err := reniceChild(cmd.Process.Pid, p.spec.Nice); err != nil {
+				p.log.Warn("pipeline: cannot lower the child's priority", "nice", p.spec.Nice, "err", err)
+			}
+		}
 		c.pid = cmd.Process.Pid
 		c.started = time.Now()
 		started <- nil
-		c.wait()
+		c.wait(!niced)
 	}()
 	err = <-started
 	closeAll(toClose)
@@ -500,9 +523,9 @@ func (p *Process) launch() (*child, error) {
 // wait runs on the goroutine that started the child: it waits for the
 // leader, kills what is left of its group, reaps it, and lets the output
 // readers finish.
-func (c *child) wait() {
+func (c *child) wait(unlock bool) {
 	pinned := waitExited(c.pid) == nil
-	if lockThread {
+	if lockThread && unlock {
 		runtime.UnlockOSThread()
 	}
 	c.mu.Lock()

@@ -95,6 +95,7 @@ type Config struct {
 type Source struct {
 	cfg  Config
 	argv []string
+	env  []string // nil: the daemon's
 	desc string
 	log  *slog.Logger
 
@@ -132,6 +133,30 @@ func New(cfg Config) (*Source, error) {
 	}
 	desc := fmt.Sprintf("gstreamer %s %dx%d@%d", strings.Join(strings.Fields(cam.Source), " "), cam.Width, cam.Height, cam.FPS)
 	return &Source{cfg: cfg, argv: argv, desc: desc, log: cfg.Logger.With("camera", "gstreamer")}, nil
+}
+
+// NewCommand is a Source that runs argv instead of a GStreamer pipeline:
+// any program that writes JPEG images back to back on its stdout (the
+// simulator's test pattern in a child process: reachyd sim-camera), with
+// the same supervision, stall detection and splitting. env is the child's
+// environment (nil: the daemon's); desc is what Describe says.
+func NewCommand(argv, env []string, desc string, cfg Config) (*Source, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("gstcam: empty command")
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = gst.MaxJPEGFrame
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Source{cfg: cfg, argv: append([]string(nil), argv...), env: env, desc: desc, log: cfg.Logger.With("camera", "child")}, nil
 }
 
 // Describe implements camera.Source: "gstreamer libcamerasrc 640x480@15".
@@ -185,7 +210,7 @@ func (s *Source) Run(ctx context.Context, emit func(camera.Frame)) error {
 			}
 		}
 	}
-	p, err := gst.Start(ctx, gst.Spec{Name: "camera", Argv: gst.Fixed(s.argv), Restart: gst.RestartNever,
+	p, err := gst.Start(ctx, gst.Spec{Name: "camera", Argv: gst.Fixed(s.argv), Env: s.env, Restart: gst.RestartNever, Nice: gst.BackgroundNice,
 		Grace: grace, OnStdoutRaw: read, Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("gstcam: %w", err)

@@ -7,6 +7,8 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -279,5 +281,53 @@ func BenchmarkTestPatternFrame(b *testing.B) {
 			}
 			b.ReportMetric(float64(bytes)/float64(n), "B/frame")
 		})
+	}
+}
+
+// TestStreamWritesWholeImagesBackToBack: what Stream writes cuts into
+// complete JPEG images at the pattern's size, numbered in order, and a
+// closed reader ends it with the write error.
+func TestStreamWritesWholeImagesBackToBack(t *testing.T) {
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- Stream(context.Background(), w, 160, 120, 60) }()
+	var buf []byte
+	chunk := make([]byte, 4096)
+	var images [][]byte
+	for len(images) < 3 {
+		n, err := r.Read(chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf = append(buf, chunk[:n]...)
+		for {
+			end := bytes.Index(buf, []byte{0xff, 0xd9})
+			if end < 0 {
+				break
+			}
+			images = append(images, buf[:end+2])
+			buf = buf[end+2:]
+		}
+	}
+	for i, img := range images {
+		if !bytes.HasPrefix(img, []byte{0xff, 0xd8}) {
+			t.Fatalf("image %d does not start with SOI", i)
+		}
+		m, err := jpeg.Decode(bytes.NewReader(img))
+		if err != nil {
+			t.Fatalf("image %d: %v", i, err)
+		}
+		if b := m.Bounds(); b.Dx() != 160 || b.Dy() != 120 {
+			t.Fatalf("image %d is %v", i, b)
+		}
+	}
+	r.CloseWithError(errors.New("reader gone"))
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "reader gone") {
+			t.Fatalf("Stream ended with %v, want the write error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stream did not end when its reader went away")
 	}
 }
