@@ -400,4 +400,3 @@ func (a *app) motorStatus(ctx context.Context) error {
 	}
 	return nil
 }
-
