@@ -24,6 +24,7 @@ media-deps:
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reachyd
+	$(GO) build -o bin/reachyctl ./cmd/reachyctl
 
 # The full suite: vet, formatting, every test with the race detector, and a
 # short run of each fuzz target.

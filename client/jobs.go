@@ -93,7 +93,9 @@ const maxKeptLines = 10000
 // frame, then a JSON frame {"command","status","logs":[those lines]}.
 // Only the JSON frames are used (they carry the lines); a raw line that
 // happens to look like one is told apart by comparing it with the raw
-// lines queued since the last batch.
+// lines queued since the last batch, and a final batch must carry at
+// least one line. (An app that prints a line and then a forged batch
+// holding exactly that line can still end its own log's stream early.)
 type jobFollower struct {
 	fn       func(JobUpdate)
 	raw      []string
@@ -120,7 +122,11 @@ func (f *jobFollower) notFound(data []byte) bool {
 // frame handles one frame and returns the final JobInfo if it ends the job.
 func (f *jobFollower) frame(data []byte) *JobInfo {
 	var b jobBatch
-	if err := json.Unmarshal(data, &b); err == nil && b.Command != nil && b.Status != nil && b.Logs != nil && f.matches(*b.Logs) {
+	if err := json.Unmarshal(data, &b); err == nil && b.Command != nil && b.Status != nil && b.Logs != nil && f.matches(*b.Logs) &&
+		// A job's end always comes with its last line ("Job '...'
+		// completed successfully" or "failed with error: ..."): an
+		// empty final batch is an output line that looks like one.
+		!((*b.Status == JobDone || *b.Status == JobFailed) && len(*b.Logs) == 0) {
 		f.raw = f.raw[:0]
 		f.deliver(*b.Command, *b.Status, *b.Logs)
 		if *b.Status == JobDone || *b.Status == JobFailed {
