@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,24 @@ import (
 )
 
 func TestMain(m *testing.M) { testdaemon.Main(m) }
+
+// syncBuffer is a bytes.Buffer shared by a running command and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // result is one run of reachyctl.
 type result struct {
@@ -382,6 +401,23 @@ func TestApps(t *testing.T) {
 	if e["status"] != float64(409) {
 		t.Fatalf("install of a running app: %v", e)
 	}
+	// Ctrl-C while following: exit 130, the lines seen so far printed.
+	var out2 syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	codec := make(chan int, 1)
+	go func() {
+		codec <- run(ctx, []string{"--url", d.URL, "apps", "logs", "-f"}, streams{in: strings.NewReader(""), out: &out2, err: &out2},
+			func(string) string { return "" })
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out2.String(), "tick"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("logs -f shows nothing: %q", out2.String())
+		}
+	}
+	cancel()
+	if code := <-codec; code != exitInterrupted {
+		t.Fatalf("interrupted logs -f: exit %d", code)
+	}
 	var stopped map[string]bool
 	okJSON(t, d, &stopped, "apps", "stop")
 	if !stopped["stopped"] {
@@ -398,6 +434,17 @@ func TestApps(t *testing.T) {
 		t.Fatalf("stop with no app: %v", e)
 	}
 	fails(t, d, exitFailed, "apps", "logs")
+	// Not in the catalogue (the Hub is unreachable: only installed apps).
+	if e := fails(t, d, exitFailed, "apps", "install", "nope"); !strings.Contains(e["error"].(string), "catalogue") {
+		t.Fatalf("install of an unknown name: %v", e)
+	}
+	// A Space the daemon cannot download: the job fails, its object is
+	// printed, exit 1.
+	r := ctl(t, nil, "--url", d.URL, "--json", "apps", "install", "someone/some_app")
+	var failed struct{ Status string }
+	if r.code != exitFailed || json.Unmarshal([]byte(r.out), &failed) != nil || failed.Status != "failed" || !strings.Contains(r.errOut, "failed") {
+		t.Fatalf("failed install: %d %q %q", r.code, r.out, r.errOut)
+	}
 	fails(t, d, exitUsage, "apps", "install")
 	fails(t, d, exitUsage, "apps", "install", "a/b", "--path", dir)
 	// A path outside --apps-local-dir is refused by the daemon.
