@@ -11,17 +11,17 @@ import (
 // sends. Raw keeps the whole answer (reachyd adds a "reachyd" object with
 // its motors, supervision and runtime).
 type DaemonStatus struct {
-	RobotName        string         `json:"robot_name"`
-	State            string         `json:"state"` // not_initialized, starting, running, stopping, stopped, error
-	WirelessVersion  bool           `json:"wireless_version"`
-	SimulationEnable *bool          `json:"simulation_enabled"`
-	MockupSimEnabled *bool          `json:"mockup_sim_enabled"`
-	NoMedia          bool           `json:"no_media"`
-	BackendStatus    *BackendStatus `json:"backend_status"`
-	Error            *string        `json:"error"`
-	WlanIP           *string        `json:"wlan_ip"`
-	Version          string         `json:"version"`
-	HardwareID       *string        `json:"hardware_id"`
+	RobotName         string         `json:"robot_name"`
+	State             string         `json:"state"` // not_initialized, starting, running, stopping, stopped, error
+	WirelessVersion   bool           `json:"wireless_version"`
+	SimulationEnabled *bool          `json:"simulation_enabled"`
+	MockupSimEnabled  *bool          `json:"mockup_sim_enabled"`
+	NoMedia           bool           `json:"no_media"`
+	BackendStatus     *BackendStatus `json:"backend_status"`
+	Error             *string        `json:"error"`
+	WlanIP            *string        `json:"wlan_ip"`
+	Version           string         `json:"version"`
+	HardwareID        *string        `json:"hardware_id"`
 
 	Raw json.RawMessage `json:"-"`
 }

@@ -176,7 +176,11 @@ func (w *MoveWatcher) read() {
 			return
 		}
 		var e MoveEvent
-		if json.Unmarshal(data, &e) == nil && e.Ended() && len(w.ends) < 4096 {
+		if json.Unmarshal(data, &e) == nil && e.Ended() {
+			if len(w.ends) >= 4096 {
+				// A watcher kept open for long: forget the old ends.
+				clear(w.ends)
+			}
 			w.ends[e.UUID] = e
 			close(w.wake)
 			w.wake = make(chan struct{})

@@ -39,7 +39,7 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			kind := "robot"
 			switch {
-			case st.SimulationEnable != nil && *st.SimulationEnable:
+			case st.SimulationEnabled != nil && *st.SimulationEnabled:
 				kind = "simulation"
 			case st.MockupSimEnabled != nil && *st.MockupSimEnabled:
 				kind = "mockup simulation"
