@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"reachyd/hfauth"
 	"reachyd/messages"
 )
 
@@ -92,32 +93,14 @@ func (a *Actor) setFirstWakeUp(done bool) error {
 	return a.putSetting("first_wake_up_completed", raw)
 }
 
-// HFTokenPath is where huggingface_hub keeps its token.
-func HFTokenPath() string {
-	if p := os.Getenv("HF_TOKEN_PATH"); p != "" {
-		return p
-	}
-	home := os.Getenv("HF_HOME")
-	if home == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			h, err := os.UserHomeDir()
-			if err != nil {
-				return ""
-			}
-			cache = filepath.Join(h, ".cache")
-		}
-		home = filepath.Join(cache, "huggingface")
-	}
-	return filepath.Join(home, "token")
-}
+// HFTokenPath is where huggingface_hub keeps its token (package hfauth).
+func HFTokenPath() string { return hfauth.TokenPath() }
 
+// deleteHFToken signs out as huggingface_hub's logout() does: the token
+// file and stored_tokens are deleted (hfauth.Store.Logout); HF_TOKEN, which
+// the daemon cannot unset, is reported.
 func deleteHFToken() error {
-	p := HFTokenPath()
-	if p == "" {
-		return nil
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := (&hfauth.Store{}).Logout(); err != nil {
 		return &messages.Error{Kind: messages.KindInternal, Detail: "cannot delete the Hugging Face token: " + err.Error()}
 	}
 	return nil

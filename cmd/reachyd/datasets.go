@@ -17,6 +17,7 @@ import (
 	"reachyd/actors/kit"
 	"reachyd/actors/moves/motion"
 	"reachyd/actors/system"
+	"reachyd/hfauth"
 	"reachyd/messages"
 )
 
@@ -68,22 +69,7 @@ func datasetsConfig(o *Options) *system.DatasetsConfig {
 
 // hfToken is the token huggingface_hub would send: $HF_TOKEN, else the
 // token file.
-func hfToken(path string) string {
-	if t := strings.TrimSpace(os.Getenv("HF_TOKEN")); t != "" {
-		return t
-	}
-	if path == "" {
-		return ""
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var b [4096]byte
-	n, _ := f.Read(b[:])
-	return strings.TrimSpace(string(b[:n]))
-}
+func hfToken(path string) string { return (&hfauth.Store{Path: path}).Token() }
 
 // updateDatasets is the reference's dataset preload (--preload-datasets, at
 // startup) and updater (every --dataset-update-interval hours): both

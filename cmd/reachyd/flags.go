@@ -108,6 +108,9 @@ type Options struct {
 	// The robot description and the log streams (surface.go).
 	DescriptionDir string
 	JournalUnit    string
+
+	// HFOAuthClientID is the OAuth app of the Hugging Face sign-in (hfauth.go).
+	HFOAuthClientID string
 }
 
 // negatable registers --name and --no-name on one bool, as argparse's
@@ -208,6 +211,8 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 		hfDefault = "https://huggingface.co"
 	}
 	fs.StringVar(&o.HFEndpoint, "hf-endpoint", hfDefault, "Hugging Face endpoint for the app catalogue and downloads")
+	// Hugging Face sign-in (hfauth.go).
+	fs.StringVar(&o.HFOAuthClientID, "hf-oauth-client-id", hfOAuthClientIDDefault(), "OAuth app of the Hugging Face sign-in (default: HF_OAUTH_CLIENT_ID, else Pollen Robotics' app); empty turns OAuth sign-in off")
 	// Recorded-move datasets (datasets.go).
 	fs.StringVar(&o.HFHubCache, "hf-hub-cache", motion.DefaultHubCache(), "Hugging Face hub cache: searched for datasets, and where missing ones are downloaded (default: huggingface_hub's, from HF_HUB_CACHE or HF_HOME)")
 	boolPair(fs, &o.DatasetDownloads, "dataset-downloads", true, "download a recorded-move dataset that is not on disk from --hf-endpoint (HF_HUB_OFFLINE=1 turns this off too)")

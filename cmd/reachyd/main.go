@@ -206,6 +206,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 		}
 	}
 	gcfg.Surface = surfaceConfig(opts, logs, log)
+	gcfg.HFAuth = hfAuthService(opts, ln.Addr(), log)
 	gw := gateway.New(sys, gcfg)
 	ends.Store(gw)
 	hooks.SetCommands(func(s *webrtc.Session, msg []byte) { gw.PeerCommand(peer{s}, msg) })

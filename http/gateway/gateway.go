@@ -36,6 +36,7 @@ import (
 
 	"reachyd/actors/kit"
 	"reachyd/actors/system"
+	"reachyd/hfauth"
 	"reachyd/http/validate"
 	"reachyd/hw/camera"
 	"reachyd/messages"
@@ -83,6 +84,10 @@ type Config struct {
 	// Surface configures the log streams, the cache routes and the robot
 	// description (routes_surface.go).
 	Surface SurfaceConfig
+	// HFAuth runs the Hugging Face sign-in of /api/hf-auth
+	// (routes_hfauth.go); nil: huggingface.co and huggingface_hub's token
+	// paths, with the reference's OAuth app.
+	HFAuth *hfauth.Service
 }
 
 // Gateway serves the API.

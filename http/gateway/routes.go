@@ -67,6 +67,7 @@ func (g *Gateway) routes() {
 	api.POST("/media/release", g.mediaRelease(true))
 	api.POST("/media/acquire", g.mediaRelease(false))
 	g.mediaRoutes(api)
+	g.hfAuthRoutes(api)
 	g.wifiRoutes()
 	g.updateRoutes()
 }
