@@ -428,6 +428,9 @@ func (s *Service) Callback(ctx context.Context, q CallbackQuery) CallbackResult 
 	if !s.Configured() {
 		return finish("error", "", "OAuth not configured")
 	}
+	// The code works once: finish the exchange and the save even if the
+	// browser goes away meanwhile (each request has its own deadline).
+	ctx = context.WithoutCancel(ctx)
 	tr, err := s.cfg.Hub.ExchangeCode(ctx, s.cfg.ClientID, q.Code, redirect, verifier)
 	switch {
 	case errors.Is(err, ErrUnreachable):
@@ -515,6 +518,9 @@ func (s *Service) DeviceStatus(ctx context.Context, id string) (st SessionStatus
 	clientID, code := s.cfg.DeviceClientID, d.code.DeviceCode
 	s.mu.Unlock()
 
+	// A device code yields its token once: a poller that goes away must
+	// not lose it (each request has its own deadline).
+	ctx = context.WithoutCancel(ctx)
 	tr, err := s.cfg.Hub.PollDevice(ctx, clientID, code)
 	var saved Saved
 	var username string

@@ -18,6 +18,7 @@ import (
 	"reachyd/actors/apps/procs"
 	"reachyd/actors/apps/store"
 	"reachyd/actors/kit"
+	"reachyd/hfauth"
 	"reachyd/messages"
 )
 
@@ -607,15 +608,13 @@ func (a *Actor) cancelAll() {
 	c.mu.Unlock()
 }
 
+// token is the token huggingface_hub's get_token() would give: $HF_TOKEN,
+// else the token file.
 func (a *Actor) token() string {
 	if a.opt.TokenPath == "" {
-		return ""
+		return hfauth.EnvToken()
 	}
-	b, err := os.ReadFile(a.opt.TokenPath)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
+	return (&hfauth.Store{Path: a.opt.TokenPath}).Token()
 }
 
 func (a *Actor) hf() store.HF {
