@@ -46,13 +46,38 @@ func expand(p string) string {
 			p = h + p[1:]
 		}
 	}
-	// expandvars leaves unknown variables as they are.
-	return os.Expand(p, func(k string) string {
-		if v, ok := os.LookupEnv(k); ok {
-			return v
+	return expandVars(p)
+}
+
+// expandVars is Python's os.path.expandvars: $name and ${name} replaced by
+// the variable's value when it is set, left as they are otherwise.
+func expandVars(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		if p[i] != '$' {
+			b.WriteByte(p[i])
+			i++
+			continue
 		}
-		return "${" + k + "}"
-	})
+		name, end := "", i+1
+		if end < len(p) && p[end] == '{' {
+			if j := strings.IndexByte(p[end:], '}'); j > 0 {
+				name, end = p[end+1:end+j], end+j+1
+			}
+		} else {
+			for end < len(p) && (p[end] == '_' || p[end] >= '0' && p[end] <= '9' || p[end]|0x20 >= 'a' && p[end]|0x20 <= 'z') {
+				end++
+			}
+			name = p[i+1 : end]
+		}
+		if v, ok := os.LookupEnv(name); ok && name != "" {
+			b.WriteString(v)
+		} else {
+			b.WriteString(p[i:end])
+		}
+		i = end
+	}
+	return b.String()
 }
 
 // EnvToken is the token the environment imposes: $HF_TOKEN, else the legacy

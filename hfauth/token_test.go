@@ -44,6 +44,11 @@ func TestTokenPathFollowsHuggingfaceHub(t *testing.T) {
 	if got := TokenPath(); got != "/data/tok" {
 		t.Errorf("HF_TOKEN_PATH with a variable: %s", got)
 	}
+	t.Setenv("HF_TOKEN_PATH", "${SOMEWHERE}/$UNSET_X/${UNSET_Y}/$/t")
+	if got := TokenPath(); got != "/data/$UNSET_X/${UNSET_Y}/$/t" {
+		t.Errorf("unknown variables stay: %s", got)
+	}
+	t.Setenv("HF_TOKEN_PATH", "$SOMEWHERE/tok")
 	if got := (&Store{}).StoredTokensPath(); got != "/data/stored_tokens" {
 		t.Errorf("stored_tokens beside the token: %s", got)
 	}
