@@ -59,6 +59,10 @@ func TestHFAuthTokenRoutes(t *testing.T) {
 	if c, b := d.do("POST", "/api/hf-auth/save-token", map[string]int{"token": 5}); c != 422 || !strings.Contains(string(b), `"loc":["body","token"]`) {
 		t.Errorf("a number as token: %d %s", c, b)
 	}
+	// Bodies are limited (1 MiB) before they are read.
+	if c, b := d.do("POST", "/api/hf-auth/save-token", `{"token":"`+strings.Repeat("a", 2<<20)+`"}`); c != 413 {
+		t.Errorf("a 2 MiB body: %d %.100s", c, b)
+	}
 	hub.SetDown(true)
 	expect("POST", "/api/hf-auth/save-token", map[string]string{"token": "hf_good"}, 400, `{"detail":"Invalid token or network error"}`)
 	hub.SetDown(false)
