@@ -358,6 +358,9 @@ func (a *Actor) acquire() {
 		a.release()
 		return
 	}
+	if err := a.cell.attachICE(r.producer, wcfg.ICEServers); err != nil {
+		a.log.Warn("media: extra ICE servers refused; new sessions get the static ones", "err", err)
+	}
 	if a.opt.Listen != nil {
 		r.ln, err = a.opt.Listen()
 		if err != nil {
@@ -479,6 +482,7 @@ func (a *Actor) release() {
 	}
 	a.run = nil
 	a.cell.producer.Store(nil)
+	_ = a.cell.attachICE(nil, nil)
 	a.cell.signalling.Store(nil)
 	if r.srv != nil {
 		_ = r.srv.Close() // closes the listener and the signalling connections' HTTP side

@@ -2,6 +2,7 @@ package media
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,43 @@ type Cell struct {
 	mu    sync.Mutex
 	pipes map[string]messages.PipelineStatus
 	sound string
+
+	// ICE servers beyond the static ones (TURN credentials, refreshed):
+	// the producer is recreated on every acquire, so they live here and
+	// are applied to the running producer and to each new one.
+	iceMu       sync.Mutex
+	iceProducer *webrtc.Producer
+	iceStatic   []webrtc.ICEServer
+	iceExtra    []webrtc.ICEServer
+}
+
+// SetExtraICEServers sets the servers new sessions get after the static
+// ones (--ice-server): TURN credentials, replaced at each refresh, nil to
+// drop them. They apply to the running producer at once and to every
+// producer media starts later. A list the producer refuses is an error and
+// leaves the previous one in use.
+func (c *Cell) SetExtraICEServers(servers []webrtc.ICEServer) error {
+	c.iceMu.Lock()
+	defer c.iceMu.Unlock()
+	if p := c.iceProducer; p != nil {
+		if err := p.SetICEServers(append(slices.Clone(c.iceStatic), servers...)); err != nil {
+			return err
+		}
+	}
+	c.iceExtra = slices.Clone(servers)
+	return nil
+}
+
+// attachICE gives a new producer (nil: none) the static servers it was
+// built with plus the current extra ones.
+func (c *Cell) attachICE(p *webrtc.Producer, static []webrtc.ICEServer) error {
+	c.iceMu.Lock()
+	defer c.iceMu.Unlock()
+	c.iceProducer, c.iceStatic = p, slices.Clone(static)
+	if p == nil || len(c.iceExtra) == 0 {
+		return nil
+	}
+	return p.SetICEServers(append(slices.Clone(static), c.iceExtra...))
 }
 
 type doaReading struct {

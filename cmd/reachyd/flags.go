@@ -71,6 +71,7 @@ type Options struct {
 	WebRTCPort     int
 	WebRTCLoopback bool
 	ICEServers     []string
+	NoTURN         bool
 	GstLaunch      string
 	VideoEncoder   string
 	AudioSource    string
@@ -244,6 +245,7 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 		o.ICEServers = append(o.ICEServers, v)
 		return nil
 	})
+	fs.BoolVar(&o.NoTURN, "no-turn", false, "do not fetch TURN credentials (REACHY_TURN_URL with the Hugging Face token) for remote WebRTC consumers; daemon_config.json turn_enabled=false does the same")
 	fs.StringVar(&o.GstLaunch, "gst-launch", "gst-launch-1.0", "GStreamer's gst-launch-1.0, which runs the media pipelines")
 	fs.StringVar(&o.VideoEncoder, "video-encoder", "auto", "video encoder: auto (hardware H.264 where present, else VP8), vp8, x264 or v4l2h264")
 	fs.StringVar(&o.AudioSource, "audio-source", "auto", "microphone: auto (a test tone on the simulator, else the default device), sim, alsa[:DEVICE], pulse[:DEVICE]")

@@ -233,6 +233,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if cfg.Media != nil {
 		go gw.ForwardBroadcasts(srvCtx)
 	}
+	turnRefresher := startTURN(srvCtx, opts, sys, log) // nil when TURN is off
+	_ = turnRefresher                                  // Kick() on a token change (messages.HFTokenChanged)
 	go updateDatasets(srvCtx, sys, opts, log)
 	if udsLn != nil {
 		servers++

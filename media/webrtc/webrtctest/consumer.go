@@ -66,6 +66,8 @@ const (
 	maxReplies = 1024
 	// maxPose bounds the pose sequence numbers kept.
 	maxPose = 1 << 16
+	// maxCandidates bounds the robot's candidates kept.
+	maxCandidates = 256
 )
 
 // Options configure a consumer. The zero value is the desktop app's
@@ -86,6 +88,12 @@ type Options struct {
 	OnVideo, OnAudio func(*rtp.Packet)
 	// QueueLen is the depth of Video and Audio (default 4096).
 	QueueLen int
+	// ICEServers are the consumer's STUN/TURN servers (loopback ones in
+	// tests: a TURN server on 127.0.0.1).
+	ICEServers []pion.ICEServer
+	// RelayOnly sets the ICE transport policy to relay: the consumer
+	// reaches the robot only through its TURN server's relayed address.
+	RelayOnly bool
 }
 
 // Consumer is one connected consumer session.
@@ -110,6 +118,7 @@ type Consumer struct {
 	poseDC  *pion.DataChannel
 	ended   string
 	endedC  chan struct{}
+	cands   []string // the robot's trickled candidates
 }
 
 // sigMsg is a signalling message as the consumer reads it.
@@ -253,7 +262,7 @@ func Dial(ctx context.Context, url string, opt Options) (_ *Consumer, err error)
 	}
 	c.offer = offer.SDP.SDP
 
-	if c.pc, err = newPeerConnection(); err != nil {
+	if c.pc, err = newPeerConnection(opt); err != nil {
 		return nil, err
 	}
 	c.pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
@@ -323,7 +332,7 @@ func Dial(ctx context.Context, url string, opt Options) (_ *Consumer, err error)
 // newPeerConnection is a PeerConnection with pion's default codecs and
 // interceptors (NACK, RTCP reports, TWCC), as a browser negotiates them,
 // and loopback-only ICE.
-func newPeerConnection() (*pion.PeerConnection, error) {
+func newPeerConnection(opt Options) (*pion.PeerConnection, error) {
 	me := &pion.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -338,7 +347,11 @@ func newPeerConnection() (*pion.PeerConnection, error) {
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(pion.Configuration{})
+	conf := pion.Configuration{ICEServers: opt.ICEServers}
+	if opt.RelayOnly {
+		conf.ICETransportPolicy = pion.ICETransportPolicyRelay
+	}
+	pc, err := api.NewPeerConnection(conf)
 	if err != nil {
 		return nil, fmt.Errorf("webrtctest: %w", err)
 	}
@@ -428,6 +441,11 @@ func (c *Consumer) readLoop() {
 		}
 		switch {
 		case m.Type == "peer" && m.ICE != nil:
+			c.mu.Lock()
+			if len(c.cands) < maxCandidates {
+				c.cands = append(c.cands, m.ICE.Candidate)
+			}
+			c.mu.Unlock()
 			_ = c.pc.AddICECandidate(pion.ICECandidateInit{Candidate: m.ICE.Candidate, SDPMLineIndex: m.ICE.SDPMLineIndex, SDPMid: m.ICE.SDPMid})
 		case m.Type == "endSession" && (m.SessionID == "" || m.SessionID == c.session):
 			c.mu.Lock()
@@ -442,6 +460,14 @@ func (c *Consumer) readLoop() {
 			}
 		}
 	}
+}
+
+// RemoteCandidates are the ICE candidates the robot trickled so far (the
+// "candidate:..." lines).
+func (c *Consumer) RemoteCandidates() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.cands...)
 }
 
 // Offer is the robot's SDP offer.
