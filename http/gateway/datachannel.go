@@ -23,6 +23,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"reachyd/actors/kit"
+	"reachyd/apps/rpcrelay"
 	"reachyd/http/validate"
 	"reachyd/messages"
 	"reachyd/messages/wire"
@@ -63,7 +64,7 @@ func (g *Gateway) PeerCommand(p Peer, data []byte) {
 	if errs == nil {
 		if o, ok := v.(*validate.Object); ok {
 			if jv, _ := o.Get("jsonrpc"); jv == "2.0" {
-				g.rpc(p, o)
+				g.rpc(p, data)
 				return
 			}
 		}
@@ -245,126 +246,28 @@ func (g *Gateway) peerMove(c *cmd, m *messages.StartMove, wait time.Duration) fu
 
 // ---- JSON-RPC 2.0 (spec 2.6) --------------------------------------------------
 
-const (
-	rpcInvalidRequest = -32600
-	rpcMethodNotFound = -32601
-	rpcInternalError  = -32603
-)
-
-// rpc answers a JSON-RPC 2.0 frame. apps.status is answered here; every
-// other method is method_not_found for now.
-//
-// TODO(relay): apps.start, apps.stop, apps.install and the relay of other
-// namespaces to the running app's /rpc (spec 2.6) belong to the relay work.
-func (g *Gateway) rpc(p Peer, o *validate.Object) {
-	idv, hasID := o.Get("id")
-	var id []byte // the id as sent, or null
-	switch x := idv.(type) {
-	case string:
-		id = wire.AppendString(nil, x)
-	case nil:
-		hasID = false
-	default:
-		if lit := fmt.Sprint(x); isIntLiteral(lit) {
-			id = []byte(lit)
-		} else {
-			p.Send(rpcError(nil, rpcInvalidRequest, "invalid request: id must be a string or an integer", "invalid_request"))
-			return
-		}
-	}
-	mv, _ := o.Get("method")
-	method, isStr := mv.(string)
-	if !isStr {
-		p.Send(rpcError(nil, rpcInvalidRequest, "invalid request: method must be a string", "invalid_request"))
-		return
-	}
-	if pv, ok := o.Get("params"); ok {
-		if _, isObj := pv.(*validate.Object); !isObj {
-			p.Send(rpcError(nil, rpcInvalidRequest, "invalid request: params must be an object", "invalid_request"))
-			return
-		}
-	}
-	if !hasID {
-		return // a notification is never answered
-	}
-	switch method {
-	case "apps.status":
-		r, err := peerAsk[messages.CurrentApp](g, g.sys.Apps, &messages.GetAppStatus{})
-		if err != nil {
-			p.Send(rpcError(id, rpcInternalError, g.errText(err, false), "internal_error"))
-			return
-		}
-		p.Send(rpcResult(id, appStatusResult(r.Status)))
-	default:
-		p.Send(rpcError(id, rpcMethodNotFound, "unknown method: "+method, "method_not_found"))
-	}
+// rpc hands a JSON-RPC 2.0 frame to the relay (apps/rpcrelay): apps.* is
+// answered through the apps actor, other namespaces go to the running
+// app's /rpc; replies come back to this peer only.
+func (g *Gateway) rpc(p Peer, data []byte) {
+	g.rpcRelay().Handle(data, p.Send)
 }
 
-func isIntLiteral(s string) bool {
-	if s == "" || s == "-" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if (s[i] < '0' || s[i] > '9') && !(i == 0 && s[i] == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func rpcID(o *wire.Obj, id []byte) {
-	if id == nil {
-		o.Null("id")
-	} else {
-		o.Raw("id", id)
-	}
-}
-
-func rpcResult(id, result []byte) []byte {
-	return obj(func(o *wire.Obj) {
-		o.String("jsonrpc", "2.0")
-		rpcID(o, id)
-		o.Raw("result", result)
+// rpcRelay is the gateway's JSON-RPC relay, made on first use (the
+// broadcast function is the gateway's Config.Broadcast).
+func (g *Gateway) rpcRelay() *rpcrelay.Relay {
+	g.rpcOnce.Do(func() {
+		g.rpcR = rpcrelay.New(rpcrelay.Config{
+			Apps:      rpcrelay.ActorApps{Kit: g.sys.Kit, Apps: g.sys.Apps, Jobs: g.sys.Jobs},
+			Broadcast: g.cfg.Broadcast,
+			Log:       g.log.With("component", "jsonrpc"),
+		})
 	})
+	return g.rpcR
 }
 
-func rpcError(id []byte, code int, message, reason string) []byte {
-	return obj(func(o *wire.Obj) {
-		o.String("jsonrpc", "2.0")
-		rpcID(o, id)
-		o.Key("error")
-		e := wire.ObjStart(o.B)
-		e.Int("code", int64(code))
-		e.String("message", message)
-		e.Key("data")
-		d := wire.ObjStart(e.B)
-		d.String("reason", reason)
-		e.B = d.End()
-		o.B = e.End()
-	})
-}
-
-// appStatusResult is the relay's apps.status result: idle when no app
-// runs, else its state, error and info.
-func appStatusResult(s *messages.AppStatus) []byte {
-	if s == nil || (s.State != messages.AppStarting && s.State != messages.AppRunning && s.State != messages.AppStopping) {
-		return []byte(`{"state":"idle","info":null,"error":null}`)
-	}
-	return obj(func(o *wire.Obj) {
-		o.String("state", string(s.State))
-		optString(o, "error", s.Error)
-		o.Key("info")
-		i := wire.ObjStart(o.B)
-		i.String("name", s.Info.Name)
-		i.String("description", s.Info.Description)
-		if s.Info.URL == nil {
-			i.Null("url")
-		} else {
-			i.String("url", *s.Info.URL)
-		}
-		o.B = i.End()
-	})
-}
+// CloseRPC drops the JSON-RPC relay's connection to the app (at shutdown).
+func (g *Gateway) CloseRPC() { g.rpcRelay().Close() }
 
 // ---- broadcasts -------------------------------------------------------------------
 

@@ -317,7 +317,13 @@ func TestPeerJSONRPC(t *testing.T) {
 	p := newPeer()
 	tg.call(p, `{"jsonrpc":"2.0","id":7,"method":"apps.status"}`, `{"jsonrpc":"2.0","id":7,"result":{"state":"idle","info":null,"error":null}}`)
 	tg.call(p, `{"jsonrpc":"2.0","id":"a","method":"conversation.say","params":{"text":"hi"}}`,
-		`{"jsonrpc":"2.0","id":"a","error":{"code":-32601,"message":"unknown method: conversation.say","data":{"reason":"method_not_found"}}}`)
+		`{"jsonrpc":"2.0","id":"a","error":{"code":-32000,"message":"no app is running","data":{"reason":"not_running"}}}`)
+	tg.call(p, `{"jsonrpc":"2.0","id":"b","method":"apps.frobnicate"}`,
+		`{"jsonrpc":"2.0","id":"b","error":{"code":-32601,"message":"unknown method: apps.frobnicate","data":{"reason":"method_not_found"}}}`)
+	tg.call(p, `{"jsonrpc":"2.0","id":"c","method":"apps.stop"}`,
+		`{"jsonrpc":"2.0","id":"c","error":{"code":-32603,"message":"No app is currently running","data":{"reason":"internal_error"}}}`)
+	tg.call(p, `{"jsonrpc":"2.0","id":"d","method":"apps.start","params":{}}`,
+		`{"jsonrpc":"2.0","id":"d","error":{"code":-32602,"message":"apps.start requires a 'name'","data":{"reason":"invalid_params"}}}`)
 	tg.call(p, `{"jsonrpc":"2.0","id":1}`,
 		`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request: method must be a string","data":{"reason":"invalid_request"}}}`)
 	tg.call(p, `{"jsonrpc":"2.0","id":1,"method":"apps.status","params":[1]}`,

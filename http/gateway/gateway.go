@@ -36,6 +36,7 @@ import (
 
 	"reachyd/actors/kit"
 	"reachyd/actors/system"
+	"reachyd/apps/rpcrelay"
 	"reachyd/hfauth"
 	"reachyd/http/validate"
 	"reachyd/hw/camera"
@@ -111,6 +112,9 @@ type Gateway struct {
 	badInput kit.LogThrottle
 
 	surface surfaceState
+
+	rpcOnce sync.Once
+	rpcR    *rpcrelay.Relay // the data channel's JSON-RPC relay (datachannel.go)
 }
 
 // New builds the gateway for a running actor system.
@@ -167,6 +171,7 @@ const maxHeaderBytes = 64 << 10
 
 // Serve serves the API on l until ctx ends, then shuts down gracefully.
 func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
+	defer g.CloseRPC()
 	return g.serve(ctx, l, g.e, nil)
 }
 

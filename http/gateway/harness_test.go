@@ -232,7 +232,9 @@ func startGW(t *testing.T, o gwOptions) *testGW {
 		UploadDir: filepath.Join(data, "uploads"),
 		Update:    o.update,
 		Apps: &system.AppsConfig{Store: &store.Store{Root: filepath.Join(data, "apps")},
-			RecordPath: filepath.Join(data, "running-app.json")},
+			RecordPath: filepath.Join(data, "running-app.json"),
+			// No catalogue: a fuzzed apps.install must not reach the Hub.
+			HF: store.HF{Endpoint: "http://127.0.0.1:1"}},
 	}
 	if o.datasets != "" {
 		cfg.Library = motion.Library{Dirs: []string{o.datasets}}
