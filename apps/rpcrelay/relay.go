@@ -35,8 +35,10 @@
 // larger frame closes it). At most Config.MaxPending calls wait for the
 // app (reason "busy" beyond), each at most Config.CallTimeout (20 s, the
 // JavaScript SDK's own bound; reason "timeout"); dialling the app takes at
-// most 5 s (reason app_unavailable). apps.install runs in the background,
-// at most MaxInstalls at once, each bounded by Config.InstallTimeout.
+// most 5 s (reason app_unavailable). apps.start and apps.stop run in the
+// background (at most MaxAppOps at once), apps.install too (at most
+// MaxInstalls, each bounded by Config.InstallTimeout), so that a peer's
+// data channel is never held up by them.
 //
 // # Tested against
 //
@@ -96,6 +98,7 @@ const (
 const (
 	MaxDepth    = 64 // nesting of a decoded frame
 	MaxInstalls = 2  // apps.install calls running at once
+	MaxAppOps   = 4  // apps.start and apps.stop calls running at once
 )
 
 // Error is a JSON-RPC error. Apps returns one to choose the code and
@@ -182,6 +185,7 @@ type Relay struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	installs chan struct{}
+	ops      chan struct{}
 
 	dialMu sync.Mutex // one dial at a time
 
@@ -210,7 +214,7 @@ type call struct {
 func New(cfg Config) *Relay {
 	cfg.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Relay{cfg: cfg, ctx: ctx, cancel: cancel, installs: make(chan struct{}, MaxInstalls), pending: map[string]*call{}}
+	return &Relay{cfg: cfg, ctx: ctx, cancel: cancel, installs: make(chan struct{}, MaxInstalls), ops: make(chan struct{}, MaxAppOps), pending: map[string]*call{}}
 }
 
 // Close drops the app connection (pending calls fail) and refuses what
@@ -260,41 +264,36 @@ func (r *Relay) apps(req *Request, answer func([]byte, error)) {
 			answer(nil, err)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.AskTimeout)
-		defer cancel()
-		st, err := r.cfg.Apps.Start(ctx, name)
-		if err != nil {
-			answer(nil, err)
-			return
-		}
-		answer(StatusJSON(st), nil)
+		r.background(r.ops, answer, func() {
+			ctx, cancel := context.WithTimeout(r.ctx, r.cfg.AskTimeout)
+			defer cancel()
+			st, err := r.cfg.Apps.Start(ctx, name)
+			if err != nil {
+				answer(nil, err)
+				return
+			}
+			answer(StatusJSON(st), nil)
+		})
 	case "apps.stop":
-		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.StopTimeout)
-		defer cancel()
-		if err := r.cfg.Apps.Stop(ctx); err != nil {
-			answer(nil, err)
-			return
-		}
-		// The app's socket goes with its process; calls still waiting
-		// fail now rather than at their timeout.
-		r.drop(nil)
-		answer([]byte(`{"stopped":true}`), nil)
+		r.background(r.ops, answer, func() {
+			ctx, cancel := context.WithTimeout(r.ctx, r.cfg.StopTimeout)
+			defer cancel()
+			if err := r.cfg.Apps.Stop(ctx); err != nil {
+				answer(nil, err)
+				return
+			}
+			// The app's socket goes with its process; calls still waiting
+			// fail now rather than at their timeout.
+			r.drop(nil)
+			answer([]byte(`{"stopped":true}`), nil)
+		})
 	case "apps.install":
 		name, err := req.name()
 		if err != nil {
 			answer(nil, err)
 			return
 		}
-		select {
-		case r.installs <- struct{}{}:
-		default:
-			answer(nil, &Error{Code: CodeServer, Message: "too many installs in progress; try again later", Reason: ReasonBusy})
-			return
-		}
-		// An install takes minutes: it runs in the background so that this
-		// peer's other requests (apps.status polls) are answered meanwhile.
-		go func() {
-			defer func() { <-r.installs }()
+		r.background(r.installs, answer, func() {
 			ctx, cancel := context.WithTimeout(r.ctx, r.cfg.InstallTimeout)
 			defer cancel()
 			if err := r.cfg.Apps.Install(ctx, name); err != nil {
@@ -308,7 +307,7 @@ func (r *Relay) apps(req *Request, answer func([]byte, error)) {
 				return
 			}
 			answer([]byte(`{"installed":true}`), nil)
-		}()
+		})
 	case "apps.status":
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.AskTimeout)
 		defer cancel()
@@ -321,6 +320,24 @@ func (r *Relay) apps(req *Request, answer func([]byte, error)) {
 	default:
 		answer(nil, &Error{Code: CodeMethodNotFound, Message: "unknown method: " + req.Method, Reason: ReasonMethodNotFound})
 	}
+}
+
+// background runs an apps.* request on its own goroutine, at most
+// cap(slots) at once (reason busy beyond). Starting, stopping (an app's
+// grace is 20 s) and installing (minutes) take long; run on the peer's
+// goroutine they would hold up its data channel, and the JavaScript SDK
+// gives a session up after 8 s without a message on it.
+func (r *Relay) background(slots chan struct{}, answer func([]byte, error), f func()) {
+	select {
+	case slots <- struct{}{}:
+	default:
+		answer(nil, &Error{Code: CodeServer, Message: "too many app requests in progress; try again later", Reason: ReasonBusy})
+		return
+	}
+	go func() {
+		defer func() { <-slots }()
+		f()
+	}()
 }
 
 // StatusJSON is the reference's status dict: {"state":"idle","info":null,

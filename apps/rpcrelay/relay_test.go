@@ -177,6 +177,18 @@ func (f *fakeApps) Status(context.Context) (Status, error) {
 	return Status{State: "running", Name: f.running, Description: "d"}, nil
 }
 
+func (f *fakeApps) set(fn func(f *fakeApps)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+func (f *fakeApps) runningApp() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.running
+}
+
 func (f *fakeApps) Install(_ context.Context, name string) error { return f.install(name) }
 
 func (f *fakeApps) AppURL(context.Context) (string, error) {
@@ -412,12 +424,12 @@ func TestRelayLimits(t *testing.T) {
 func TestRelayNoApp(t *testing.T) {
 	r, _, apps, _ := setup(t, Config{ConnectTimeout: time.Second})
 	p := newPeer()
-	apps.url = ""
+	apps.set(func(f *fakeApps) { f.url = "" })
 	r.Handle([]byte(`{"jsonrpc":"2.0","id":1,"method":"conversation.say"}`), p.send)
 	if m := p.next(t); reason(m) != ReasonNotRunning || code(m) != CodeServer || m["error"].(map[string]any)["message"] != "no app is running" {
 		t.Fatalf("no app: %v", m)
 	}
-	apps.url = "http://127.0.0.1:1/"
+	apps.set(func(f *fakeApps) { f.url = "http://127.0.0.1:1/" })
 	r.Handle([]byte(`{"jsonrpc":"2.0","id":2,"method":"conversation.say"}`), p.send)
 	if m := p.next(t); reason(m) != ReasonAppUnavailable || !strings.Contains(m["error"].(map[string]any)["message"].(string), "ws://127.0.0.1:1/rpc") {
 		t.Fatalf("app unreachable: %v", m)
@@ -443,18 +455,20 @@ func TestRelayApps(t *testing.T) {
 	if m := call(`{"jsonrpc":"2.0","id":1,"method":"apps.start","params":{"name":7}}`); reason(m) != ReasonInvalidParams {
 		t.Fatalf("start with a number %v", m)
 	}
-	apps.startErr = &Error{Code: CodeServer, Message: "An app is already running", Reason: ReasonAlreadyRunning}
+	apps.set(func(f *fakeApps) {
+		f.startErr = &Error{Code: CodeServer, Message: "An app is already running", Reason: ReasonAlreadyRunning}
+	})
 	if m := call(`{"jsonrpc":"2.0","id":2,"method":"apps.start","params":{"name":"x"}}`); reason(m) != ReasonAlreadyRunning || code(m) != CodeServer {
 		t.Fatalf("start refused %v", m)
 	}
-	apps.startErr = nil
+	apps.set(func(f *fakeApps) { f.startErr = nil })
 	m := call(`{"jsonrpc":"2.0","id":3,"method":"apps.start","params":{"name":"x"}}`)
 	res, _ := json.Marshal(m["result"])
 	if string(res) != `{"error":null,"info":{"description":"","name":"x","url":null},"state":"starting"}` {
 		t.Fatalf("start %s", res)
 	}
 	// A relayed call is waiting when the app stops: it fails at once.
-	apps.url = app.url()
+	apps.set(func(f *fakeApps) { f.url = app.url() })
 	r.Handle([]byte(`{"jsonrpc":"2.0","id":"w","method":"test.hold"}`), p.send)
 	for r.Pending() == 0 {
 		time.Sleep(time.Millisecond)
@@ -479,16 +493,18 @@ func TestRelayApps(t *testing.T) {
 	}
 	// A notification is carried out, not answered.
 	r.Handle([]byte(`{"jsonrpc":"2.0","method":"apps.start","params":{"name":"quiet"}}`), p.send)
-	p.none(t, 50*time.Millisecond)
-	if apps.running != "quiet" {
-		t.Errorf("the notification did not start the app: %q", apps.running)
+	for end := time.Now().Add(10 * time.Second); apps.runningApp() != "quiet"; time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the notification did not start the app: %q", apps.runningApp())
+		}
 	}
+	p.none(t, 50*time.Millisecond)
 }
 
 func TestRelayInstall(t *testing.T) {
 	r, _, apps, _ := setup(t, Config{})
 	release := make(chan struct{})
-	apps.install = func(name string) error {
+	apps.install = func(name string) error { // set before any install runs
 		<-release
 		if name == "bad" {
 			return errors.New("boom")
@@ -642,4 +658,36 @@ func FuzzDecodeInbound(f *testing.F) {
 		}
 		_ = in.relayNumber()
 	})
+}
+
+// blockingApps is an app manager whose Stop waits for release.
+type blockingApps struct {
+	fakeApps
+	release chan struct{}
+}
+
+func (b *blockingApps) Stop(ctx context.Context) error {
+	<-b.release
+	return b.fakeApps.Stop(ctx)
+}
+
+func TestRelaySlowStopHoldsNothingUp(t *testing.T) {
+	apps := &blockingApps{fakeApps: fakeApps{running: "demo"}, release: make(chan struct{})}
+	r := New(Config{Apps: apps})
+	defer r.Close()
+	p := newPeer()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Handle([]byte(`{"jsonrpc":"2.0","id":1,"method":"apps.stop"}`), p.send)
+		r.Handle([]byte(`{"jsonrpc":"2.0","id":2,"method":"apps.status"}`), p.send)
+	}()
+	if m := p.next(t); m["id"] != float64(2) {
+		t.Fatalf("status while a stop runs: %v", m)
+	}
+	<-done
+	close(apps.release)
+	if m := p.next(t); m["id"] != float64(1) || fmt.Sprint(m["result"]) != "map[stopped:true]" {
+		t.Fatalf("stop %v", m)
+	}
 }
