@@ -192,6 +192,30 @@ func TestJSONRPCDataChannel(t *testing.T) {
 	port := freePort(t)
 	d := startMediaDaemon(t)
 	d.installLocal("rpcdemo", writeRPCApp(t, "rpcdemo", port))
+	// /ws/sdk takes no JSON-RPC (the reference parses only its command
+	// union there): the apps.start is dropped, the command after it runs.
+	sdk := d.dialSDK()
+	sdk.send(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "apps.start", "params": map[string]any{"name": "rpcdemo"}})
+	sdk.send(map[string]any{"type": "set_motor_mode", "mode": "enabled"})
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var st map[string]any
+		d.getJSON("/api/motors/status", &st)
+		if st["mode"] == "enabled" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the command after the JSON-RPC frame never ran: %v", st)
+		}
+	}
+	if st := d.appStatus(); st != nil {
+		t.Fatalf("a JSON-RPC apps.start on /ws/sdk started the app: %v", st)
+	}
+	for _, f := range sdk.snapshot() {
+		if f.data["jsonrpc"] != nil {
+			t.Errorf("/ws/sdk answered JSON-RPC: %s", f.raw)
+		}
+	}
+
 	a := dialConsumer(t, d.signallingURL(), nil)
 	b := dialConsumer(t, d.signallingURL(), nil)
 
