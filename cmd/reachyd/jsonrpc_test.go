@@ -311,3 +311,26 @@ func TestJSONRPCDataChannel(t *testing.T) {
 		t.Errorf("app status after stop: %v", d.appStatus())
 	}
 }
+
+// TestJSONRPCInstallFromCatalogue: apps.install installs a missing app from
+// the (fake) Hugging Face catalogue and answers once it is installed.
+func TestJSONRPCInstallFromCatalogue(t *testing.T) {
+	requireMedia(t)
+	hf, _ := fakeSpaces(t)
+	d := startMediaDaemon(t, "--hf-endpoint", hf.URL)
+	c := dialConsumer(t, d.signallingURL(), nil)
+	if r := rpc(t, c, 1, "apps.install", map[string]any{"name": "wave"}); fmt.Sprint(r["result"]) != "map[installed:true]" {
+		t.Fatalf("apps.install %v", r)
+	}
+	var installed []map[string]any
+	d.getJSON("/api/apps/list-available/installed", &installed)
+	if len(installed) != 1 || installed[0]["name"] != "wave" {
+		t.Fatalf("installed after apps.install: %v", installed)
+	}
+	if r := rpc(t, c, 2, "apps.install", map[string]any{"name": "wave"}); fmt.Sprint(r["result"]) != "map[installed:true]" {
+		t.Fatalf("second apps.install %v", r)
+	}
+	if r := rpc(t, c, 3, "apps.install", map[string]any{"name": "missing"}); rpcReason(r) != "install_failed" {
+		t.Fatalf("apps.install of an app not in the catalogue %v", r)
+	}
+}
