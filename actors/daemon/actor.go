@@ -285,6 +285,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 			kit.Reply(ctx, err)
 			return
 		}
+		// The relay and the TURN refresher follow the token.
+		ctx.ActorSystem().EventStream.Publish(messages.HFTokenChanged{})
 		kit.Reply(ctx, struct{}{})
 	case *messages.ClearHFCache:
 		kit.Reply(ctx, a.clearHFCache())

@@ -233,8 +233,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	if cfg.Media != nil {
 		go gw.ForwardBroadcasts(srvCtx)
 	}
-	turnRefresher := startTURN(srvCtx, opts, sys, log) // nil when TURN is off
-	_ = turnRefresher                                  // Kick() on a token change (messages.HFTokenChanged)
+	// TURN credentials; sign-in and sign-out reach it as HFTokenChanged on
+	// the event stream (nil when TURN is off).
+	_ = startTURN(srvCtx, opts, sys, log)
 	go updateDatasets(srvCtx, sys, opts, log)
 	if udsLn != nil {
 		servers++

@@ -61,6 +61,7 @@ func jsonValue(c echo.Context, v any) error {
 // hfSignedIn tells the relay a token was saved: it reconnects with it, and
 // starts if it was stopped (a token-less boot has no relay running).
 func (g *Gateway) hfSignedIn() {
+	g.sys.Kit.Publish(messages.HFTokenChanged{}) // the TURN credentials refresher
 	if g.sys.Relay != nil {
 		g.sys.Kit.Tell(g.sys.Relay, &messages.HFTokenChanged{})
 		g.sys.Kit.Tell(g.sys.Relay, &messages.StartRelay{})
@@ -68,6 +69,7 @@ func (g *Gateway) hfSignedIn() {
 }
 
 func (g *Gateway) hfSignedOut() {
+	g.sys.Kit.Publish(messages.HFTokenChanged{})
 	if g.sys.Relay != nil {
 		g.sys.Kit.Tell(g.sys.Relay, &messages.HFTokenChanged{})
 	}
