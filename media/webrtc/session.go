@@ -28,6 +28,9 @@ type Session struct {
 	// the end callback waits for it, so OnSessionStart always comes first.
 	startDone   chan struct{}
 	startCalled bool // written before startDone is closed
+	// done is closed once the session's PeerConnection is closed and its
+	// OnSessionEnd has run (Done).
+	done chan struct{}
 
 	mu            sync.Mutex
 	pc            *pion.PeerConnection
@@ -90,6 +93,12 @@ func (s *Session) Info() Info {
 		Messages:    s.msgs.Load(),
 	}
 }
+
+// Done is closed once the session has ended for good: its PeerConnection
+// is closed (no more commands come from its data channel) and
+// OnSessionEnd has run. The central relay waits on it before it lets a
+// local app start after evicting a remote session.
+func (s *Session) Done() <-chan struct{} { return s.done }
 
 // End ends the session and tells the consumer why.
 func (s *Session) End(reason string) { s.end(reason, true) }
@@ -434,6 +443,9 @@ func (s *Session) end(reason string, notify bool) {
 		<-s.startDone
 		if cb := p.cfg.OnSessionEnd; cb != nil && s.startCalled {
 			cb(s, reason)
+		}
+		if s.done != nil {
+			close(s.done)
 		}
 	}()
 }

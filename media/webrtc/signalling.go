@@ -258,6 +258,7 @@ func (p *Producer) startSession(pe *peer, m Message) {
 		consumer:  pe,
 		since:     time.Now(),
 		startDone: make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	p.mu.Lock()
 	if p.closed || p.peers[pe.id] != pe {
