@@ -323,7 +323,7 @@ func TestTokenChange(t *testing.T) {
 	}
 }
 
-func TestSplitBrain(t *testing.T) {
+func TestSplitBrainCore(t *testing.T) {
 	d := newDriver(t)
 	d.connected("hf_a")
 	alive := func(dt time.Duration) []Effect {
