@@ -185,10 +185,10 @@ func (p *inproc) Closed(reason string) {
 // Internal messages; epoch tells an incarnation's own goroutines from
 // those of one that crashed.
 type (
-	tick        struct{ epoch uint64 }
-	watch       struct{ epoch uint64 }
-	sseOpened   struct{ epoch, gen uint64 }
-	sseData     struct {
+	tick      struct{ epoch uint64 }
+	watch     struct{ epoch uint64 }
+	sseOpened struct{ epoch, gen uint64 }
+	sseData   struct {
 		epoch, gen uint64
 		msg        CentralMsg
 	}

@@ -6,8 +6,8 @@ import (
 	"math"
 	"time"
 
-	"reachyd/messages"
 	"reachyd/media/webrtc"
+	"reachyd/messages"
 )
 
 // Timing of the relay, as the reference daemon's central_signaling_relay.py.
