@@ -1,7 +1,7 @@
 // Package system assembles reachyd's actor tree:
 //
 //	reachyd (root supervisor: restarts, respawns, gives up; kit.RootProps)
-//	├── hub, jobs, applock, topics, auth, camera, media, wifi, skills, appmon, apps
+//	├── hub, jobs, applock, topics, auth, camera, media, relay, wifi, skills, appmon, apps
 //	└── daemon   lifecycle; owns the backend while it runs
 //	    └── robot (supervisor)
 //	        ├── moves     move scheduler, IK/FK
@@ -34,6 +34,7 @@ import (
 	"reachyd/actors/motorbus"
 	"reachyd/actors/moves"
 	"reachyd/actors/moves/motion"
+	"reachyd/actors/relay"
 	"reachyd/actors/robot"
 	"reachyd/actors/skills"
 	"reachyd/actors/topics"
@@ -93,6 +94,8 @@ type Config struct {
 	Update *UpdateConfig
 	// Wifi, when set (the Wireless robot), runs the Wi-Fi actor.
 	Wifi *WifiConfig
+	// Relay, when set and media runs, runs the central signalling relay.
+	Relay *RelayConfig
 }
 
 // WifiConfig configures the Wi-Fi actor. Its cell is made by Start and
@@ -180,7 +183,7 @@ func (s *System) Unrecoverable() <-chan string { return s.unrecoverable }
 func (s *System) Crashable() []*actor.PID { return append([]*actor.PID(nil), s.crashable...) }
 
 // Services are the actors get_services lists.
-var Services = []string{"daemon", "robot", "motorbus", "moves", "hub", "jobs", "applock", "apps", "appmon", "topics", "auth", "skills", "camera", "media", "datasets", "wifi"}
+var Services = []string{"daemon", "robot", "motorbus", "moves", "hub", "jobs", "applock", "apps", "appmon", "topics", "auth", "skills", "camera", "media", "datasets", "wifi", "relay"}
 
 // Root is the name of the root supervisor.
 const Root = "reachyd"
@@ -229,6 +232,9 @@ func Start(cfg Config) (*System, error) {
 			cfg.Media.Options.Cell = media.NewCell("")
 		}
 		s.MediaCell = cfg.Media.Options.Cell
+	}
+	if cfg.Relay != nil && cfg.Media != nil {
+		s.Relay = ks.PID(Root + "/relay")
 	}
 	if cfg.Wifi != nil {
 		s.Wifi = ks.PID(Root + "/wifi")
@@ -288,6 +294,7 @@ func Start(cfg Config) (*System, error) {
 		mo.Moves, mo.Log = s.Moves, cfg.Log
 		add("media", media.Props(mo))
 	}
+	s.addRelay(cfg, func(name string, o relay.Options) { add(name, relay.Props(o)) })
 	if wc := cfg.Wifi; wc != nil {
 		add("wifi", wifiactor.Props(wifiactor.Options{Manager: wc.Manager, Startup: wc.Startup, Cell: s.wifiCell, Log: cfg.Log}))
 	}

@@ -89,6 +89,8 @@ type Options struct {
 	Wifi          bool
 	WifiBus       string
 	WifiInterface string
+	Relay         bool   // run the central relay (with media)
+	CentralURL    string // the central signalling server
 
 	// Recorded-move datasets (datasets.go).
 	HFHubCache       string
@@ -270,6 +272,9 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.StringVar(&o.UpdateBinary, "update-binary", "", "the binary an update replaces (default: this executable, symlinks resolved)")
 	fs.DurationVar(&o.ChaosEvery, "chaos-every", 0, "testing aid, never for a robot in use: crash one actor in turn (round robin) at this interval, e.g. 30s, to soak-test supervision (0: off)")
 	fs.StringVar(&o.DescriptionDir, "description-dir", "", "the robot description (robot.urdf and assets/*.stl) for /api/kinematics/urdf and stl (default: where the reference's reachy_mini Python package is installed)")
+	// Central signalling relay (relay.go).
+	boolPair(fs, &o.Relay, "relay", true, "with media: relay remote sessions from the central signalling server (needs a Hugging Face token: HF_TOKEN or huggingface_hub's token file)")
+	fs.StringVar(&o.CentralURL, "central-url", defaultCentralURL(), "the central signalling server (default $REACHY_CENTRAL_URL, else the reference's)")
 	fs.StringVar(&o.JournalUnit, "journal-unit", "auto", "where WS /logs/ws/daemon and subscribe_logs read the log: auto (the systemd journal of reachyd's unit when run by systemd, else reachyd's own lines), none (reachyd's own lines), or a unit name (its journal, through journalctl)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -300,6 +305,9 @@ func (o *Options) validate() error {
 	}
 	if o.RobotName == "" || len(o.RobotName) > 256 || !validate.PrintableName(o.RobotName) {
 		return fmt.Errorf("--robot-name must be non-empty, printable, and have no bidirectional text controls, got %q", o.RobotName)
+	}
+	if err := validateCentralURL(o.CentralURL); err != nil {
+		return err
 	}
 	if o.KinematicsEngine != "AnalyticalKinematics" {
 		return fmt.Errorf("--kinematics-engine %s is not available: reachyd implements AnalyticalKinematics only", o.KinematicsEngine)

@@ -79,7 +79,10 @@ func launchDaemon(t testing.TB, w io.Writer, extra ...string) (d *testDaemon, ca
 		"--gst-launch", "/nonexistent/gst-launch-1.0", "--webrtc-port", "0", "--webrtc-loopback",
 		// Datasets are downloaded into a private cache, from nowhere
 		// unless a test points --hf-endpoint at its fake Hub.
-		"--hf-endpoint", "http://127.0.0.1:1", "--hf-hub-cache", t.TempDir()}, extra...)
+		"--hf-endpoint", "http://127.0.0.1:1", "--hf-hub-cache", t.TempDir(),
+		// The central relay (with media) reaches nowhere unless a test
+		// points it at its fake central.
+		"--central-url", "http://127.0.0.1:1"}, extra...)
 	type up struct {
 		addr string
 		sys  *system.System

@@ -182,10 +182,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 		return err
 	}
 	cfg.Wifi = wifiConfig(opts, log)
+	var relayName *relayName
+	cfg.Relay, relayName = relayConfig(opts, log, cfg.Media != nil)
 	sys, err := system.Start(cfg)
 	if err != nil {
 		return err
 	}
+	relayName.follow(sys)
 	gcfg := gateway.Config{
 		RobotName: opts.RobotName, HealthCheckTimeout: opts.HealthCheckTimeout,
 		Log: log, Version: APIVersion, ExtraHosts: hostNames(opts.Host),

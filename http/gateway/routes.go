@@ -562,6 +562,15 @@ func (g *Gateway) mediaRelease(release bool) echo.HandlerFunc {
 		if _, err := ask[messages.MediaStatus](g, c, g.mediaOwner(), &messages.SetMediaReleased{Released: release}); err != nil {
 			return g.fail(c, err, false)
 		}
+		// The central relay follows media, as the reference's release and
+		// acquire stop and start it.
+		if g.sys.Relay != nil {
+			if release {
+				g.sys.Kit.Tell(g.sys.Relay, &messages.StopRelay{})
+			} else {
+				g.sys.Kit.Tell(g.sys.Relay, &messages.StartRelay{})
+			}
+		}
 		return jsonBytes(c, []byte(`{"status":"ok"}`))
 	}
 }
