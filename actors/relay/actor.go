@@ -76,7 +76,8 @@ type Options struct {
 // sessions it relayed, whether it holds the lock, and the I/O of the
 // incarnation that crashed, which the next one closes.
 type Cell struct {
-	epoch atomic.Uint64
+	epoch       atomic.Uint64
+	autoStarted atomic.Bool // AutoStart is for the first incarnation only
 
 	mu        sync.Mutex
 	running   bool
@@ -289,10 +290,17 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.started(ctx)
 		return
 	case *actor.Stopping:
+		// Sessions end and the lock is released, but whether the relay
+		// runs is kept: a respawn by the root (a crash loop) starts it
+		// again, and at the daemon's stop nothing reads it any more.
+		running := a.core.Running()
 		a.step(ctx, InStop{})
 		a.res.close()
 		a.res = &resources{}
 		a.save()
+		a.cell.mu.Lock()
+		a.cell.running = running
+		a.cell.mu.Unlock()
 		return
 	case *actor.Stopped, *actor.Restarting:
 		return
@@ -410,7 +418,8 @@ func (a *Actor) started(ctx actor.Context) {
 		}
 	}
 	a.save()
-	if a.opt.AutoStart || running {
+	first := a.cell.autoStarted.CompareAndSwap(false, true)
+	if (a.opt.AutoStart && first) || running {
 		a.step(ctx, InStart{})
 		a.ensureLocal(ctx)
 	}

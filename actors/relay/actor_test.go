@@ -732,3 +732,29 @@ func TestCentralRobotStatusErrors(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// A relay stopped (media released) stays stopped across a crash and a
+// respawn from its props; one that runs is started again.
+func TestStoppedStaysStoppedAcrossRestarts(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.waitConnected()
+	if _, err := kit.Ask[messages.RelayStatus](context.Background(), e.ks, e.relay, &messages.StopRelay{}); err != nil {
+		t.Fatal(err)
+	}
+	e.ks.Root.Send(e.relay, &kit.Crash{Reason: "test"})
+	if st := e.status(); st.State != messages.RelayStopped {
+		t.Fatalf("after a crash: %+v", st)
+	}
+	_ = e.ks.Root.StopFuture(e.relay).Wait()
+	e.relay, _ = e.ks.Root.SpawnNamed(e.props, "relay")
+	if st := e.status(); st.State != messages.RelayStopped {
+		t.Fatalf("after a respawn: %+v", st)
+	}
+	if _, err := kit.Ask[messages.RelayStatus](context.Background(), e.ks, e.relay, &messages.StartRelay{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitConnected()
+	_ = e.ks.Root.StopFuture(e.relay).Wait()
+	e.relay, _ = e.ks.Root.SpawnNamed(e.props, "relay")
+	e.waitConnected()
+}
