@@ -6,6 +6,7 @@
 //	go run ./cmd/reachyd-bench [-scenario all|startup|http|ws|tick|apps|joblog|topics|auth] [-duration 10s]
 //	go run ./cmd/reachyd-bench -scenario soak -duration 30m [-chaos-every 30s] [-sample 10s] [-soak-clients 4]
 //	go run ./cmd/reachyd-bench -scenario media [-media-parts cpu,tick,audio] [-runs 3] [-media-window 20s] [-tick-hz 200] [-duration 10s] [-trials 15]
+//	go run ./cmd/reachyd-bench -scenario relay [-trials 15]
 //
 // apps measures start-to-running and stop-to-released of trivial apps;
 // joblog streams an app's 10 000 lines/s to 10 job-log subscribers and
@@ -17,7 +18,9 @@
 // media measures the media path (media.go): the CPU of the daemon and its
 // pipelines with 0, 1 and 3 WebRTC consumers, the control tick's jitter
 // with media and consumers against without, and audio latency each way;
-// it needs GStreamer and is not part of all either.
+// it needs GStreamer and is not part of all either. relay (relay.go)
+// measures remote session set-up through the central relay and a fake
+// central server (needs GStreamer; not part of all).
 // The daemon scenarios build and start
 // bin/reachyd on the simulator on a free loopback port; the tick scenario
 // runs the actor tree in-process.
@@ -56,7 +59,7 @@ func main() {
 	if conf := os.Getenv(gstWrapEnv); conf != "" {
 		gstWrap(conf) // run as the daemon's gst-launch-1.0 (audio.go); never returns
 	}
-	scenario := flag.String("scenario", "all", "all, startup, http, ws, tick, apps, joblog, topics, auth, or soak or media (not in all)")
+	scenario := flag.String("scenario", "all", "all, startup, http, ws, tick, apps, joblog, topics, auth, or soak, media or relay (not in all)")
 	duration := flag.Duration("duration", 10*time.Second, "length of each load run")
 	conns := flag.Int("conns", 8, "HTTP connections")
 	clients := flag.Int("clients", 100, "WebSocket clients")
@@ -144,6 +147,12 @@ func main() {
 		if parts["audio"] {
 			mediaAudio(*bin, *runs, *trials, *audioNoFEC)
 		}
+	}
+	if *scenario == "relay" { // needs GStreamer: not part of all
+		if err := build(*bin); err != nil {
+			fail(err)
+		}
+		relayBench(*bin, *trials)
 	}
 	if *scenario == "consumers" { // internal: the media tick part's consumers
 		runConsumers(*signalling, *consumers)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -37,6 +38,11 @@ type Consumer struct {
 	cancel      context.CancelFunc
 	msgs        chan map[string]any
 	streamDone  chan struct{}
+
+	// StartedAt is when startSession was posted; firstVideo the arrival
+	// of the first video packet (unix ns; the benchmark's numbers).
+	StartedAt  time.Time
+	firstVideo atomic.Int64
 
 	pc      *pion.PeerConnection
 	session string
@@ -109,6 +115,7 @@ func Dial(ctx context.Context, base, token string, opt ConsumerOptions) (_ *Cons
 	if c.robotID, err = c.findRobot(ctx, opt.Robot); err != nil {
 		return nil, err
 	}
+	c.StartedAt = time.Now()
 	reply, err := c.post(ctx, map[string]any{"type": "startSession", "peerId": c.robotID})
 	if err != nil {
 		return nil, err
@@ -163,6 +170,7 @@ func Dial(ctx context.Context, base, token string, opt ConsumerOptions) (_ *Cons
 				return
 			}
 			if tr.Kind() == pion.RTPCodecTypeVideo {
+				c.firstVideo.CompareAndSwap(0, time.Now().UnixNano())
 				select {
 				case video <- p:
 				default:
@@ -377,6 +385,14 @@ func (c *Consumer) findRobot(ctx context.Context, name string) (string, error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// FirstVideoAt is when the first video packet arrived (zero before).
+func (c *Consumer) FirstVideoAt() time.Time {
+	if ns := c.firstVideo.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // SessionID is the central session id.
