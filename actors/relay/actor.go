@@ -283,6 +283,10 @@ func Props(opt Options) *actor.Props {
 
 func (a *Actor) tell(v any) { a.root.Send(a.self, v) }
 
+// current reports whether this incarnation is the actor's latest (a
+// continuation of an ask may run after a crash replaced it).
+func (a *Actor) current() bool { return a.epoch == a.cell.epoch.Load() }
+
 // Receive implements actor.Actor.
 func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
@@ -413,7 +417,11 @@ func (a *Actor) started(ctx actor.Context) {
 		if len(sessions) > 0 || holds {
 			a.log.Warn("relay: restarted; the remote sessions of the previous run are ended", "sessions", len(sessions), "lock", holds)
 		}
-		if holds && a.opt.Lock != nil {
+		// Only the relay takes the lock's remote hold, so a restart
+		// releases it even when the cell does not say it was held: the
+		// incarnation may have died between the lock's answer and its
+		// record.
+		if a.opt.Lock != nil {
 			ctx.Send(a.opt.Lock, &messages.ReleaseRemote{Handoff: false})
 		}
 	}
@@ -533,12 +541,18 @@ func (a *Actor) perform(ctx actor.Context, e Effect) {
 			return
 		}
 		kit.AskFrom(ctx, a.opt.Lock, &messages.AcquireRemote{Name: "remote"}, 5*time.Second, func(_ any, err error) {
+			if !a.current() {
+				return // answered to an incarnation that crashed: the new one released the lock
+			}
 			if err == nil {
 				a.step(ctx, InLock{Central: central, Acquired: true})
 				a.ensureLocal(ctx)
 				return
 			}
 			kit.AskFrom(ctx, a.opt.Lock, &messages.GetLockStatus{}, 5*time.Second, func(reply any, _ error) {
+				if !a.current() {
+					return
+				}
 				st, _ := reply.(messages.LockStatus)
 				a.step(ctx, InLock{Central: central, LocalApp: st.State == messages.LockLocal})
 				a.ensureLocal(ctx)

@@ -124,8 +124,9 @@ type post struct {
 // poster sends POSTs in order (an offer before its candidates) from one
 // goroutine; a full queue drops the message (logged).
 type poster struct {
-	q    chan post
-	done chan struct{}
+	q      chan post
+	done   chan struct{}
+	closed bool // send and close run on the actor's goroutine
 }
 
 func startPoster(client *http.Client, base string, log *slog.Logger) *poster {
@@ -140,6 +141,9 @@ func startPoster(client *http.Client, base string, log *slog.Logger) *poster {
 }
 
 func (p *poster) send(m post, log *slog.Logger) {
+	if p.closed {
+		return
+	}
 	select {
 	case p.q <- m:
 	default:
@@ -148,7 +152,12 @@ func (p *poster) send(m post, log *slog.Logger) {
 }
 
 // close stops taking messages; those queued are still sent.
-func (p *poster) close() { close(p.q) }
+func (p *poster) close() {
+	if !p.closed {
+		p.closed = true
+		close(p.q)
+	}
+}
 
 func sendOne(client *http.Client, base string, m post, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), postTimeout)
