@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 
 	"reachyd/actors/kit"
 	"reachyd/media/webrtc"
@@ -232,6 +233,10 @@ type Actor struct {
 	root  *actor.RootContext
 	res   *resources
 
+	// tokenSub follows HFTokenChanged on the event stream (the daemon's
+	// delete_hf_token, the sign-in routes, TURN's sources of truth).
+	tokenSub *eventstream.Subscription
+
 	timerAt   time.Time
 	links     uint64
 	refs      uint64
@@ -294,6 +299,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.started(ctx)
 		return
 	case *actor.Stopping:
+		a.unsubscribe(ctx)
 		// Sessions end and the lock is released, but whether the relay
 		// runs is kept: a respawn by the root (a crash loop) starts it
 		// again, and at the daemon's stop nothing reads it any more.
@@ -306,7 +312,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.cell.running = running
 		a.cell.mu.Unlock()
 		return
-	case *actor.Stopped, *actor.Restarting:
+	case *actor.Restarting:
+		a.unsubscribe(ctx)
+		return
+	case *actor.Stopped:
 		return
 
 	case *messages.GetRelayStatus:
@@ -396,8 +405,22 @@ func (a *Actor) Receive(ctx actor.Context) {
 // stopped, the sessions it relayed end (central is told, the producer
 // ends them when their signalling connection closes), and the lock's
 // remote hold is released. Then the relay starts again if it ran.
+// unsubscribe ends this incarnation's event stream subscription.
+func (a *Actor) unsubscribe(ctx actor.Context) {
+	if a.tokenSub != nil {
+		ctx.ActorSystem().EventStream.Unsubscribe(a.tokenSub)
+		a.tokenSub = nil
+	}
+}
+
 func (a *Actor) started(ctx actor.Context) {
 	a.self, a.root = ctx.Self(), ctx.ActorSystem().Root
+	self, root := a.self, a.root
+	a.tokenSub = ctx.ActorSystem().EventStream.Subscribe(func(evt any) {
+		if _, ok := evt.(messages.HFTokenChanged); ok {
+			root.Send(self, &messages.HFTokenChanged{})
+		}
+	})
 	a.epoch = a.cell.epoch.Add(1)
 	a.core = NewCore()
 	a.evictions = map[uint64]*eviction{}

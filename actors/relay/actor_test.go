@@ -710,9 +710,9 @@ func TestTokenChanges(t *testing.T) {
 	if err != nil || !cr.Available || !strings.Contains(string(cr.Robots), e.status().PeerID) {
 		t.Fatalf("%+v %v", cr, err)
 	}
-	// Signed out.
+	// Signed out, as delete_hf_token says it: on the event stream.
 	e.token.Store(ptr(""))
-	e.ks.Root.Send(e.relay, &messages.HFTokenChanged{})
+	e.ks.Publish(messages.HFTokenChanged{})
 	e.waitState("waiting for a token", func(s messages.RelayStatus) bool { return s.State == messages.RelayWaitingForToken })
 }
 

@@ -34,7 +34,7 @@ func hfAuthService(o *Options, api net.Addr, log *slog.Logger) *hfauth.Service {
 		Scopes:     os.Getenv("HF_OAUTH_SCOPES"),
 		Wireless:   o.WirelessVersion,
 		Port:       port,
-		CentralURL: os.Getenv("REACHY_CENTRAL_URL"),
+		CentralURL: o.CentralURL, // --central-url, default $REACHY_CENTRAL_URL
 	})
 	log.Debug("hugging face sign-in", "endpoint", o.HFEndpoint, "token", svc.Store().TokenPath(),
 		"oauth", svc.Configured(), "redirect", svc.RedirectURI(false))
