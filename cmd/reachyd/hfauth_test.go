@@ -38,8 +38,7 @@ func hfDaemon(t *testing.T, extra ...string) (*testDaemon, *hftest.Server, strin
 		os.Unsetenv(k)
 	}
 	t.Setenv("HF_HOME", home)
-	t.Setenv("REACHY_CENTRAL_URL", hub.URL)
-	d := startDaemon(t, append([]string{"--hf-endpoint", hub.URL}, extra...)...)
+	d := startDaemon(t, append([]string{"--hf-endpoint", hub.URL, "--central-url", hub.URL}, extra...)...)
 	return d, hub, home
 }
 
