@@ -62,10 +62,6 @@ type gstWrapConfig struct {
 	MicPort int `json:"mic_port"`
 	// LevelNs, when set, is the speaker level meter's interval.
 	LevelNs int64 `json:"level_ns"`
-	// NoFEC, an experiment, turns off in-band FEC in the speaker inputs'
-	// decoders: GStreamer 1.22's opusdec then reports 120 ms less latency,
-	// which the mixer would otherwise add to every input.
-	NoFEC bool `json:"no_fec"`
 	// VideoThreads, an experiment, sets the VP8 encoder's threads.
 	VideoThreads int `json:"video_threads"`
 }
@@ -128,9 +124,6 @@ func rewriteAudioArgs(args []string, c gstWrapConfig) ([]string, error) {
 		return args, nil
 	}
 	out := append([]string(nil), args...)
-	if c.NoFEC {
-		out = slices.DeleteFunc(out, func(a string) bool { return a == "use-inband-fec=true" })
-	}
 	if c.LevelNs > 0 {
 		if lvl+1 >= len(out) || !strings.HasPrefix(out[lvl+1], "interval=") {
 			return nil, errors.New("the speaker level meter has no interval after its name")
@@ -477,14 +470,16 @@ func statsOf(d []time.Duration) latencyStats {
 }
 
 // mediaAudio is the audio part.
-func mediaAudio(bin string, runs, trials int, noFEC bool) {
+func mediaAudio(bin string, runs, trials int, fec bool) {
 	self, err := os.Executable()
 	if err != nil {
 		fail(err)
 	}
 	fmt.Printf("media audio: %d trials per run, tone 400 ms after >= 600 ms of silence; camera 640x480@30 streaming to the same consumer\n", trials)
-	if noFEC {
-		fmt.Println("media audio: EXPERIMENT: the speaker inputs' opusdec without use-inband-fec (not what reachyd runs)")
+	var extra []string
+	if fec {
+		fmt.Println("media audio: with --audio-fec (the speaker inputs decode in-band FEC, as the reference does)")
+		extra = []string{"--audio-fec"}
 	}
 	var toEar, toEarJB, toSpeaker [][]time.Duration
 	for run, attempt := 1, 1; run <= runs; {
@@ -492,12 +487,12 @@ func mediaAudio(bin string, runs, trials int, noFEC bool) {
 		if err != nil {
 			fail(err)
 		}
-		conf, _ := json.Marshal(gstWrapConfig{MicPort: ports[0], LevelNs: int64(10 * time.Millisecond), NoFEC: noFEC})
+		conf, _ := json.Marshal(gstWrapConfig{MicPort: ports[0], LevelNs: int64(10 * time.Millisecond)})
 		feeder, err := newMicFeeder(ports[0])
 		if err != nil {
 			fail(err)
 		}
-		d := startDaemonEnv(bin, 50, []string{gstWrapEnv + "=" + string(conf)}, append(mediaDaemonArgs(), "--gst-launch", self)...)
+		d := startDaemonEnv(bin, 50, []string{gstWrapEnv + "=" + string(conf)}, append(append(mediaDaemonArgs(), extra...), "--gst-launch", self)...)
 		st := waitMedia(d.addr)
 		plain, err := newEar("no jitter buffer", 0)
 		if err != nil {

@@ -75,7 +75,7 @@ func main() {
 	trials := flag.Int("trials", 15, "media: audio latency trials per run and direction")
 	consumers := flag.Int("consumers", 3, "media: consumers connected in the tick part")
 	signalling := flag.String("signalling", "", "consumers (internal): the signalling URL")
-	audioNoFEC := flag.Bool("audio-no-fec", false, "media audio, an experiment: the speaker inputs' decoders without in-band FEC")
+	audioFEC := flag.Bool("audio-fec", false, "media audio: run the daemon with --audio-fec (the speaker inputs decode in-band FEC)")
 	videoThreads := flag.Int("video-threads", 0, "media cpu, an experiment: the VP8 encoder's threads (0: as reachyd runs it)")
 	flag.Parse()
 	go func() {
@@ -145,7 +145,7 @@ func main() {
 			mediaTick(*tickHz, *duration, *runs, *consumers)
 		}
 		if parts["audio"] {
-			mediaAudio(*bin, *runs, *trials, *audioNoFEC)
+			mediaAudio(*bin, *runs, *trials, *audioFEC)
 		}
 	}
 	if *scenario == "relay" { // needs GStreamer: not part of all

@@ -77,6 +77,7 @@ type Options struct {
 	AudioSource    string
 	AudioSink      string
 	AEC            bool
+	AudioFEC       bool
 	// Discovery.
 	NoMDNS         bool
 	MDNSInterfaces []string
@@ -253,6 +254,7 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.StringVar(&o.AudioSource, "audio-source", "auto", "microphone: auto (a test tone on the simulator, else the default device), sim, alsa[:DEVICE], pulse[:DEVICE]")
 	fs.StringVar(&o.AudioSink, "audio-sink", "auto", "speaker: auto (a level meter on the simulator, else the default device), sim, alsa[:DEVICE], pulse[:DEVICE]")
 	fs.BoolVar(&o.AEC, "aec", true, "cancel the speaker's echo in the microphone (webrtcdsp) when the device is real")
+	fs.BoolVar(&o.AudioFEC, "audio-fec", false, "decode the in-band FEC of the audio consumers send to the speaker: recovers lost packets, adds about 100 ms (GStreamer 1.22's opusdec)")
 	fs.BoolVar(&o.NoMDNS, "no-mdns", false, "do not advertise the robot over mDNS (_reachy-mini._tcp, as the reference)")
 	fs.Var(listFlag{&o.MDNSInterfaces}, "mdns-interface", "advertise over mDNS on this interface whatever the bind address (repeatable; default: the interfaces the API listens on, none on loopback)")
 	fs.BoolVar(&o.AllowRawBus, "allow-raw-bus", false, "serve WS /api/move/ws/raw/write (raw Dynamixel packets; instructions that could brick a motor are refused even then)")

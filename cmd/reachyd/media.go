@@ -106,7 +106,7 @@ func mediaSetup(o *Options, log *slog.Logger, cam *hwcam.Broadcaster, hooks *med
 		sink = gst.DeviceSim
 	}
 	opt.Audio = gst.AudioConfig{Source: src, Sink: sink, SourceDevice: srcDev, SinkDevice: sinkDev,
-		AEC: o.AEC && src != gst.DeviceSim && info.AEC()}
+		AEC: o.AEC && src != gst.DeviceSim && info.AEC(), SpeakerFEC: o.AudioFEC}
 
 	// Volume: a simulated mixer on the simulator, else the sound server or
 	// ALSA.

@@ -347,6 +347,14 @@ type AudioConfig struct {
 	OpusBitrate int
 	// JitterLatency is each input's jitter buffer (default 40 ms).
 	JitterLatency time.Duration
+	// SpeakerFEC decodes the in-band FEC of the consumers' Opus: a lost
+	// packet is rebuilt from the next one. GStreamer 1.22's opusdec then
+	// holds one packet (20 ms) but reports 120 ms of latency, which the
+	// live mixer and the sink add to everything the speaker plays: about
+	// 100 ms more mouth to ear. Off by default (reachyd's choice; the
+	// reference decodes FEC): the jitter buffer reports lost packets and
+	// opusdec conceals them (PLC), which covers the rare loss of a LAN.
+	SpeakerFEC bool
 	// LevelInterval is the time between two level messages on stdout
 	// (default 50 ms); parse them with LevelHandler.
 	LevelInterval time.Duration
@@ -427,8 +435,9 @@ func (c *AudioConfig) defaults() error {
 //
 //	mic:     source ! convert ! S16LE 48k mono [! webrtcdsp] ! opusenc (FEC,
 //	         20 % loss) ! rtpopuspay ! udpsink 127.0.0.1:MicPort
-//	speaker: silence + N x (udpsrc ! rtpjitterbuffer ! rtpopusdepay !
-//	         opusdec (FEC, PLC)) + udpsrc ! rtpjitterbuffer ! rtpL16depay
+//	speaker: silence + N x (udpsrc ! rtpjitterbuffer (lost packets
+//	         reported) ! rtpopusdepay ! opusdec (PLC, FEC if SpeakerFEC))
+//	         + udpsrc ! rtpjitterbuffer ! rtpL16depay
 //	         ! audiomixer [! webrtcechoprobe] ! level ! sink
 //
 // A live silent source keeps the mixer (and the level messages, and the
@@ -461,8 +470,8 @@ func AudioArgs(launch string, c AudioConfig) ([]string, error) {
 	for _, p := range c.SpeakerPorts {
 		a = append(a, "udpsrc", "address=127.0.0.1", "port="+strconv.Itoa(p),
 			"caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload="+strconv.Itoa(PayloadOpus),
-			"!", "rtpjitterbuffer", jitter, "drop-on-latency=true",
-			"!", "rtpopusdepay", "!", "opusdec", "use-inband-fec=true", "plc=true",
+			"!", "rtpjitterbuffer", jitter, "drop-on-latency=true", "do-lost=true",
+			"!", "rtpopusdepay", "!", "opusdec", "use-inband-fec="+strconv.FormatBool(c.SpeakerFEC), "plc=true",
 			"!", "audioconvert", "!", "audioresample", "!", "mix.")
 	}
 	if c.SoundPort != 0 {

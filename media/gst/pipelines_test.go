@@ -68,10 +68,10 @@ func TestAudioArgs(t *testing.T) {
 		"fakesink sync=true " +
 		"audiotestsrc is-live=true wave=silence samplesperbuffer=480 ! " + audioCaps + " ! mix. " +
 		"udpsrc address=127.0.0.1 port=6001 caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111 ! " +
-		"rtpjitterbuffer latency=40 drop-on-latency=true ! rtpopusdepay ! opusdec use-inband-fec=true plc=true ! " +
+		"rtpjitterbuffer latency=40 drop-on-latency=true do-lost=true ! rtpopusdepay ! opusdec use-inband-fec=false plc=true ! " +
 		"audioconvert ! audioresample ! mix. " +
 		"udpsrc address=127.0.0.1 port=6002 caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111 ! " +
-		"rtpjitterbuffer latency=40 drop-on-latency=true ! rtpopusdepay ! opusdec use-inband-fec=true plc=true ! " +
+		"rtpjitterbuffer latency=40 drop-on-latency=true do-lost=true ! rtpopusdepay ! opusdec use-inband-fec=false plc=true ! " +
 		"audioconvert ! audioresample ! mix. " +
 		"udpsrc address=127.0.0.1 port=6003 caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=L16,channels=1,payload=96 ! " +
 		"rtpjitterbuffer latency=40 ! rtpL16depay ! audioconvert ! audioresample ! mix. " +
@@ -80,6 +80,11 @@ func TestAudioArgs(t *testing.T) {
 		"rtpopuspay pt=111 ! udpsink host=127.0.0.1 port=6000 sync=false async=false"
 	if got := desc(t, sim, err); got != want {
 		t.Errorf("simulated:\n got %s\nwant %s", got, want)
+	}
+
+	fec, err := AudioArgs(launch, AudioConfig{SpeakerPorts: []int{6001}, SpeakerFEC: true})
+	if got := desc(t, fec, err); !strings.Contains(got, "opusdec use-inband-fec=true plc=true") {
+		t.Errorf("SpeakerFEC: %s", got)
 	}
 
 	alsa, err := AudioArgs(launch, AudioConfig{MicPort: 6000, Source: DeviceALSA, SourceDevice: "reachymini_audio_src",
