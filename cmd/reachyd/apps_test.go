@@ -128,7 +128,7 @@ func (d *testDaemon) lockState() string {
 
 func (d *testDaemon) waitAppState(want string) map[string]any {
 	d.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	var st map[string]any
 	for time.Now().Before(deadline) {
 		st = d.appStatus()
