@@ -121,7 +121,6 @@ type Bus struct {
 	counts    map[dxl.Instruction]uint64
 	lastSync  SyncWriteRecord
 	lineFree  time.Time
-	bursts    uint64
 
 	// Scratch for building replies, reused under mu.
 	out     []byte
@@ -271,6 +270,9 @@ func (b *Bus) Open() (Port, error) {
 	}
 	h := &handle{b: b, timeout: -1, notify: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
 	h.timer.Stop()
+	if b.opts.Timing {
+		h.alarm = newAlarm()
+	}
 	b.handles[h] = struct{}{}
 	return h, nil
 }
@@ -284,6 +286,10 @@ type handle struct {
 	readMu sync.Mutex // serialises Reads, which share the timer
 	timer  *time.Timer
 	notify chan struct{} // signalled on new bytes, Close and Unplug
+	alarm  *alarm        // with Timing where available: rung with notify
+	// sleeping says a Read found nothing to read and may wait on the
+	// alarm, so signal must ring it.
+	sleeping bool
 
 	parser  dxl.InstructionParser
 	timeout time.Duration
@@ -294,22 +300,27 @@ type handle struct {
 	marks   []mark
 }
 
-// mark says that buf[:end] is readable from at on; burst numbers the
-// instruction whose reply it ends.
+// mark says that buf[:end] is readable from at on.
 type mark struct {
-	end   int
-	at    time.Time
-	burst uint64
+	end int
+	at  time.Time
 }
 
-// spinWindow is how long before a reply is due a Read stops sleeping and
-// starts yielding, with Timing: a little more than the timers' lateness.
-const spinWindow = 1200 * time.Microsecond
+// spinTail is how long before a reply is due a Read stops sleeping on the
+// alarm and yields instead, with Timing: a little more than the alarm's
+// usual wake-up latency, so that replies are read on time.
+const spinTail = 60 * time.Microsecond
 
+// signal wakes a Read waiting for news. b.mu held.
 func (h *handle) signal() {
 	select {
 	case h.notify <- struct{}{}:
 	default:
+	}
+	// After the token: a Read that arms the alarm after this ring finds
+	// the token (it looks after arming); one that armed before is rung.
+	if h.alarm != nil && h.sleeping {
+		h.alarm.ring()
 	}
 }
 
@@ -392,6 +403,7 @@ func (h *handle) Read(p []byte) (int, error) {
 		}
 		now := time.Now()
 		n, next := h.take(p, now)
+		h.sleeping = n == 0
 		b.mu.Unlock()
 		if n > 0 || len(p) == 0 || timeout == 0 {
 			return n, nil
@@ -414,17 +426,28 @@ func (h *handle) Read(p []byte) (int, error) {
 			<-h.notify
 			continue
 		}
-		if b.opts.Timing && forReply {
+		if forReply && h.alarm != nil { // Timing
 			// Go timers wake up to ~1 ms late on Linux, which would add
-			// most of a millisecond to every transaction: sleep until just
-			// before the replies are due, then yield until they are.
-			if wait <= spinWindow {
+			// most of a millisecond to every transaction: the alarm rings
+			// on time, give or take its wake-up latency, which the last
+			// spinTail of yielding absorbs.
+			if wait <= spinTail {
 				for target := now.Add(wait); time.Now().Before(target); {
 					runtime.Gosched()
 				}
 				continue
 			}
-			wait -= spinWindow
+			// Arm first, then look for news, then wait: news that comes
+			// after the look rings the alarm (signal).
+			if !h.alarm.set(wait - spinTail) {
+				continue // closed: the next turn reports why
+			}
+			select {
+			case <-h.notify:
+			default:
+				h.alarm.wait()
+			}
+			continue
 		}
 		h.timer.Reset(wait)
 		select {
@@ -445,20 +468,12 @@ func (h *handle) take(p []byte, now time.Time) (int, time.Time) {
 }
 
 // readable returns the end of the bytes readable at now in buf, and when
-// the next ones will be: the end of the next burst (the replies to one
-// instruction), delivered together as a USB adapter would.
+// the next ones will be (zero if none are pending).
 func (h *handle) readable(now time.Time) (int, time.Time) {
 	avail := h.off
-	for i, mk := range h.marks {
+	for _, mk := range h.marks {
 		if mk.at.After(now) {
-			next := mk.at
-			for _, more := range h.marks[i+1:] {
-				if more.burst != mk.burst {
-					break
-				}
-				next = more.at
-			}
-			return avail, next
+			return avail, mk.at
 		}
 		avail = mk.end
 	}
@@ -486,7 +501,7 @@ func (h *handle) consume(n int) {
 }
 
 // push queues bytes readable from at on. b.mu held.
-func (h *handle) push(garbage, pkt []byte, corrupt bool, at time.Time, burst uint64) {
+func (h *handle) push(garbage, pkt []byte, corrupt bool, at time.Time) {
 	h.buf = append(h.buf, garbage...)
 	h.buf = append(h.buf, pkt...)
 	if corrupt {
@@ -495,7 +510,7 @@ func (h *handle) push(garbage, pkt []byte, corrupt bool, at time.Time, burst uin
 	if n := len(h.marks); n > 0 && h.marks[n-1].at.After(at) {
 		at = h.marks[n-1].at
 	}
-	h.marks = append(h.marks, mark{len(h.buf), at, burst})
+	h.marks = append(h.marks, mark{len(h.buf), at})
 }
 
 // ResetInputBuffer discards the bytes received so far, like tcflush: bytes
@@ -522,16 +537,25 @@ func (h *handle) Close() error {
 		h.closed = true
 		delete(b.handles, h)
 		h.signal()
+		if h.alarm != nil {
+			h.alarm.close() // a wait on it returns
+		}
 	}
 	return nil
 }
 
 // emit queues the status packets of the last instruction on h. b.mu held.
+//
+// They become readable together, when the last of them that is on time
+// has crossed the wire, as a USB adapter delivers a burst: the host reads
+// a sync read's nine replies at once rather than eight and then one. A
+// reply made late by a ReplyFault comes later, with those sent after it.
 func (b *Bus) emit(h *handle, instrEnd, wall time.Time) {
 	if len(b.pend) == 0 {
 		return
 	}
-	b.bursts++
+	first := len(h.marks)
+	var onTime time.Time // when the last reply not made late is due
 	t := later(instrEnd, b.lineFree)
 	for _, ps := range b.pend {
 		pkt := b.out[ps.start:ps.end]
@@ -560,7 +584,13 @@ func (b *Bus) emit(h *handle, instrEnd, wall time.Time) {
 			}
 			at = at.Add(late)
 		}
-		h.push(garbage, pkt, corrupt, at, b.bursts)
+		if ps.late == 0 {
+			onTime = later(at, onTime)
+		}
+		h.push(garbage, pkt, corrupt, at)
+	}
+	for i := first; i < len(h.marks); i++ {
+		h.marks[i].at = later(h.marks[i].at, onTime)
 	}
 	if b.opts.Timing {
 		b.lineFree = t

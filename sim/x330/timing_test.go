@@ -1,6 +1,8 @@
 package x330
 
 import (
+	"errors"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,5 +59,89 @@ func TestLatency(t *testing.T) {
 	}
 	if d := time.Since(start); d < 3*time.Millisecond {
 		t.Fatalf("ping answered in %v with 3 ms of latency", d)
+	}
+}
+
+// TestTimingSleepingReadWakes checks that a Read sleeping until a reply is
+// due (an hour away here, through Latency) returns as soon as its port is
+// closed or the cable pulled, rather than at the reply's time.
+func TestTimingSleepingReadWakes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(b *Bus, p Port)
+		want func(error) bool
+	}{
+		{"close", func(_ *Bus, p Port) { p.Close() }, func(err error) bool { return errors.Is(err, ErrClosed) }},
+		{"unplug", func(b *Bus, _ Port) { b.Unplug() }, func(err error) bool { return errors.Is(err, syscall.EIO) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBus(Options{Configured: true, Timing: true, Latency: time.Hour})
+			p, err := b.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if _, err := p.Write(dxl.AppendInstruction(nil, 10, dxl.InstPing, nil)); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := p.Read(make([]byte, 16))
+				done <- err
+			}()
+			h := p.(*handle)
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+				b.mu.Lock()
+				sleeping := h.sleeping
+				b.mu.Unlock()
+				if sleeping {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the read never waited")
+				}
+			}
+			time.Sleep(5 * time.Millisecond) // most likely asleep on the alarm by now; either way it must wake
+			tc.end(b, p)
+			select {
+			case err := <-done:
+				if !tc.want(err) {
+					t.Fatalf("read returned %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the sleeping read did not wake")
+			}
+		})
+	}
+}
+
+// TestTimingBurstDueTogether checks that the replies to one instruction
+// become readable together, when the last is due, and not before: a poll
+// right after a sync read finds nothing, and one blocking read then gets
+// all nine status packets.
+func TestTimingBurstDueTogether(t *testing.T) {
+	b := NewBus(Options{Configured: true, Timing: true})
+	p, err := b.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	params := append(u16(int(dxl.AddrPresentPosition)), u16(4)...)
+	params = append(params, ids...)
+	if _, err := p.Write(dxl.AppendInstruction(nil, dxl.BroadcastID, dxl.InstSyncRead, params)); err != nil {
+		t.Fatal(err)
+	}
+	p.SetReadTimeout(0)
+	buf := make([]byte, 1024)
+	if n, err := p.Read(buf); n != 0 || err != nil {
+		t.Fatalf("%d bytes readable (%v) before the 1.58 ms the replies take", n, err)
+	}
+	p.SetReadTimeout(-1)
+	n, err := p.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := statuses(buf[:n]); len(st) != len(ids) {
+		t.Fatalf("one read got %d status packets, want the whole burst of %d", len(st), len(ids))
 	}
 }
