@@ -29,8 +29,8 @@ const (
 // Options configure the skills actor.
 type Options struct {
 	Files Files
-	// Host runs the skill host; nil Python disables it (tests of the
-	// built-ins alone).
+	// Python runs the skill host, when there are skill files; empty
+	// disables it (tests of the built-ins alone).
 	Python       string
 	APIURL       string // the daemon's HTTP API, for the skills' robot proxy
 	WorkDir      string // where the host script is written
@@ -43,6 +43,14 @@ type Options struct {
 	// ImportTimeout bounds the import of one skill file in the host (10 s
 	// if zero); a file over it is skipped until it changes.
 	ImportTimeout time.Duration
+
+	// The host runs only while there is Python to run (lazyhost.go):
+	// HostIdle is how long it may run with no Python file in the folder
+	// and no mission before it is stopped (DefaultHostIdle if zero;
+	// negative: never), FolderPoll how often the folder is looked at
+	// (DefaultFolderPoll if zero).
+	HostIdle   time.Duration
+	FolderPoll time.Duration
 }
 
 // Cell keeps the registry, the missions and the skill host across
@@ -57,6 +65,10 @@ type Cell struct {
 	closed   bool              // shutting down: no more hosts
 	moves    map[string]string // move id -> mission id (running built-ins)
 	hostGen  int               // generations of host followers, across restarts
+	retrying bool              // a start after a failure is scheduled
+	quitting *host.Process     // the host being stopped for want of skills
+	// idleSince is when the host was first seen with nothing to run.
+	idleSince time.Time
 }
 
 // NewCell returns a cell with the built-in skills.
@@ -91,6 +103,7 @@ type Actor struct {
 	log     *slog.Logger
 	waiters map[string][]waiter
 	timer   *time.Timer
+	poll    *time.Timer // the next folderTick
 	hostGen int
 	// followed is the host process followed last; unfollow ends this
 	// incarnation's goroutines that follow it.
@@ -131,6 +144,12 @@ func Props(opt Options) *actor.Props {
 	if opt.ListInterval <= 0 {
 		opt.ListInterval = time.Second
 	}
+	if opt.HostIdle == 0 {
+		opt.HostIdle = DefaultHostIdle
+	}
+	if opt.FolderPoll <= 0 {
+		opt.FolderPoll = DefaultFolderPoll
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &Actor{opt: opt, c: opt.Cell, core: opt.Cell.core, log: opt.Log.With("actor", "skills"), waiters: map[string][]waiter{}}
 	}, kit.CrashOption())
@@ -148,12 +167,23 @@ func (a *Actor) Receive(ctx actor.Context) {
 		if a.timer != nil {
 			a.timer.Stop()
 		}
+		if a.poll != nil {
+			a.poll.Stop()
+		}
 		if a.unfollow != nil {
 			close(a.unfollow)
 			a.unfollow = nil
 		}
 	case *startHost:
-		a.startHost(ctx)
+		a.c.mu.Lock()
+		a.c.retrying = false
+		a.c.mu.Unlock()
+		if hasPythonFiles(a.opt.Files.Dir) {
+			a.startHost(ctx)
+		} // else the folder checks start it when a file comes
+	case *folderTick:
+		a.checkFolder(ctx, now)
+		a.armPoll(ctx)
 	case *hostFrame:
 		// A frame read by a follower of a previous incarnation is the
 		// followed host's all the same.
@@ -252,8 +282,10 @@ func (a *Actor) started(ctx actor.Context) {
 	if p != nil {
 		// The host outlived the previous incarnation: follow it again.
 		a.follow(ctx, p)
-	} else if a.opt.Python != "" {
-		ctx.Send(ctx.Self(), &startHost{})
+	}
+	if a.opt.Python != "" {
+		a.checkFolder(ctx, time.Now()) // starts the host if there are skill files
+		a.armPoll(ctx)
 	}
 	a.schedule(ctx)
 }
@@ -357,7 +389,18 @@ func (a *Actor) hostExited(ctx actor.Context, m *hostExited, now time.Time) {
 	ran := now.Sub(a.c.hostAt)
 	a.c.host = nil
 	closed := a.c.closed
+	idle := a.c.quitting != nil && a.c.quitting == a.followed
+	a.c.quitting, a.c.idleSince = nil, time.Time{}
 	a.c.mu.Unlock()
+	if idle {
+		// Stopped on purpose (checkFolder): no restart, unless a file
+		// came meanwhile.
+		a.log.Info("the skill host stopped: no Python skill to run", "ran", ran.Round(time.Millisecond))
+		ctx.Send(a.opt.Broker, &messages.TopicDetach{Client: hostClient})
+		a.run(ctx, a.core.ManagerGone(hostClient, "the skill host stopped: no Python skill to run", now))
+		a.checkFolder(ctx, now)
+		return
+	}
 	reason := "the skill host stopped"
 	switch {
 	case errors.Is(m.err, host.ErrImportStuck):
@@ -387,6 +430,7 @@ func (a *Actor) retryHost(ctx actor.Context, ran time.Duration) {
 	for i := 1; i < a.c.restarts && d < 30*time.Second; i++ {
 		d *= 2
 	}
+	a.c.retrying = true
 	a.c.mu.Unlock()
 	d = min(d, 30*time.Second)
 	self, root := ctx.Self(), ctx.ActorSystem().Root
@@ -707,5 +751,6 @@ func (a *Actor) fileOp(ctx actor.Context, status, name string, op func() error, 
 	if gone {
 		a.run(ctx, a.core.DropFile(hostClient, name, newRequestID, now))
 	}
+	a.checkFolder(ctx, now) // a first skill file starts the host at once
 	a.publish(ctx, "skills_list_command", topics.Frame("skills_list_command", "str", []byte(`"list"`)))
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -81,7 +83,12 @@ func TestCrashedActorsReleaseWhatTheyOpened(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not available")
 	}
-	d := startDaemon(t, "--skill-host", "--camera", "test")
+	// A skill file, or the skill host is not started at all.
+	skillsDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(skillsDir, "nop.py"), []byte("def nop():\n    return 1\nnop.skill_info = {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--skill-host", "--skills-dir", skillsDir, "--camera", "test")
 	d.waitHealthy(10 * time.Second)
 	time.Sleep(time.Second) // the skill host starts and lists its skills
 	d.waitHealthy(10 * time.Second)
