@@ -49,9 +49,10 @@ type testPattern struct {
 
 	running sync.Mutex // Run is not reentrant: it owns the scratch image
 
-	bg    *image.YCbCr // bars and band, rendered once
-	img   *image.YCbCr // the frame being drawn
-	enc   camera.JPEGEncoder
+	bg    *image.YCbCr       // bars and band, rendered once
+	img   *image.YCbCr       // the frame being drawn
+	enc   camera.JPEGEncoder // if tiles cannot be had
+	tiles *tileEncoder
 	scale int // glyph pixel size
 	block int // side of the moving block, even
 	band  int // y where the bottom band starts, even
@@ -87,6 +88,7 @@ func NewTestPattern(width, height, fps int) camera.Source {
 	p.bg = image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
 	p.img = image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
 	p.drawBackground()
+	p.tiles, _ = newTileEncoder(r, quality) // fails only if image/jpeg does
 	return p
 }
 
@@ -138,7 +140,13 @@ func (p *testPattern) Run(ctx context.Context, emit func(camera.Frame)) error {
 // nominal instant at.
 func (p *testPattern) frame(seq uint64, tick int64, at time.Time) (camera.Frame, error) {
 	p.render(seq, tick, at)
-	j, err := p.enc.Encode(p.img)
+	var j []byte
+	var err error
+	if p.tiles != nil {
+		j, err = p.tiles.Encode(p.img)
+	} else {
+		j, err = p.enc.Encode(p.img)
+	}
 	if err != nil {
 		return camera.Frame{}, fmt.Errorf("sim/camera: %w", err)
 	}
