@@ -7,6 +7,7 @@
 //	go run ./cmd/reachyd-bench -scenario soak -duration 30m [-chaos-every 30s] [-sample 10s] [-soak-clients 4]
 //	go run ./cmd/reachyd-bench -scenario media [-media-parts cpu,tick,audio] [-runs 3] [-media-window 20s] [-tick-hz 200] [-duration 10s] [-trials 15]
 //	go run ./cmd/reachyd-bench -scenario relay [-trials 15]
+//	go run ./cmd/reachyd-bench -scenario idle [-runs 3] [-idle-window 20s]
 //
 // apps measures start-to-running and stop-to-released of trivial apps;
 // joblog streams an app's 10 000 lines/s to 10 job-log subscribers and
@@ -20,7 +21,9 @@
 // with media and consumers against without, and audio latency each way;
 // it needs GStreamer and is not part of all either. relay (relay.go)
 // measures remote session set-up through the central relay and a fake
-// central server (needs GStreamer; not part of all).
+// central server (needs GStreamer; not part of all). idle (idle.go)
+// measures the CPU and memory of the idle daemon with its children, on the
+// simulator and through a pseudo-terminal (not part of all).
 // The daemon scenarios build and start
 // bin/reachyd on the simulator on a free loopback port; the tick scenario
 // runs the actor tree in-process.
@@ -59,7 +62,7 @@ func main() {
 	if conf := os.Getenv(gstWrapEnv); conf != "" {
 		gstWrap(conf) // run as the daemon's gst-launch-1.0 (audio.go); never returns
 	}
-	scenario := flag.String("scenario", "all", "all, startup, http, ws, tick, apps, joblog, topics, auth, or soak, media or relay (not in all)")
+	scenario := flag.String("scenario", "all", "all, startup, http, ws, tick, apps, joblog, topics, auth, or soak, media, relay or idle (not in all)")
 	duration := flag.Duration("duration", 10*time.Second, "length of each load run")
 	conns := flag.Int("conns", 8, "HTTP connections")
 	clients := flag.Int("clients", 100, "WebSocket clients")
@@ -77,6 +80,7 @@ func main() {
 	signalling := flag.String("signalling", "", "consumers (internal): the signalling URL")
 	audioFEC := flag.Bool("audio-fec", false, "media audio: run the daemon with --audio-fec (the speaker inputs decode in-band FEC)")
 	videoThreads := flag.Int("video-threads", 0, "media cpu, an experiment: the VP8 encoder's threads (0: as reachyd runs it)")
+	idleWindow := flag.Duration("idle-window", 20*time.Second, "idle: CPU measuring window")
 	flag.Parse()
 	go func() {
 		sig := make(chan os.Signal, 1)
@@ -159,6 +163,14 @@ func main() {
 	}
 	if *scenario == "sim-camera" { // internal: the tick part's camera
 		runSimCamera()
+	}
+	if *scenario == "idle" { // not in all: minutes
+		if _, err := os.Stat(*bin); err != nil { // as the flag says: a given binary is measured as it is
+			if err := build(*bin); err != nil {
+				fail(err)
+			}
+		}
+		idle(*bin, *idleWindow, *runs)
 	}
 	if *scenario == "waitquiet" { // before another benchmark: wait for a quiet machine
 		waitQuiet()

@@ -77,7 +77,10 @@ func MachineBusy() time.Duration {
 }
 
 // Tree lists this process and its descendants.
-func Tree() []int {
+func Tree() []int { return TreeOf(os.Getpid()) }
+
+// TreeOf lists process root and its descendants (root first).
+func TreeOf(root int) []int {
 	children := map[int][]int{}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -92,7 +95,7 @@ func Tree() []int {
 		ppid, _ := strconv.Atoi(f[1])
 		children[ppid] = append(children[ppid], pid)
 	}
-	tree := []int{os.Getpid()}
+	tree := []int{root}
 	for i := 0; i < len(tree); i++ {
 		tree = append(tree, children[tree[i]]...)
 	}
