@@ -116,32 +116,62 @@ func TestTimingSleepingReadWakes(t *testing.T) {
 }
 
 // TestTimingBurstDueTogether checks that the replies to one instruction
-// become readable together, when the last is due, and not before: a poll
-// right after a sync read finds nothing, and one blocking read then gets
-// all nine status packets.
+// become readable together, when the last is due, and not before: the
+// nine replies of a sync read are readable all at once, when the ninth
+// has crossed the wire, and one blocking read gets them all. A reply made
+// late by a fault comes later, with those sent after it; those before it
+// come on time.
 func TestTimingBurstDueTogether(t *testing.T) {
-	b := NewBus(Options{Configured: true, Timing: true})
-	p, err := b.Open()
-	if err != nil {
-		t.Fatal(err)
+	syncRead := func(t *testing.T, b *Bus) (Port, *handle) {
+		p, err := b.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		params := append(u16(int(dxl.AddrPresentPosition)), u16(4)...)
+		params = append(params, ids...)
+		if _, err := p.Write(dxl.AppendInstruction(nil, dxl.BroadcastID, dxl.InstSyncRead, params)); err != nil {
+			t.Fatal(err)
+		}
+		return p, p.(*handle)
 	}
-	defer p.Close()
-	params := append(u16(int(dxl.AddrPresentPosition)), u16(4)...)
-	params = append(params, ids...)
-	if _, err := p.Write(dxl.AppendInstruction(nil, dxl.BroadcastID, dxl.InstSyncRead, params)); err != nil {
-		t.Fatal(err)
-	}
-	p.SetReadTimeout(0)
-	buf := make([]byte, 1024)
-	if n, err := p.Read(buf); n != 0 || err != nil {
-		t.Fatalf("%d bytes readable (%v) before the 1.58 ms the replies take", n, err)
-	}
-	p.SetReadTimeout(-1)
-	n, err := p.Read(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := statuses(buf[:n]); len(st) != len(ids) {
-		t.Fatalf("one read got %d status packets, want the whole burst of %d", len(st), len(ids))
-	}
+	t.Run("on time", func(t *testing.T) {
+		b := NewBus(Options{Configured: true, Timing: true})
+		p, h := syncRead(t, b)
+		b.mu.Lock()
+		if len(h.marks) != len(ids) {
+			b.mu.Unlock()
+			t.Fatalf("%d replies queued", len(h.marks))
+		}
+		due := h.marks[len(h.marks)-1].at
+		before, _ := h.readable(due.Add(-time.Nanosecond))
+		at, _ := h.readable(due)
+		b.mu.Unlock()
+		if before != 0 || at != len(h.buf) {
+			t.Fatalf("readable just before the last reply is due: %d bytes, when it is: %d of %d", before, at, len(h.buf))
+		}
+		buf := make([]byte, 1024)
+		n, err := p.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := statuses(buf[:n]); len(st) != len(ids) {
+			t.Fatalf("one read got %d status packets, want the whole burst of %d", len(st), len(ids))
+		}
+	})
+	t.Run("one late", func(t *testing.T) {
+		b := NewBus(Options{Configured: true, Timing: true})
+		b.InjectReplyFault(ReplyFault{ID: 13, Delay: time.Hour})
+		p, _ := syncRead(t, b)
+		p.SetReadTimeout(10 * time.Second) // not an hour, if those on time were held back too
+		buf := make([]byte, 1024)
+		n, err := p.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := statuses(buf[:n])
+		if len(st) != 3 || st[0].ID != 10 || st[2].ID != 12 {
+			t.Fatalf("read %d status packets before the late one (%+v), want those of 10, 11 and 12", len(st), st)
+		}
+	})
 }
