@@ -1,8 +1,16 @@
 // Package camera is the camera actor: it owns the camera source (a V4L2
 // device on the robot, a test pattern on the simulator), runs it into the
-// head_color broadcaster that the RTSP server and the MJPEG routes read,
-// and restarts it with backoff when it fails (an unplugged or stalled
-// camera comes back by itself).
+// head_color broadcaster that the RTSP server, the MJPEG routes and the
+// WebRTC encoder read, and restarts it with backoff when it fails (an
+// unplugged or stalled camera comes back by itself).
+//
+// With Options.Linger set, the source runs only while someone watches:
+// it starts when the broadcaster gets its first subscriber and stops
+// Linger after the last one left. An idle robot then captures and encodes
+// nothing (the simulator's pattern is a child process of 26 MB and a few
+// per cent of a core; a V4L2 camera draws USB bandwidth and power), and a
+// new viewer waits for the source to start (tens of milliseconds for the
+// pattern, about half a second for a V4L2 device).
 package camera
 
 import (
@@ -26,6 +34,9 @@ const Stream = "head_color"
 type Options struct {
 	Source hwcam.Source
 	Out    *hwcam.Broadcaster
+	// Linger, when positive, runs the source on demand: it stops that
+	// long after the last subscriber left. Zero runs it all the time.
+	Linger time.Duration
 	Log    *slog.Logger
 }
 
@@ -40,7 +51,16 @@ type Actor struct {
 	failures int
 	lastErr  string
 	running  bool
+	waiting  bool   // a restart after a failure is scheduled
+	idleGen  uint64 // the pending idle stop's generation (0: none)
 }
+
+// demand says the broadcaster's subscribers changed; idleStop that the
+// last one left Linger ago.
+type (
+	demand   struct{}
+	idleStop struct{ gen uint64 }
+)
 
 // cell is shared by every incarnation of one camera actor: generations keep
 // counting across a restart, so the late end of a previous incarnation's
@@ -77,12 +97,31 @@ func Props(opt Options) *actor.Props {
 func (a *Actor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		if a.opt.Linger > 0 {
+			self, root := ctx.Self(), ctx.ActorSystem().Root
+			a.opt.Out.OnDemand(func() { root.Send(self, demand{}) })
+			if a.opt.Out.Subscribers() == 0 {
+				return
+			}
+		}
 		a.run(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		// The source is this incarnation's: a restarted actor opens it
 		// afresh in Started, so the old run must have released the device
 		// (a V4L2 device is busy while open; the test pattern runs once).
 		a.release()
+	case demand:
+		a.demand(ctx)
+	case idleStop:
+		if m.gen == a.idleGen && a.opt.Out.Subscribers() == 0 {
+			a.idleGen = 0
+			if a.running {
+				a.log.Info("camera stopped: nobody watches", "source", a.opt.Source.Describe())
+				a.release()
+			}
+			a.waiting = false
+			a.gen = a.cell.gen.Add(1) // a scheduled restart is void
+		}
 	case *sourceEnded:
 		if m.gen != a.gen {
 			return
@@ -103,14 +142,37 @@ func (a *Actor) Receive(ctx actor.Context) {
 		d = min(d, 30*time.Second)
 		a.log.Warn("camera failed; restarting", "source", a.opt.Source.Describe(), "err", m.err, "in", d)
 		self, root, gen := ctx.Self(), ctx.ActorSystem().Root, a.gen
+		a.waiting = true
 		time.AfterFunc(d, func() { root.Send(self, &restart{gen: gen}) })
 	case *restart:
 		if m.gen == a.gen {
+			a.waiting = false
 			a.run(ctx)
 		}
 	case *messages.GetCameraStatus:
 		kit.Reply(ctx, messages.CameraStatus{Source: a.opt.Source.Describe(), Running: a.running, Frames: a.cell.frames.Load(),
 			Subscribers: a.opt.Out.Subscribers(), LastError: a.lastErr, Failures: a.failures})
+	}
+}
+
+// demand starts the source for a first subscriber, and schedules its stop
+// when the last one left.
+func (a *Actor) demand(ctx actor.Context) {
+	if a.opt.Linger <= 0 {
+		return
+	}
+	if a.opt.Out.Subscribers() > 0 {
+		a.idleGen = 0
+		if !a.running && !a.waiting {
+			a.log.Info("camera started: someone watches", "source", a.opt.Source.Describe())
+			a.run(ctx)
+		}
+		return
+	}
+	if a.idleGen == 0 && (a.running || a.waiting) {
+		a.idleGen = a.cell.gen.Add(1)
+		self, root, gen := ctx.Self(), ctx.ActorSystem().Root, a.idleGen
+		time.AfterFunc(a.opt.Linger, func() { root.Send(self, idleStop{gen: gen}) })
 	}
 }
 

@@ -151,3 +151,65 @@ func TestARestartedCameraReopensItsSource(t *testing.T) {
 		t.Fatalf("after the stop: opened %d times, closed %d times", o, c)
 	}
 }
+
+// TestTheCameraRunsWhileWatched: with Linger, nothing is opened until a
+// first subscriber, the source is closed Linger after the last one left
+// (not before, and not while another still watches), and it opens again
+// for the next viewer.
+func TestTheCameraRunsWhileWatched(t *testing.T) {
+	s := kit.NewSystem(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer s.Shutdown()
+	dev := &device{}
+	out := hwcam.NewBroadcaster()
+	pid, err := s.Root.SpawnNamed(Props(Options{Source: dev, Out: out, Linger: 300 * time.Millisecond}), "camera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func() messages.CameraStatus {
+		st, err := kit.Ask[messages.CameraStatus](context.Background(), s, pid, &messages.GetCameraStatus{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := status(); st.Running || dev.opens.Load() != 0 {
+		t.Fatalf("unwatched camera runs: %+v, opened %d", st, dev.opens.Load())
+	}
+	waitFrame := func(ch <-chan hwcam.Frame) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no frame for a viewer")
+		}
+	}
+	first, stop1 := out.Subscribe()
+	waitFrame(first)
+	second, stop2 := out.Subscribe()
+	stop1()
+	time.Sleep(600 * time.Millisecond) // past Linger: the second viewer still watches
+	waitFrame(second)
+	if dev.opens.Load() != 1 || dev.closes.Load() != 0 {
+		t.Fatalf("opened %d closed %d while watched", dev.opens.Load(), dev.closes.Load())
+	}
+	stop2()
+	deadline := time.Now().Add(10 * time.Second)
+	for dev.closes.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the camera was not closed after its last viewer left")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := status(); st.Running {
+		t.Fatalf("closed camera reported running: %+v", st)
+	}
+	// A snapshot (Next) is a viewer too.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := out.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if dev.opens.Load() != 2 {
+		t.Fatalf("opened %d times, want 2", dev.opens.Load())
+	}
+}

@@ -299,6 +299,17 @@ type running struct {
 	// viewers counts the producer's sessions: the encoder is fed only
 	// while someone watches, so an idle robot does not encode video.
 	viewers atomic.Int32
+	// viewersChanged wakes the camera feeder when viewers changed.
+	viewersChanged chan struct{}
+}
+
+// viewersDelta counts a session in or out and wakes the camera feeder.
+func (r *running) viewersDelta(d int32) {
+	r.viewers.Add(d)
+	select {
+	case r.viewersChanged <- struct{}{}:
+	default:
+	}
 }
 
 // acquire starts the pipelines and the producer. A part that fails to
@@ -309,7 +320,7 @@ func (a *Actor) acquire() {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{ctx: ctx, cancel: cancel, feedDone: make(chan struct{})}
+	r := &running{ctx: ctx, cancel: cancel, feedDone: make(chan struct{}), viewersChanged: make(chan struct{}, 1)}
 	a.run = r
 	self, root := a.self, a.root
 	onEvent := func(ev gst.Event) { root.Send(self, &pipeEvent{ev: ev}) }
@@ -332,7 +343,7 @@ func (a *Actor) acquire() {
 	}
 	userEnd := wcfg.OnSessionEnd
 	wcfg.OnSessionEnd = func(s *webrtc.Session, reason string) {
-		r.viewers.Add(-1)
+		r.viewersDelta(-1)
 		if router != nil {
 			router.end(s.ID())
 		}
@@ -343,7 +354,7 @@ func (a *Actor) acquire() {
 	}
 	userStart := wcfg.OnSessionStart
 	wcfg.OnSessionStart = func(s *webrtc.Session) {
-		r.viewers.Add(1)
+		r.viewersDelta(1)
 		a.log.Info("media: session started", "session", s.ID(), "peer", s.PeerID())
 		if userStart != nil {
 			userStart(s)
@@ -391,21 +402,31 @@ func (a *Actor) acquire() {
 		if err != nil {
 			a.log.Error("media: video pipeline", "err", err)
 		} else {
-			frames, unsubscribe := a.opt.Camera.Subscribe()
 			go func(p *gst.Process) {
 				defer close(r.feedDone)
-				defer unsubscribe()
+				// Subscribed to the camera only while someone watches: a
+				// camera that runs on demand then stops when nobody does.
+				var frames <-chan hwcam.Frame
+				unsubscribe := func() {}
+				defer func() { unsubscribe() }()
 				for {
+					switch watched := r.viewers.Load() > 0; {
+					case watched && frames == nil:
+						frames, unsubscribe = a.opt.Camera.Subscribe()
+					case !watched && frames != nil:
+						unsubscribe()
+						frames, unsubscribe = nil, func() {}
+					}
 					select {
 					case <-ctx.Done():
 						return
+					case <-r.viewersChanged:
 					case f, ok := <-frames:
 						if !ok {
-							return
+							frames, unsubscribe = nil, func() {}
+							continue
 						}
-						if r.viewers.Load() > 0 {
-							p.Write(f.JPEG)
-						}
+						p.Write(f.JPEG)
 					}
 				}
 			}(r.video)

@@ -111,6 +111,8 @@ type WifiConfig struct {
 type CameraConfig struct {
 	Source hwcam.Source
 	Out    *hwcam.Broadcaster
+	// Linger runs the source on demand (see actors/camera); zero: always.
+	Linger time.Duration
 }
 
 // MediaConfig configures the media actor. Options.Cell is made by Start
@@ -287,7 +289,7 @@ func Start(cfg Config) (*System, error) {
 		add("auth", auth.Props(auth.Options{Cell: cfg.Auth, Log: cfg.Log}))
 	}
 	if cc := cfg.Camera; cc != nil {
-		add("camera", camera.Props(camera.Options{Source: cc.Source, Out: cc.Out, Log: cfg.Log}))
+		add("camera", camera.Props(camera.Options{Source: cc.Source, Out: cc.Out, Linger: cc.Linger, Log: cfg.Log}))
 	}
 	if mc := cfg.Media; mc != nil {
 		mo := mc.Options

@@ -149,7 +149,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	}
 	var rtspLn net.Listener
 	if video != nil {
-		cfg.Camera = &system.CameraConfig{Source: video, Out: camera.NewBroadcaster()}
+		// The camera runs while someone watches, and 5 s more.
+		cfg.Camera = &system.CameraConfig{Source: video, Out: camera.NewBroadcaster(), Linger: 5 * time.Second}
 		if rtspLn, err = net.Listen("tcp", net.JoinHostPort(opts.RTSPHost, strconv.Itoa(opts.RTSPPort))); err != nil {
 			return fmt.Errorf("RTSP server: %w (choose another --rtsp-port, or --camera none)", err)
 		}

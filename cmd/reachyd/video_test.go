@@ -87,7 +87,14 @@ func TestCameraStreams(t *testing.T) {
 		}
 	})
 
-	t.Run("the pattern runs in a child below the daemon's priority", func(t *testing.T) {
+	t.Run("the pattern runs in a child below the daemon's priority, while watched", func(t *testing.T) {
+		// A viewer for the whole subtest: the camera runs on demand.
+		resp, err := http.Get(d.base + "/api/v1/video/head_color.mjpg?token=" + token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		mr := multipart.NewReader(resp.Body, params["boundary"])
 		pid := simCameraChild(t)
 		if n := procNice(t, pid); n != gst.BackgroundNice {
 			t.Errorf("sim-camera child at nice %d, want %d", n, gst.BackgroundNice)
@@ -109,17 +116,29 @@ func TestCameraStreams(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		for i := 0; ; i++ {
-			r := c.do("GET", "/api/v1/video/head_color.jpg", nil, nil)
-			if r.code == 200 {
-				if _, err := jpeg.Decode(bytes.NewReader(r.body)); err == nil {
-					break
-				}
+		for i := 0; i < 3; i++ {
+			p, err := mr.NextPart()
+			if err != nil {
+				t.Fatalf("part %d after the restart: %v", i, err)
 			}
+			if _, err := jpeg.Decode(p); err != nil {
+				t.Fatalf("part %d after the restart: %v", i, err)
+			}
+		}
+		// Nobody watching: the child goes (after the 5 s linger).
+		resp.Body.Close()
+		deadline = time.Now().Add(30 * time.Second)
+		for findSimCamera(t) != 0 {
 			if time.Now().After(deadline) {
-				t.Fatalf("no frame after the camera child's restart: %d", r.code)
+				t.Fatal("the sim-camera child still runs with nobody watching")
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
+		}
+		// A snapshot brings it back for a frame.
+		if r := c.do("GET", "/api/v1/video/head_color.jpg", nil, nil); r.code != 200 {
+			t.Fatalf("snapshot of a stopped camera: %d", r.code)
+		} else if _, err := jpeg.Decode(bytes.NewReader(r.body)); err != nil {
+			t.Fatal(err)
 		}
 	})
 

@@ -7,6 +7,7 @@
 package mjpeg
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -78,7 +79,7 @@ func Handler(b *camera.Broadcaster) http.Handler {
 			}
 			return rc.Flush()
 		}
-		if f, ok := b.Latest(); ok {
+		if f, ok := b.Fresh(freshness); ok { // an old one is from a camera now stopped
 			if send(f) != nil {
 				return
 			}
@@ -96,14 +97,29 @@ func Handler(b *camera.Broadcaster) http.Handler {
 	})
 }
 
-// Snapshot answers with the latest frame as image/jpeg, or 503 Service
-// Unavailable (with Retry-After) while the camera has produced nothing.
+// freshness is how old the latest frame may be to be served as current:
+// a camera that runs only while watched leaves an old picture behind.
+const freshness = time.Second
+
+// snapshotWait bounds the wait for a frame from a camera that is starting
+// (a V4L2 device takes about half a second). A variable for tests.
+var snapshotWait = 5 * time.Second
+
+// Snapshot answers with a current frame as image/jpeg: the latest if it is
+// recent, else the next one (which starts a camera that runs on demand),
+// or 503 Service Unavailable (with Retry-After) when none comes in time.
 func Snapshot(b *camera.Broadcaster) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !allowGetHead(w, r) {
 			return
 		}
-		f, ok := b.Latest()
+		f, ok := b.Fresh(freshness)
+		if !ok {
+			ctx, cancel := context.WithTimeout(r.Context(), snapshotWait)
+			next, err := b.Next(ctx)
+			cancel()
+			f, ok = next, err == nil
+		}
 		if !ok {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "no camera frame yet", http.StatusServiceUnavailable)

@@ -31,7 +31,7 @@ func frame(t testing.TB, n int) camera.Frame {
 	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
 		t.Fatal(err)
 	}
-	return camera.Frame{JPEG: b.Bytes(), Width: 32, Height: 24, Seq: uint64(n)}
+	return camera.Frame{JPEG: b.Bytes(), Width: 32, Height: 24, Seq: uint64(n), At: time.Now()}
 }
 
 // frameIndex decodes a part and returns the n it was made from.
@@ -167,10 +167,28 @@ func TestSnapshot(t *testing.T) {
 	b := camera.NewBroadcaster()
 	h := Snapshot(b)
 
+	snapshotWait = 100 * time.Millisecond
+	defer func() { snapshotWait = 5 * time.Second }()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/snapshot", nil))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("before any frame: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// A stale frame (a camera that stopped) is not served; the next one is.
+	old := frame(t, 9)
+	old.At = time.Now().Add(-time.Minute)
+	b.Publish(old)
+	snapshotWait = 10 * time.Second
+	go func() {
+		for b.Subscribers() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		b.Publish(frame(t, 2))
+	}()
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/snapshot", nil))
+	if rec.Code != http.StatusOK || frameIndex(t, rec.Body.Bytes()) != 2 {
+		t.Fatalf("after a stale frame: %d", rec.Code)
 	}
 
 	b.Publish(frame(t, 1))

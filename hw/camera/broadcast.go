@@ -1,6 +1,10 @@
 package camera
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // Broadcaster fans frames out from one source to any number of subscribers.
 //
@@ -17,6 +21,7 @@ type Broadcaster struct {
 	subs   map[*subscription]struct{}
 	latest Frame
 	has    bool
+	demand func()
 }
 
 type subscription struct {
@@ -39,7 +44,11 @@ func (b *Broadcaster) Subscribe() (<-chan Frame, func()) {
 		b.subs = make(map[*subscription]struct{})
 	}
 	b.subs[s] = struct{}{}
+	demand := b.demand
 	b.mu.Unlock()
+	if demand != nil {
+		demand()
+	}
 	var once sync.Once
 	return s.ch, func() {
 		once.Do(func() {
@@ -48,8 +57,46 @@ func (b *Broadcaster) Subscribe() (<-chan Frame, func()) {
 			// Publish only sends while holding mu and after checking
 			// membership, so closing here cannot race with a send.
 			close(s.ch)
+			demand := b.demand
 			b.mu.Unlock()
+			if demand != nil {
+				demand()
+			}
 		})
+	}
+}
+
+// OnDemand registers fn, called after every Subscribe and unsubscribe (fn
+// nil: none), so that the camera's owner can run the source only while
+// someone watches. fn runs on the subscriber's goroutine, outside the
+// Broadcaster's lock, and may be called concurrently: it should only hand
+// the news on and let the owner read Subscribers.
+func (b *Broadcaster) OnDemand(fn func()) {
+	b.mu.Lock()
+	b.demand = fn
+	b.mu.Unlock()
+}
+
+// Fresh returns the latest frame if it was taken less than maxAge ago: a
+// camera that runs only while watched leaves an old picture behind.
+func (b *Broadcaster) Fresh(maxAge time.Duration) (Frame, bool) {
+	f, ok := b.Latest()
+	if !ok || time.Since(f.At) > maxAge {
+		return Frame{}, false
+	}
+	return f, true
+}
+
+// Next waits for the next frame published (subscribing meanwhile, which
+// starts a camera that runs on demand) until ctx ends.
+func (b *Broadcaster) Next(ctx context.Context) (Frame, error) {
+	frames, unsubscribe := b.Subscribe()
+	defer unsubscribe()
+	select {
+	case f := <-frames:
+		return f, nil
+	case <-ctx.Done():
+		return Frame{}, ctx.Err()
 	}
 }
 

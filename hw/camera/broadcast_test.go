@@ -1,9 +1,12 @@
 package camera
 
 import (
+	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func frameN(n uint64) Frame { return Frame{Seq: n, JPEG: []byte{byte(n)}} }
@@ -162,5 +165,57 @@ func TestBroadcasterConcurrent(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// OnDemand hears every subscribe and unsubscribe; Next subscribes while it
+// waits (so it is heard) and returns the next frame, not the latest.
+func TestBroadcasterDemandAndNext(t *testing.T) {
+	var b Broadcaster
+	var calls atomic.Int32
+	b.OnDemand(func() { calls.Add(1) })
+	_, cancel := b.Subscribe()
+	if calls.Load() != 1 || b.Subscribers() != 1 {
+		t.Fatalf("after Subscribe: %d calls, %d subscribers", calls.Load(), b.Subscribers())
+	}
+	cancel()
+	cancel()
+	if calls.Load() != 2 || b.Subscribers() != 0 {
+		t.Fatalf("after unsubscribe: %d calls, %d subscribers", calls.Load(), b.Subscribers())
+	}
+
+	b.Publish(frameN(1))
+	got := make(chan Frame, 1)
+	go func() {
+		f, err := b.Next(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- f
+	}()
+	for b.Subscribers() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	b.Publish(frameN(2))
+	if f := <-got; f.Seq != 2 {
+		t.Fatalf("Next returned frame %d, want the next one (2)", f.Seq)
+	}
+	if b.Subscribers() != 0 || calls.Load() != 4 {
+		t.Fatalf("Next left %d subscribers (%d calls)", b.Subscribers(), calls.Load())
+	}
+	ctx, cancelCtx := context.WithCancel(context.Background())
+	cancelCtx()
+	if _, err := b.Next(ctx); err == nil {
+		t.Fatal("Next returned without a frame after its context ended")
+	}
+
+	// Fresh: the latest frame only while it is recent.
+	b.Publish(Frame{Seq: 3, JPEG: []byte{1}, At: time.Now()})
+	if f, ok := b.Fresh(time.Minute); !ok || f.Seq != 3 {
+		t.Fatalf("Fresh = %d %v", f.Seq, ok)
+	}
+	b.Publish(Frame{Seq: 4, JPEG: []byte{1}, At: time.Now().Add(-time.Hour)})
+	if _, ok := b.Fresh(time.Minute); ok {
+		t.Fatal("an hour-old frame is fresh")
 	}
 }
