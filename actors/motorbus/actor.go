@@ -12,6 +12,7 @@ import (
 
 	"reachyd/actors/kit"
 	"reachyd/hw"
+	"reachyd/internal/loopstats"
 	"reachyd/messages"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	Now          func() time.Time
 	// Cell keeps the core's snapshot across restarts.
 	Cell *Cell
+	// Loop, when set, counts ticks, their lateness and missed slots for
+	// the metrics endpoint (a few atomic adds per tick).
+	Loop *loopstats.Loop
 }
 
 // Cell is created once by the parent and keeps what must survive a restart.
@@ -365,6 +369,7 @@ func (a *Actor) started(ctx actor.Context) {
 	a.start = now
 	a.next = now
 	a.clock = &clock{}
+	a.opt.Loop.SetPeriod(a.opt.Period)
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
 	a.sendTick = func() { root.Send(self, &messages.Tick{}) }
@@ -399,6 +404,7 @@ func (a *Actor) schedule() {
 	if behind := now.Sub(a.next); behind > 0 {
 		skip := behind/a.opt.Period + 1
 		a.next = a.next.Add(skip * a.opt.Period)
+		a.opt.Loop.Missed(uint64(skip))
 	}
 	a.clock.after(a.next.Sub(now), a.sendTick)
 }
@@ -407,6 +413,12 @@ func (a *Actor) schedule() {
 // positions, hand them to moves.
 func (a *Actor) tick(ctx actor.Context) {
 	a.seq++
+	if a.opt.Loop != nil {
+		// Lateness: how long after its slot in the schedule this tick
+		// started (timer and mailbox delay).
+		start := a.opt.Now()
+		a.opt.Loop.Tick(start, start.Sub(a.next))
+	}
 	if goal, mask, ok := a.core.WritePlan(); ok {
 		if err := a.bus.WriteGoalPositions(goal, mask); err != nil {
 			a.log.Debug("goal write failed", "err", err)

@@ -42,6 +42,7 @@ import (
 	wifiactor "reachyd/actors/wifi"
 	hwcam "reachyd/hw/camera"
 	"reachyd/hw/kinematics"
+	"reachyd/internal/loopstats"
 	"reachyd/messages"
 	"reachyd/wifi"
 )
@@ -96,6 +97,9 @@ type Config struct {
 	Wifi *WifiConfig
 	// Relay, when set and media runs, runs the central signalling relay.
 	Relay *RelayConfig
+	// Loop counts the control loop's ticks for the metrics endpoint; Start
+	// makes one when nil (System.Loop).
+	Loop *loopstats.Loop
 }
 
 // WifiConfig configures the Wi-Fi actor. Its cell is made by Start and
@@ -166,6 +170,8 @@ type System struct {
 	Relay    *actor.PID // nil without a central relay
 	// MediaCell is the media actor's shared state (nil without media).
 	MediaCell *media.Cell
+	// Loop is the control loop's counters (metrics).
+	Loop *loopstats.Loop
 
 	skillsCell    *skills.Cell
 	wifiCell      *wifiactor.Cell
@@ -222,6 +228,10 @@ func Start(cfg Config) (*System, error) {
 
 		unrecoverable: make(chan string, 1),
 	}
+	if cfg.Loop == nil {
+		cfg.Loop = &loopstats.Loop{}
+	}
+	s.Loop = cfg.Loop
 	if cfg.Auth != nil {
 		s.Auth = ks.PID(Root + "/auth")
 	}
@@ -262,7 +272,7 @@ func Start(cfg Config) (*System, error) {
 			Log:     cfg.Log,
 			Motorbus: motorbus.Options{
 				Core: cfg.Motorbus, Open: cfg.Open, Period: cfg.Period,
-				Status: daemonPID, Log: cfg.Log,
+				Status: daemonPID, Log: cfg.Log, Loop: cfg.Loop,
 			},
 			Moves: moves.Options{
 				Config: cfg.Moves, Geometry: geometry, Library: cfg.Library,

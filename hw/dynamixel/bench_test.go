@@ -97,3 +97,17 @@ func BenchmarkParser9Status(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSyncReadPresent9Counted is BenchmarkSyncReadPresent9 with the
+// per-device counters of the metrics on: their cost on the control tick.
+func BenchmarkSyncReadPresent9Counted(b *testing.B) {
+	c, _ := newTestClient(reachyIDs...)
+	c.SetCounters(&Counters{})
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := c.SyncRead(AddrPresentPosition, SizePresentPosition, reachyIDs)
+		if err != nil || len(res) != 9 {
+			b.Fatal(err)
+		}
+	}
+}

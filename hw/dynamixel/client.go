@@ -166,6 +166,8 @@ type Client struct {
 	// barrier's answer.
 	suspect [4]uint64
 	btx     []byte
+	// ctr counts exchanges per device (nil: not counted); see Counters.
+	ctr *Counters
 	// pings holds each device's last ping answer (model number and
 	// firmware, plus 1<<24 once known), to recognise a barrier's answer.
 	pings map[byte]uint32
@@ -215,6 +217,7 @@ func (c *Client) Alert(id byte) bool { return c.alerts[id>>6]&(1<<(id&63)) != 0 
 
 func (c *Client) noteAlert(id, errByte byte) {
 	if errByte&0x80 != 0 {
+		c.ctr.add(id, HardwareAlerts)
 		c.alerts[id>>6] |= 1 << (id & 63)
 	} else {
 		c.alerts[id>>6] &^= 1 << (id & 63)
@@ -246,12 +249,14 @@ func (c *Client) barrier(id byte) error {
 	if err := c.sendBytes(c.btx); err != nil {
 		return err
 	}
+	c.ctr.add(id, Exchanges)
 	deadline := time.Now().Add(c.budget(len(c.btx), 14, 1))
 	known, haveKnown := c.pings[id]
 	for {
 		s, err := c.recv(deadline)
 		if err == errDeadline {
 			c.stats.Timeouts++
+			c.ctr.add(id, Timeouts)
 			return &TimeoutError{ID: id}
 		}
 		if err != nil {
@@ -735,6 +740,7 @@ func (c *Client) exchange(id byte, inst Instruction, want int) (Status, error) {
 	if err := c.send(); err != nil {
 		return Status{}, err
 	}
+	c.ctr.add(id, Exchanges)
 	deadline := time.Now().Add(c.budget(len(c.tx), 11+want, 1))
 	crcBefore := c.p.Stats().CRCErrors
 	for {
@@ -744,9 +750,11 @@ func (c *Client) exchange(id byte, inst Instruction, want int) (Status, error) {
 			// probably answered and the answer was damaged.
 			if c.p.Stats().CRCErrors > crcBefore || c.p.Buffered() > len(header)-1 {
 				c.stats.Corrupt++
+				c.ctr.add(id, Corrupted)
 				return Status{}, &CorruptError{ID: id, Reason: "damaged or truncated reply"}
 			}
 			c.stats.Timeouts++
+			c.ctr.add(id, Timeouts)
 			c.setSuspect(id, true)
 			return Status{}, &TimeoutError{ID: id}
 		}
@@ -761,6 +769,7 @@ func (c *Client) exchange(id byte, inst Instruction, want int) (Status, error) {
 		}
 		c.noteAlert(id, s.Err)
 		if err := s.Check(); err != nil {
+			c.ctr.add(id, StatusErrors)
 			return Status{}, err
 		}
 		return s, nil
@@ -870,6 +879,11 @@ func (c *Client) multiOnce(inst Instruction) error {
 	if err := c.send(); err != nil {
 		return err
 	}
+	if c.ctr != nil {
+		for _, i := range c.todo {
+			c.ctr.add(c.res[i].ID, Exchanges)
+		}
+	}
 	deadline := time.Now().Add(c.budget(len(c.tx), rx, len(c.todo)))
 	waiting := len(c.todo)
 	for waiting > 0 {
@@ -892,6 +906,7 @@ func (c *Client) multiOnce(inst Instruction) error {
 				c.stats.Corrupt++
 				for _, i := range c.todo {
 					if c.state[i] == statePending {
+						c.ctr.add(c.res[i].ID, Corrupted)
 						c.res[i].Err = &CorruptError{ID: c.res[i].ID, Reason: "malformed fast sync read reply"}
 						c.state[i] = stateAnswered
 					}
@@ -918,6 +933,7 @@ func (c *Client) multiOnce(inst Instruction) error {
 	for _, i := range c.todo {
 		if c.state[i] == statePending {
 			c.stats.Timeouts++
+			c.ctr.add(c.res[i].ID, Timeouts)
 			c.res[i].Err = &TimeoutError{ID: c.res[i].ID}
 			c.setSuspect(c.res[i].ID, true)
 		}
@@ -940,6 +956,7 @@ func (c *Client) settle(i int, errByte byte, data []byte) {
 	c.noteAlert(r.ID, errByte)
 	r.Alert = errByte&0x80 != 0
 	if err := statusErr(r.ID, errByte); err != nil {
+		c.ctr.add(r.ID, StatusErrors)
 		r.Err = err
 		c.state[i] = stateDone
 		if retryable(err) {
@@ -949,6 +966,7 @@ func (c *Client) settle(i int, errByte byte, data []byte) {
 	}
 	if len(data) != len(r.Data) {
 		c.stats.Corrupt++
+		c.ctr.add(r.ID, Corrupted)
 		r.Err = &CorruptError{ID: r.ID, Reason: strconv.Itoa(len(data)) + " bytes of data, want " + strconv.Itoa(len(r.Data))}
 		c.state[i] = stateAnswered
 		return
