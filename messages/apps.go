@@ -141,3 +141,13 @@ type AppExitInfo struct {
 	Tail   []string
 	At     time.Time
 }
+
+// AppProcessEvent is published on the actor system's event stream when an
+// app's process starts, fails to start, and ends: the metrics count app
+// runs and exits from it.
+type AppProcessEvent struct {
+	// Exit is how the process ended; nil when it started (or failed to).
+	Exit *AppExitInfo
+	// StartErr says why the process could not be started ("" otherwise).
+	StartErr string
+}

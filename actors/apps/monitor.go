@@ -160,6 +160,7 @@ func (m *monitor) start(ctx actor.Context) {
 	p, err := procs.Start(spec, sink)
 	if err != nil {
 		ctx.Send(m.opt.Manager, &appSpawned{RunID: m.spec.RunID, Err: err})
+		ctx.ActorSystem().EventStream.Publish(messages.AppProcessEvent{StartErr: err.Error()})
 		ctx.Stop(self)
 		return
 	}
@@ -168,6 +169,7 @@ func (m *monitor) start(ctx actor.Context) {
 	c.mu.Unlock()
 	m.log.Info("app process started", "pid", p.Pid(), "tracked_by", p.Mechanism())
 	ctx.Send(m.opt.Manager, &appSpawned{RunID: m.spec.RunID, Pid: p.Pid(), At: p.Started()})
+	ctx.ActorSystem().EventStream.Publish(messages.AppProcessEvent{})
 	go func() {
 		<-p.Done()
 		root.Send(self, &procDone{})
@@ -195,5 +197,6 @@ func (m *monitor) done(ctx actor.Context) {
 	st := p.Exit()
 	exit := messages.AppExitInfo{Code: st.Code, Signal: st.Signal, Text: st.String(), Tail: p.Tail(10), At: time.Now()}
 	ctx.Send(m.opt.Manager, &appExited{RunID: m.spec.RunID, Exit: exit})
+	ctx.ActorSystem().EventStream.Publish(messages.AppProcessEvent{Exit: &exit})
 	ctx.Stop(ctx.Self())
 }
