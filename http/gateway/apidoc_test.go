@@ -39,6 +39,7 @@ func routeOnlyGateway(full bool) *Gateway {
 		cfg.Video = camera.NewBroadcaster()
 		cfg.AllowRawBus = true
 		cfg.Surface = SurfaceConfig{Wireless: true, Logs: &logstream.Ring{Logs: kit.NewLogRing(1)}}
+		cfg.Metrics = &MetricsConfig{Handler: http.NotFoundHandler()}
 	}
 	return New(sys, cfg)
 }

@@ -89,6 +89,9 @@ type Config struct {
 	// (routes_hfauth.go); nil: huggingface.co and huggingface_hub's token
 	// paths, with the reference's OAuth app.
 	HFAuth *hfauth.Service
+	// Metrics, when set, takes the gateway's metrics and serves /metrics
+	// (metrics.go).
+	Metrics *MetricsConfig
 }
 
 // Gateway serves the API.
@@ -115,6 +118,8 @@ type Gateway struct {
 
 	rpcOnce sync.Once
 	rpcR    *rpcrelay.Relay // the data channel's JSON-RPC relay (datachannel.go)
+
+	metrics *httpMetrics // metrics.go
 }
 
 // New builds the gateway for a running actor system.
@@ -138,7 +143,7 @@ func New(sys *system.System, cfg Config) *Gateway {
 		cfg: cfg, sys: sys, log: cfg.Log.With("component", "gateway"),
 		host:       newHostCheck(cfg.RobotName, cfg.ExtraHosts),
 		lastHealth: time.Now(), watchdog: make(chan struct{}),
-		wsConns: map[*wsConn]struct{}{},
+		wsConns: map[*wsConn]struct{}{}, metrics: newHTTPMetrics(),
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -146,13 +151,15 @@ func New(sys *system.System, cfg Config) *Gateway {
 	// Outermost first: CORS answers preflights before anything else, as
 	// Starlette's CORSMiddleware does; then the Host check and the
 	// cross-origin check, before a redirect could be followed; then recovery.
-	e.Pre(g.cors, g.checkHost, g.crossOrigin, trailingSlash)
+	e.Pre(g.instrument, g.cors, g.checkHost, g.crossOrigin, trailingSlash)
 	e.Use(g.recoverer, g.bodyLimit(1<<20))
 	g.e = e
 	g.routes()
 	g.v1Routes()
 	g.videoRoutes()
 	g.surfaceRoutes()
+	g.metricsRoutes()
+	g.routeSet()
 	if cfg.HealthCheckTimeout > 0 {
 		go g.watchHealth()
 	}

@@ -90,7 +90,7 @@ func remoteOf(r *http.Request) string {
 }
 
 func (g *Gateway) serveTopics(w http.ResponseWriter, r *http.Request, token string, ch messages.Channel, p messages.Principal) {
-	wc, err := g.upgradeHTTP(w, r, topicQueue, messages.CloseWhenFull, messages.MaxTopicFrame+4096)
+	wc, err := g.upgradeHTTP(w, r, topicQueue, messages.CloseWhenFull, messages.MaxTopicFrame+4096, "topics")
 	if err != nil {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -32,10 +33,14 @@ type wsConn struct {
 	once sync.Once
 	done chan struct{}
 	wmu  sync.Mutex
+	// endpoint is the route template (or "topics"), for the metrics;
+	// stalled is set when a write hit its deadline.
+	endpoint string
+	stalled  atomic.Bool
 }
 
 func (g *Gateway) upgrade(c echo.Context, capacity int, policy messages.Overflow) (*wsConn, error) {
-	return g.upgradeHTTP(c.Response(), c.Request(), capacity, policy, readLimit)
+	return g.upgradeHTTP(c.Response(), c.Request(), capacity, policy, readLimit, c.Path())
 }
 
 // upgradeHTTP upgrades a plain HTTP request (the topic listener has no Echo
@@ -49,7 +54,7 @@ func (g *Gateway) upgrade(c echo.Context, capacity int, policy messages.Overflow
 //
 // At most MaxWebSockets clients are connected at once, over all endpoints;
 // one more is refused with 503 before the upgrade.
-func (g *Gateway) upgradeHTTP(rw http.ResponseWriter, r *http.Request, capacity int, policy messages.Overflow, limit int64) (*wsConn, error) {
+func (g *Gateway) upgradeHTTP(rw http.ResponseWriter, r *http.Request, capacity int, policy messages.Overflow, limit int64, endpoint string) (*wsConn, error) {
 	up := websocket.Upgrader{
 		ReadBufferSize:    4096,
 		WriteBufferSize:   4096,
@@ -77,7 +82,7 @@ func (g *Gateway) upgradeHTTP(rw http.ResponseWriter, r *http.Request, capacity 
 	var w *wsConn
 	if err == nil {
 		conn.SetReadLimit(limit)
-		w = &wsConn{g: g, c: conn, out: messages.NewOutbox(capacity, policy), done: make(chan struct{})}
+		w = &wsConn{g: g, c: conn, out: messages.NewOutbox(capacity, policy), done: make(chan struct{}), endpoint: endpoint}
 		g.wsConns[w] = struct{}{}
 	}
 	g.wsMu.Unlock()
@@ -136,6 +141,7 @@ func (w *wsConn) write(frames [][]byte) bool {
 	for i, f := range frames {
 		_ = w.c.SetWriteDeadline(time.Now().Add(writeWait))
 		if err := w.c.WriteMessage(websocket.TextMessage, f); err != nil {
+			w.stalled.Store(isWriteTimeout(err))
 			w.g.log.Debug("websocket write failed; dropping client", "err", err)
 			return false
 		}
@@ -162,6 +168,7 @@ func (w *wsConn) shutdown() {
 		_ = w.c.Close()
 		w.g.wsMu.Lock()
 		delete(w.g.wsConns, w)
+		w.g.wsGoneLocked(w)
 		w.g.wsMu.Unlock()
 	})
 }
