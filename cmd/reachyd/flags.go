@@ -115,6 +115,11 @@ type Options struct {
 
 	// HFOAuthClientID is the OAuth app of the Hugging Face sign-in (hfauth.go).
 	HFOAuthClientID string
+
+	// Prometheus metrics (metrics.go): MetricsAddr "" serves /metrics on
+	// the API, "off" nowhere, host:port on a listener of its own.
+	MetricsAddr string
+	NoMetrics   bool
 }
 
 // negatable registers --name and --no-name on one bool, as argparse's
@@ -277,6 +282,8 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	// Central signalling relay (relay.go).
 	boolPair(fs, &o.Relay, "relay", true, "with media: relay remote sessions from the central signalling server (needs a Hugging Face token: HF_TOKEN or huggingface_hub's token file)")
 	fs.StringVar(&o.CentralURL, "central-url", defaultCentralURL(), "the central signalling server (default $REACHY_CENTRAL_URL, else the reference's)")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "Prometheus metrics: empty serves GET /metrics on the API; host:port serves it on a listener of its own instead (then not on the API); off turns it off")
+	fs.BoolVar(&o.NoMetrics, "no-metrics", false, "turn the Prometheus metrics off (as --metrics-addr off)")
 	fs.StringVar(&o.JournalUnit, "journal-unit", "auto", "where WS /logs/ws/daemon and subscribe_logs read the log: auto (the systemd journal of reachyd's unit when run by systemd, else reachyd's own lines), none (reachyd's own lines), or a unit name (its journal, through journalctl)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

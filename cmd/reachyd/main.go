@@ -185,6 +185,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	cfg.Wifi = wifiConfig(opts, log)
 	var relayName *relayName
 	cfg.Relay, relayName = relayConfig(opts, log, cfg.Media != nil)
+	mx, err := prepareMetrics(opts, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer mx.close()
 	sys, err := system.Start(cfg)
 	if err != nil {
 		return err
@@ -211,6 +216,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	}
 	gcfg.Surface = surfaceConfig(opts, logs, log)
 	gcfg.HFAuth = hfAuthService(opts, ln.Addr(), log)
+	gcfg.Metrics = mx.start(sys)
 	gw := gateway.New(sys, gcfg)
 	ends.Store(gw)
 	hooks.SetCommands(func(s *webrtc.Session, msg []byte) { gw.PeerCommand(peer{s}, msg) })
@@ -234,6 +240,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, started Started) 
 	servers := 2
 	go func() { served <- gw.Serve(srvCtx, ln) }()
 	go func() { served <- gw.ServeTopics(srvCtx, topicsLn) }()
+	go mx.serve(srvCtx)
 	if cfg.Media != nil {
 		go gw.ForwardBroadcasts(srvCtx)
 	}
