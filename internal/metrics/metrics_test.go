@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"reachyd/actors/kit"
+	"reachyd/actors/media"
 	"reachyd/hw/dynamixel"
 	"reachyd/internal/loopstats"
 	"reachyd/messages"
@@ -219,5 +220,23 @@ func TestLabels(t *testing.T) {
 		if got := JobKind(in); got != want {
 			t.Errorf("JobKind(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMediaCollector reads the media cell: off without a producer, no
+// sessions.
+func TestMediaCollector(t *testing.T) {
+	m := New(Options{Media: media.NewCell("")})
+	fams := scrape(t, m)
+	if v, ok := value(fams, "reachyd_media_available"); !ok || v != 0 {
+		t.Errorf("media available %v %v, want 0", v, ok)
+	}
+	for _, relay := range []string{"true", "false"} {
+		if v, ok := value(fams, "reachyd_media_sessions", "relay", relay); !ok || v != 0 {
+			t.Errorf("sessions relay=%s: %v %v", relay, v, ok)
+		}
+	}
+	if _, ok := fams["reachyd_media_pipeline_running"]; ok {
+		t.Error("pipelines reported before any ran")
 	}
 }
