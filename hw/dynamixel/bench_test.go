@@ -111,3 +111,14 @@ func BenchmarkSyncReadPresent9Counted(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCounters9 is what the counters add to one 9-motor sync read:
+// an exchange per motor.
+func BenchmarkCounters9(b *testing.B) {
+	var ctr Counters
+	for b.Loop() {
+		for _, id := range reachyIDs {
+			ctr.add(id, Exchanges)
+		}
+	}
+}
