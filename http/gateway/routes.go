@@ -19,7 +19,7 @@ import (
 
 func (g *Gateway) routes() {
 	e := g.e
-	e.GET("/", g.root)
+	g.dashboardRoutes()
 	e.POST("/health-check", g.healthCheck)
 	e.GET("/ws/sdk", g.wsSDK)
 
@@ -72,17 +72,7 @@ func (g *Gateway) routes() {
 	g.updateRoutes()
 }
 
-// ---- root --------------------------------------------------------------------
-
-const rootPage = `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Reachy Mini daemon</title></head>
-<body><h1>Web Dashboard Deprecated</h1>
-<p>This daemon (reachyd) has no web dashboard. Use the Reachy Mini desktop or mobile app, the Python SDK, or the HTTP API.</p>
-<p>Download the desktop app: <a href="https://huggingface.co/spaces/pollen-robotics/Reachy_Mini">https://huggingface.co/spaces/pollen-robotics/Reachy_Mini</a></p>
-</body></html>
-`
-
-func (g *Gateway) root(c echo.Context) error { return c.HTML(http.StatusOK, rootPage) }
+// ---- root ----------------------------------------------------------------------
 
 func (g *Gateway) healthCheck(c echo.Context) error {
 	g.healthMu.Lock()

@@ -1,0 +1,444 @@
+package main
+
+// The browser dashboard (http/gateway/dashboard) in headless Chromium,
+// driven over the DevTools protocol with chromedp, against reachyd on the
+// simulator in a child process on loopback: what an owner sees and does at
+// http://<robot>:8000/.
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/gorilla/websocket"
+
+	"reachyd/internal/cpuload"
+	"reachyd/messages"
+)
+
+var dashboardShots = flag.Bool("dashboard-screenshots", false, "TestDashboardScreenshots writes docs/img/dashboard-*.png")
+
+// dashBrowser is a headless Chromium tab with the problems its page
+// reported.
+type dashBrowser struct {
+	t      *testing.T
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+// newBrowser starts Chromium (headless, no sandbox: the tests may run as
+// root) with a window of w x h. It is closed at the end of the test.
+func newBrowser(t *testing.T, w, h int, flags ...chromedp.ExecAllocatorOption) *dashBrowser {
+	t.Helper()
+	opts := append(append([]chromedp.ExecAllocatorOption(nil), chromedp.DefaultExecAllocatorOptions[:]...),
+		chromedp.ExecPath(findChromium(t)), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.WindowSize(w, h), chromedp.Flag("no-proxy-server", true))
+	opts = append(opts, flags...)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	return newTab(t, actx)
+}
+
+// newTab opens a tab in the browser of parent (or a new browser for an
+// allocator context) and records its console errors, uncaught exceptions
+// and error log entries (CSP violations among them).
+func newTab(t *testing.T, parent context.Context) *dashBrowser {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent)
+	t.Cleanup(cancel)
+	b := &dashBrowser{t: t, ctx: ctx}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			// Failed HTTP answers (a 503 the page shows as "unavailable")
+			// are the network's; anything else at error level (a CSP
+			// violation, a script that did not load, console.error) is the
+			// page's.
+			if m.IsException() || (m.Type == chromedp.ConsoleError && m.Source != "network") {
+				b.mu.Lock()
+				b.errors = append(b.errors, m.String()+" "+m.URL)
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+// problems returns what the page reported so far and forgets it.
+func (b *dashBrowser) problems() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.errors
+	b.errors = nil
+	return p
+}
+
+func (b *dashBrowser) run(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("chromium: %v (page problems: %v)", err, b.problems())
+	}
+}
+
+// evalJS evaluates a JavaScript expression in the page.
+func evalJS[T any](b *dashBrowser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("chromium: %s: %v (page problems: %v)", expr, err, b.problems())
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition until it is true (15 s at most).
+func (b *dashBrowser) waitFor(what, cond string) {
+	b.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !evalJS[bool](b, "!!("+cond+")") {
+		if time.Now().After(deadline) {
+			dump := evalJS[string](b, `document.getElementById("conn").textContent + " | live: " + document.getElementById("live").textContent`)
+			b.t.Fatalf("%s: not within 15 s (%s; page: %s; problems: %v)", what, cond, dump, b.problems())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (b *dashBrowser) text(id string) string {
+	b.t.Helper()
+	return evalJS[string](b, fmt.Sprintf(`document.getElementById(%q).textContent`, id))
+}
+
+// stateStream follows the daemon's own state stream (WS
+// /api/state/ws/full), as the test's independent view of the robot.
+type stateStream struct {
+	mu   sync.Mutex
+	last map[string]any
+}
+
+func followState(t *testing.T, wsBase string) *stateStream {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(wsBase+"/api/state/ws/full?frequency=20", nil)
+	if err != nil {
+		t.Fatalf("state stream: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s := &stateStream{}
+	go func() {
+		for {
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			if json.Unmarshal(data, &m) == nil {
+				s.mu.Lock()
+				s.last = m
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+// headRPY is the newest head roll, pitch, yaw (rad).
+func (s *stateStream) headRPY() (roll, pitch, yaw float64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return 0, 0, 0, false
+	}
+	hp, _ := s.last["head_pose"].(map[string]any)
+	if hp == nil {
+		return 0, 0, 0, false
+	}
+	return fnum(hp["roll"]), fnum(hp["pitch"]), fnum(hp["yaw"]), true
+}
+
+func (s *stateStream) waitHead(t *testing.T, what string, ok func(roll, pitch, yaw float64) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, p, y, have := s.headRPY()
+		if have && ok(r, p, y) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the robot's head never %s: roll %.3f pitch %.3f yaw %.3f", what, r, p, y)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// dashboardDaemon runs reachyd in a child process on port with the fake
+// Hugging Face catalogue (apps_hf_test.go) and no media.
+func dashboardDaemon(t *testing.T, dataDir string, port int, hfURL string) *daemonProcess {
+	t.Helper()
+	d := spawnDaemon(t, dataDir, port, "--no-media", "--rtsp-port", "0", "--hf-endpoint", hfURL,
+		"--hf-hub-cache", filepath.Join(dataDir, "hub"), "--app-stop-grace", "2", "--log-level", "WARNING")
+	d.waitRunning()
+	return d
+}
+
+// stopProcess ends a child daemon as systemd would (SIGTERM) and waits.
+func stopProcess(t *testing.T, d *daemonProcess) {
+	t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-done
+		t.Fatal("the daemon did not stop within 20 s of SIGTERM")
+	}
+}
+
+// TestDashboard drives the page as an owner would: it loads without
+// errors, shows live state, moves the head from a slider and from the
+// keyboard, installs an app from the catalogue (progress bar to 100 %,
+// logs), runs it and reads its log, and comes back by itself after the
+// daemon process restarts.
+func TestDashboard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Chromium and daemons in child processes")
+	}
+	hf, _ := fakeSpaces(t)
+	dataDir, port := t.TempDir(), freePort(t)
+	d := dashboardDaemon(t, dataDir, port, hf.URL)
+	robot := followState(t, d.ws)
+	b := newBrowser(t, 1280, 900)
+
+	// Loads, with the strict policy, and shows live state.
+	b.run(chromedp.Navigate(d.base + "/"))
+	b.waitFor("live state", `window.dashboard && window.dashboard.frames > 3 && document.getElementById("conn").textContent === "live"`)
+	if got := b.text("robot-name"); got != "reachy_mini" {
+		t.Errorf("robot name shown %q", got)
+	}
+	b.waitFor("daemon state", `document.getElementById("daemon-state").textContent === "running"`)
+	b.waitFor("motor table", `document.querySelectorAll("#motor-rows tr").length === 9`)
+	if p := b.problems(); len(p) > 0 {
+		t.Fatalf("the page reported problems while loading: %v", p)
+	}
+
+	// Values change when the head moves (a goto from another client).
+	if code, body := d.do("POST", "/api/move/goto", map[string]any{"head_pose": map[string]any{"roll": 0.3}, "duration": 0.5}); code != 200 {
+		t.Fatalf("goto: %d %s", code, body)
+	}
+	b.waitFor("roll shown", `Math.abs(parseFloat(document.getElementById("st-roll").textContent) - 17.2) < 1.5`)
+
+	// A click on the pitch slider streams a target: the robot follows
+	// (once the goto ended: targets are ignored while a move runs).
+	b.waitFor("goto completed", `document.getElementById("move-event").textContent === "move_completed"`)
+	b.run(chromedp.ScrollIntoView(chromedp.CSS("#sl-pitch")))
+	box := evalJS[[]float64](b, `(() => { const r = document.getElementById("sl-pitch").getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	b.run(chromedp.MouseClickXY(box[0]+box[2]*0.85, box[1]+box[3]/2))
+	pitchDeg := evalJS[float64](b, `Number(document.getElementById("sl-pitch").value)`)
+	if pitchDeg < 10 {
+		t.Fatalf("the click set the pitch slider to %v°", pitchDeg)
+	}
+	robot.waitHead(t, "followed the pitch slider", func(_, p, _ float64) bool { return math.Abs(p-pitchDeg*math.Pi/180) < 0.05 })
+	b.waitFor("pitch shown", fmt.Sprintf(`Math.abs(parseFloat(document.getElementById("st-pitch").textContent) - %v) < 3`, pitchDeg))
+
+	// Keyboard: Tab from the pitch slider to the yaw slider, whose focus
+	// is visible, and arrow keys turn the head.
+	b.run(chromedp.Focus(chromedp.CSS("#sl-pitch")), chromedp.KeyEvent(kb.Tab))
+	focused := evalJS[string](b, `document.activeElement.id`)
+	outline := evalJS[string](b, `getComputedStyle(document.activeElement).outlineStyle`)
+	if focused != "sl-yaw" || outline == "none" {
+		t.Fatalf("after Tab: focus on %q with outline %q, want the yaw slider with a visible outline", focused, outline)
+	}
+	yaw0 := evalJS[float64](b, `Number(document.getElementById("sl-yaw").value)`)
+	for range 20 {
+		b.run(chromedp.KeyEvent(kb.ArrowRight))
+	}
+	want := (yaw0 + 20) * math.Pi / 180
+	robot.waitHead(t, "turned with the arrow keys", func(_, _, y float64) bool { return math.Abs(y-want) < 0.05 })
+
+	// An app from the catalogue: install with progress and logs, run, log.
+	b.waitFor("catalogue", `document.querySelector('#apps-catalogue li[data-app="wave"] button')`)
+	b.run(chromedp.Click(chromedp.CSS(`#apps-catalogue li[data-app="wave"] button`)))
+	b.waitFor("install progress at 100 %", `document.getElementById("job-progress").value === 100`)
+	if log := b.text("job-log"); !strings.Contains(log, "Job 'install' completed successfully") || !strings.Contains(log, "Space found") {
+		t.Errorf("install log shown: %q", log)
+	}
+	if s := b.text("job-status"); s != "wave: installed" {
+		t.Errorf("install status shown %q", s)
+	}
+	b.waitFor("installed list", `document.querySelector('#apps-installed li[data-app="wave"] button')`)
+	b.run(chromedp.Click(chromedp.CSS(`#apps-installed li[data-app="wave"] button`)))
+	b.waitFor("the app's log", `document.getElementById("app-log").textContent.includes("running")`)
+	b.waitFor("app running", `document.getElementById("app-current").textContent.startsWith("wave (running")`)
+	b.run(chromedp.Click(chromedp.CSS("#app-stop")))
+	b.waitFor("app stopped", `document.getElementById("app-current").textContent === "none"`)
+	if p := b.problems(); len(p) > 0 {
+		t.Fatalf("the page reported problems: %v", p)
+	}
+
+	// The daemon process restarts on the same port: the page says it is
+	// reconnecting, then shows live state from the new daemon.
+	stopProcess(t, d)
+	b.waitFor("reconnecting", `document.getElementById("conn").textContent === "reconnecting"`)
+	d2 := dashboardDaemon(t, dataDir, port, hf.URL)
+	before := evalJS[float64](b, `window.dashboard.frames`)
+	b.waitFor("live again", fmt.Sprintf(`document.getElementById("conn").textContent === "live" && window.dashboard.frames > %v + 5`, before))
+	if code, body := d2.do("POST", "/api/move/goto", map[string]any{"head_pose": map[string]any{"roll": -0.25}, "duration": 0.5}); code != 200 {
+		t.Fatalf("goto: %d %s", code, body)
+	}
+	b.waitFor("roll from the new daemon", `Math.abs(parseFloat(document.getElementById("st-roll").textContent) + 14.3) < 1.5`)
+	// Only exceptions count here: the dashBrowser logs the refused
+	// reconnections while the daemon was away.
+	for _, p := range b.problems() {
+		if strings.HasPrefix(p, "exception") {
+			t.Errorf("after the restart: %s", p)
+		}
+	}
+}
+
+// TestDashboardCSP: the page and its files carry the strict policy, and
+// the page loads nothing that breaks it (checked in TestDashboard).
+func TestDashboardCSP(t *testing.T) {
+	d := startDaemon(t)
+	d.waitRunning()
+	for _, path := range []string{"/", "/dashboard/app.js", "/dashboard/dash.css"} {
+		resp, err := http.Get(d.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "script-src 'self'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe") || strings.Contains(csp, "*") {
+			t.Errorf("%s: CSP %q allows too much", path, csp)
+		}
+	}
+	if code, _ := d.do("GET", "/dashboard/../go.mod", nil); code != 404 {
+		t.Errorf("a path out of the dashboard: %d", code)
+	}
+}
+
+// TestDashboardCamera: with media, the camera plays over WebRTC from the
+// robot's producer (the signalling protocol spoken by camera.js).
+func TestDashboardCamera(t *testing.T) {
+	d := startMediaDaemon(t)
+	b := newBrowser(t, 1280, 900, chromedp.Flag("allow-loopback-in-peer-connection", true),
+		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"), chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
+	b.run(chromedp.Navigate(d.base + "/"))
+	b.waitFor("camera button", `!document.getElementById("cam-start").disabled`)
+	b.run(chromedp.Click(chromedp.CSS("#cam-start")))
+	b.waitFor("video frames", `document.getElementById("cam-video").videoWidth === 640`)
+	if s := b.text("media-state"); s != "camera: live (WebRTC)" {
+		t.Errorf("media state shown %q", s)
+	}
+	d.waitMedia(func(m mediaDetail) bool { return len(m.Sessions) == 1 })
+	b.run(chromedp.Click(chromedp.CSS("#cam-stop")))
+	d.waitMedia(func(m mediaDetail) bool { return len(m.Sessions) == 0 })
+	for _, p := range b.problems() {
+		t.Errorf("page problem: %s", p)
+	}
+}
+
+// TestDashboardScreenshots writes the screenshots of docs/img with
+// -dashboard-screenshots (go test ./cmd/reachyd -run TestDashboardScreenshots -args -dashboard-screenshots).
+func TestDashboardScreenshots(t *testing.T) {
+	if !*dashboardShots {
+		t.Skip("only with -dashboard-screenshots")
+	}
+	hf, _ := fakeSpaces(t)
+	dataDir, port := t.TempDir(), freePort(t)
+	key := createKey(t, dataDir, "dashboard", messages.LevelAdmin)
+	d := dashboardDaemon(t, dataDir, port, hf.URL)
+	if code, body := d.do("POST", "/api/move/goto", map[string]any{"head_pose": map[string]any{"roll": 0.15, "yaw": 0.35, "z": 0.01},
+		"antennas": []float64{0.5, -0.3}, "body_yaw": 0.3, "duration": 0.3}); code != 200 {
+		t.Fatalf("goto: %d %s", code, body)
+	}
+	out := filepath.Join("..", "..", "docs", "img")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shoot := func(name string, w, h int, mobile bool, actions ...chromedp.Action[chromedp.Void]) {
+		b := newBrowser(t, w, h)
+		if mobile {
+			b.run(chromedp.EmulateViewport(int64(w), int64(h), chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		}
+		b.run(chromedp.Navigate(d.base + "/"))
+		b.waitFor("live", `window.dashboard.frames > 5 && document.querySelector('#apps-catalogue li[data-app="wave"]')`)
+		b.run(chromedp.SendKeys(chromedp.CSS("#api-key"), key), chromedp.Submit(chromedp.CSS("#api-key")))
+		b.waitFor("skills", `document.querySelectorAll("#skills-list li").length > 0`)
+		b.run(actions...)
+		time.Sleep(300 * time.Millisecond) // the last frame drawn
+		shot := chromedp.FullScreenshot(100)
+		if mobile {
+			shot = chromedp.CaptureScreenshot()
+		}
+		png, err := chromedp.Run(b.ctx, shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shoot("dashboard-desktop.png", 1400, 900, false)
+	shoot("dashboard-phone.png", 390, 844, true)
+	shoot("dashboard-phone-control.png", 390, 844, true, chromedp.ScrollIntoView(chromedp.CSS("#h-control")))
+}
+
+// TestDashboardPerf measures, for docs/benchmarks.md, the time from
+// navigation start to the first live state, and the daemon's CPU with three
+// open dashboards (REACHYD_DASHBOARD_BENCH=1).
+func TestDashboardPerf(t *testing.T) {
+	if os.Getenv("REACHYD_DASHBOARD_BENCH") == "" {
+		t.Skip("a measurement: REACHYD_DASHBOARD_BENCH=1")
+	}
+	hf, _ := fakeSpaces(t)
+	dataDir, port := t.TempDir(), freePort(t)
+	d := dashboardDaemon(t, dataDir, port, hf.URL)
+	pid := d.cmd.Process.Pid
+	window := 20 * time.Second
+	idle := func() time.Duration {
+		c0, _ := cpuload.CPUTime(pid)
+		time.Sleep(window)
+		c1, _ := cpuload.CPUTime(pid)
+		return c1 - c0
+	}
+	base := idle()
+	b := newBrowser(t, 1280, 900)
+	for i := range 3 {
+		tab := b
+		if i > 0 {
+			tab = newTab(t, b.ctx)
+		}
+		tab.run(chromedp.Navigate(d.base + "/"))
+		tab.waitFor("live", `window.dashboard.firstStateMs !== null`)
+		ms := evalJS[float64](tab, `window.dashboard.firstStateMs`)
+		t.Logf("tab %d: navigation start to first live state %.0f ms", i+1, ms)
+	}
+	busy := idle()
+	t.Logf("daemon CPU over %v: no dashboard %.1f%% of a core, three dashboards %.1f%%",
+		window, 100*base.Seconds()/window.Seconds(), 100*busy.Seconds()/window.Seconds())
+}
