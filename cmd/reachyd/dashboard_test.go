@@ -387,8 +387,10 @@ func TestDashboardScreenshots(t *testing.T) {
 		}
 		b.run(chromedp.Navigate(d.base + "/"))
 		b.waitFor("live", `window.dashboard.frames > 5 && document.querySelector('#apps-catalogue li[data-app="wave"]')`)
-		b.run(chromedp.SendKeys(chromedp.CSS("#api-key"), key), chromedp.Submit(chromedp.CSS("#api-key")))
+		b.run(chromedp.SendKeys(chromedp.CSS("#api-key"), key), chromedp.Click(chromedp.CSS("#login button")))
 		b.waitFor("skills", `document.querySelectorAll("#skills-list li").length > 0`)
+		b.waitFor("loop rate", `document.getElementById("loop-rate").textContent.includes("Hz")`)
+		b.run(chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 		b.run(actions...)
 		time.Sleep(300 * time.Millisecond) // the last frame drawn
 		shot := chromedp.FullScreenshot(100)
@@ -405,7 +407,7 @@ func TestDashboardScreenshots(t *testing.T) {
 	}
 	shoot("dashboard-desktop.png", 1400, 900, false)
 	shoot("dashboard-phone.png", 390, 844, true)
-	shoot("dashboard-phone-control.png", 390, 844, true, chromedp.ScrollIntoView(chromedp.CSS("#h-control")))
+	shoot("dashboard-phone-control.png", 390, 844, true, chromedp.Evaluate[chromedp.Void](`document.getElementById("control").scrollIntoView()`))
 }
 
 // TestDashboardPerf measures, for docs/benchmarks.md, the time from

@@ -53,7 +53,7 @@ async function refreshStatus() {
   const r = st.reachyd || {};
   $("backend-kind").textContent = (r.backend || "?") + " backend" + (st.wireless_version ? " · wireless" : "");
   const hz = r.runtime && r.runtime.mean_control_loop_frequency;
-  $("loop-rate").textContent = hz ? hz.toFixed(1) + " Hz (target " + r.control_hz + " Hz)" : "–";
+  $("loop-rate").textContent = hz ? hz.toFixed(1) + " Hz (target " + r.control_hz + " Hz)" : st.state === "running" ? "measuring…" : "stopped";
   updateBadge();
 }
 

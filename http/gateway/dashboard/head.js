@@ -49,7 +49,7 @@ export class HeadView {
         p.bodyDir = node(svg, "line", "dir bodyyaw");
       } else {
         p.body = node(svg, "path", "body");
-        p.body.setAttribute("d", "M -70 60 L 70 60 L 55 -25 L -55 -25 Z");
+        p.body.setAttribute("d", "M -80 68 L 80 68 L 62 38 L -62 38 Z");
       }
       p.head = node(svg, "path", "head");
       p.eyes = eyes.map(() => { const c = node(svg, "circle", "eye"); c.setAttribute("r", "6"); return c; });
