@@ -362,6 +362,32 @@ func TestDashboardCamera(t *testing.T) {
 	}
 }
 
+// TestDashboardMJPEG: without media (no GStreamer) but with a camera, a
+// signed-in page shows the camera over MJPEG with its token; signed out,
+// the camera button stays off.
+func TestDashboardMJPEG(t *testing.T) {
+	dataDir := t.TempDir()
+	key := createKey(t, dataDir, "dashboard", messages.LevelUser)
+	d := startDaemon(t, "--data-dir", dataDir, "--camera", "test", "--camera-size", "320x240", "--camera-fps", "10")
+	d.waitRunning()
+	b := newBrowser(t, 1280, 900)
+	b.run(chromedp.Navigate(d.base + "/"))
+	b.waitFor("media state", `document.getElementById("media-state").textContent.includes("no_media")`)
+	if !evalJS[bool](b, `document.getElementById("cam-start").disabled`) {
+		t.Fatal("the camera button is on without media and without a sign-in")
+	}
+	b.run(chromedp.SendKeys(chromedp.CSS("#api-key"), key), chromedp.Click(chromedp.CSS("#login button")))
+	b.waitFor("signed in", `!document.getElementById("skills-body").hidden && document.getElementById("key-level").textContent === "USER"`)
+	b.waitFor("camera button", `!document.getElementById("cam-start").disabled`)
+	b.run(chromedp.Click(chromedp.CSS("#cam-start")))
+	b.waitFor("MJPEG frames", `document.getElementById("cam-img").naturalWidth === 320`)
+	b.run(chromedp.Click(chromedp.CSS("#cam-stop")))
+	b.waitFor("camera stopped", `document.getElementById("cam-img").hidden && document.getElementById("media-state").textContent === "Camera stopped."`)
+	for _, p := range b.problems() {
+		t.Errorf("page problem: %s", p)
+	}
+}
+
 // TestDashboardScreenshots writes the screenshots of docs/img with
 // -dashboard-screenshots (go test ./cmd/reachyd -run TestDashboardScreenshots -args -dashboard-screenshots).
 func TestDashboardScreenshots(t *testing.T) {

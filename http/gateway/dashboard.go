@@ -58,16 +58,22 @@ var safeHost = regexp.MustCompile(`^[A-Za-z0-9.-]{1,253}$`)
 // dashboardCSP is the page's policy for a request to host (the Host
 // header) with the WebRTC signalling server on sigPort: connect-src lists
 // the page's own origin for ws: (Chromium's 'self' covers it; others may
-// not) and the signalling port.
+// not) and the signalling port. A Host that is not a plain name or IPv4
+// address with a numeric port adds nothing (FuzzDashboardCSP).
 func dashboardCSP(host string, sigPort int) string {
 	connect := "'self'"
 	name, port, err := net.SplitHostPort(host)
 	if err != nil {
 		name, port = host, "80"
 	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		name = "" // not a port: leave the host out
+	} else {
+		port = strconv.Itoa(n)
+	}
 	if safeHost.MatchString(name) {
 		connect += " ws://" + name + ":" + port + " wss://" + name + ":" + port
-		if sigPort > 0 {
+		if sigPort > 0 && sigPort <= 65535 {
 			p := strconv.Itoa(sigPort)
 			connect += " ws://" + name + ":" + p + " wss://" + name + ":" + p
 		}

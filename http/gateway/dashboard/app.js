@@ -318,12 +318,17 @@ $("app-stop").addEventListener("click", () => act("Stop app", () => api("POST", 
 // ---- media: camera and volume ----------------------------------------------------
 
 let media = null, camera = null;
+const token = () => sessionStorage.getItem("reachyd.token");
+
 async function refreshMedia() {
   try { media = await api("GET", "/api/media/status"); } catch { return; }
   const off = media.no_media || !media.available;
-  $("media-state").textContent = media.no_media ? "Camera and sound unavailable: this daemon runs without media (no_media)."
-    : media.released ? "Media released by an app." : camera ? $("media-state").textContent : "Camera ready.";
-  $("cam-start").disabled = off || !!camera;
+  if (!camera && !$("cam-img").src && !$("media-state").dataset.sticky) {
+    $("media-state").textContent = !off ? "Camera ready (WebRTC)."
+      : (media.no_media ? "WebRTC, microphone and speaker unavailable: this daemon runs without media (no_media)."
+        : "Media released by an app.") + (token() ? " The camera may still be shown over MJPEG." : " Sign in (Skills) for the camera over MJPEG.");
+  }
+  $("cam-start").disabled = !!camera || !!$("cam-img").src || (off && !token());
   for (const [id, path] of [["vol-speaker", "/api/volume/current"], ["vol-mic", "/api/volume/microphone/current"]]) {
     const input = $(id);
     if (document.activeElement === input) continue;
@@ -338,6 +343,17 @@ async function refreshMedia() {
     }
   }
 }
+
+// startMJPEG shows /api/v1/video/head_color.mjpg, which needs a token (an
+// <img> cannot send headers: the token goes in the query).
+function startMJPEG(why) {
+  const img = $("cam-img");
+  img.onload = () => { $("media-state").textContent = why + "camera: live (MJPEG)"; announce($("media-state").textContent); img.onload = null; };
+  img.onerror = () => stopCamera("No camera image (no camera, or the sign-in expired).");
+  img.src = "/api/v1/video/head_color.mjpg?token=" + encodeURIComponent(token());
+  img.hidden = false;
+  $("cam-stop").disabled = false;
+}
 for (const [id, path] of [["vol-speaker", "/api/volume/set"], ["vol-mic", "/api/volume/microphone/set"]]) {
   $(id).addEventListener("input", () => { $(id + "-out").textContent = $(id).value + " %"; });
   $(id).addEventListener("change", () => act("Volume", () => api("POST", path, { volume: Number($(id).value) })));
@@ -350,41 +366,50 @@ function signallingURL() {
 }
 
 $("cam-start").addEventListener("click", () => {
+  delete $("media-state").dataset.sticky;
   $("cam-start").disabled = true;
   $("cam-stop").disabled = false;
+  if (media && (media.no_media || !media.available)) {
+    startMJPEG("");
+    return;
+  }
   camera = new Camera(signallingURL(), $("cam-video"), {
     onState: (s) => { $("media-state").textContent = s; announce(s); },
     onFail(reason) {
-      const token = sessionStorage.getItem("reachyd.token");
-      if (token) {
-        const img = $("cam-img");
-        img.src = "/api/v1/video/head_color.mjpg?token=" + encodeURIComponent(token);
-        img.hidden = false;
-        $("media-state").textContent = "WebRTC failed (" + reason + "): camera over MJPEG.";
+      camera = null;
+      if (token()) {
+        startMJPEG("WebRTC failed (" + reason + "): ");
       } else {
-        $("media-state").textContent = "WebRTC failed (" + reason + "). Sign in (Skills) for the MJPEG fallback.";
+        stopCamera("WebRTC failed (" + reason + "). Sign in (Skills) for the camera over MJPEG.");
       }
-      announce($("media-state").textContent);
     },
   });
   camera.start();
 });
-$("cam-stop").addEventListener("click", () => {
+
+// stopCamera ends both ways of showing the camera and says why.
+function stopCamera(why) {
+  const state = $("media-state");
+  state.textContent = why;
+  state.dataset.sticky = "1";
+  announce(why);
   if (camera) camera.stop();
   camera = null;
-  $("cam-img").removeAttribute("src");
-  $("cam-img").hidden = true;
+  const img = $("cam-img");
+  img.onload = img.onerror = null;
+  img.removeAttribute("src");
+  img.hidden = true;
   $("cam-stop").disabled = true;
-  $("media-state").textContent = "Camera stopped.";
   refreshMedia();
-});
+}
+$("cam-stop").addEventListener("click", () => stopCamera("Camera stopped."));
 
 // ---- skills (signed in with an API key) ------------------------------------------
 
 // authed calls the skills API with the token; a rolled token in the
 // answer's Authorization header replaces ours (the old one stays valid).
 async function authed(method, path, body) {
-  const r = await api(method, path, body, { Authorization: "Bearer " + sessionStorage.getItem("reachyd.token") });
+  const r = await api(method, path, body, { Authorization: "Bearer " + token() });
   const h = api.lastHeaders && api.lastHeaders.get("Authorization");
   if (h && h.split(" ")[1]) sessionStorage.setItem("reachyd.token", h.split(" ")[1]);
   return r;
@@ -410,6 +435,7 @@ $("login").addEventListener("submit", async (ev) => {
     announce("Signed in");
     showSignedIn(true);
     refreshSkills();
+    refreshMedia();
   } catch (e) {
     announce(e.status === 404 ? "This daemon has no skills API" : "Sign-in failed: " + e.message);
   }
@@ -418,10 +444,11 @@ $("logout").addEventListener("click", () => {
   for (const k of ["reachyd.token", "reachyd.client", "reachyd.level"]) sessionStorage.removeItem(k);
   showSignedIn(false);
   announce("Signed out");
+  refreshMedia();
 });
 
 async function refreshSkills() {
-  if (!sessionStorage.getItem("reachyd.token")) return;
+  if (!token()) return;
   try {
     const skills = (await authed("GET", "/api/v1/get/get_skills")).result || {};
     const names = Array.isArray(skills) ? skills.map((s) => s.name || String(s)) : Object.keys(skills);
@@ -445,7 +472,7 @@ async function refreshSkills() {
 
 // ---- start -----------------------------------------------------------------------
 
-showSignedIn(!!sessionStorage.getItem("reachyd.token"));
+showSignedIn(!!token());
 every(2000, refreshStatus);
 every(2000, refreshMotors);
 every(2000, refreshCurrentApp);
