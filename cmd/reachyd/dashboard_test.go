@@ -240,6 +240,12 @@ func TestDashboard(t *testing.T) {
 	if p := b.problems(); len(p) > 0 {
 		t.Fatalf("the page reported problems while loading: %v", p)
 	}
+	// Every control has an accessible name (a label, aria-label or text).
+	if unnamed := evalJS[[]string](b, `[...document.querySelectorAll("input, select, button, progress, textarea, video, img, pre[tabindex]")]
+		.filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby") && !e.getAttribute("alt") && !e.textContent.trim())
+		.map((e) => e.outerHTML.slice(0, 80))`); len(unnamed) > 0 {
+		t.Errorf("controls without a name: %v", unnamed)
+	}
 
 	// Values change when the head moves (a goto from another client).
 	if code, body := d.do("POST", "/api/move/goto", map[string]any{"head_pose": map[string]any{"roll": 0.3}, "duration": 0.5}); code != 200 {

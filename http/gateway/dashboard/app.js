@@ -172,7 +172,12 @@ $("goto-form").addEventListener("submit", (ev) => {
   const t = target();
   act("Go to", () => api("POST", "/api/move/goto", { ...t, duration: Number($("goto-duration").value), interpolation: $("goto-interp").value }));
 });
-$("wake-up").addEventListener("click", () => act("Wake up", () => api("POST", "/api/move/play/wake_up")));
+// Wake up turns the motors on first, as the desktop app does (a robot
+// with its motors off would not move).
+$("wake-up").addEventListener("click", () => act("Wake up", async () => {
+  await api("POST", "/api/motors/set_mode/enabled");
+  return api("POST", "/api/move/play/wake_up");
+}));
 $("go-sleep").addEventListener("click", () => act("Go to sleep", () => api("POST", "/api/move/play/goto_sleep")));
 $("stop-moves").addEventListener("click", () => act("Stop moves", async () => {
   const running = await api("GET", "/api/move/running");
