@@ -191,10 +191,10 @@ func (s *stateStream) waitHead(t *testing.T, what string, ok func(roll, pitch, y
 
 // dashboardDaemon runs reachyd in a child process on port with the fake
 // Hugging Face catalogue (apps_hf_test.go) and no media.
-func dashboardDaemon(t *testing.T, dataDir string, port int, hfURL string) *daemonProcess {
+func dashboardDaemon(t *testing.T, dataDir string, port int, hfURL string, extra ...string) *daemonProcess {
 	t.Helper()
-	d := spawnDaemon(t, dataDir, port, "--no-media", "--rtsp-port", "0", "--hf-endpoint", hfURL,
-		"--hf-hub-cache", filepath.Join(dataDir, "hub"), "--app-stop-grace", "2", "--log-level", "WARNING")
+	d := spawnDaemon(t, dataDir, port, append([]string{"--no-media", "--rtsp-port", "0", "--hf-endpoint", hfURL,
+		"--hf-hub-cache", filepath.Join(dataDir, "hub"), "--app-stop-grace", "2", "--log-level", "WARNING"}, extra...)...)
 	d.waitRunning()
 	return d
 }
@@ -225,7 +225,18 @@ func TestDashboard(t *testing.T) {
 	}
 	hf, _ := fakeSpaces(t)
 	dataDir, port := t.TempDir(), freePort(t)
-	d := dashboardDaemon(t, dataDir, port, hf.URL)
+	// The emotions library on disk (datasets_test.go's move).
+	lib := filepath.Join(dataDir, "datasets", emotions, "data")
+	if err := os.MkdirAll(lib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"cheerful1.json", "curious1.json"} {
+		if err := os.WriteFile(filepath.Join(lib, name), []byte(recordedMove), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	datasets := []string{"--datasets-dir", filepath.Join(dataDir, "datasets")}
+	d := dashboardDaemon(t, dataDir, port, hf.URL, datasets...)
 	robot := followState(t, d.ws)
 	b := newBrowser(t, 1280, 900)
 
@@ -281,6 +292,37 @@ func TestDashboard(t *testing.T) {
 	want := (yaw0 + 20) * math.Pi / 180
 	robot.waitHead(t, "turned with the arrow keys", func(_, _, y float64) bool { return math.Abs(y-want) < 0.05 })
 
+	// The goto form: with live streaming off, the sliders only set the
+	// target, and Go plays a goto there with the chosen curve.
+	b.run(chromedp.Click(chromedp.CSS("#live-targets")), chromedp.Focus(chromedp.CSS("#sl-yaw")))
+	for range 20 {
+		b.run(chromedp.KeyEvent(kb.ArrowLeft))
+	}
+	moves, _, err := websocket.DefaultDialer.Dial(d.ws+"/api/move/ws/updates", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer moves.Close()
+	if _, _, y, _ := robot.headRPY(); math.Abs(y-want) > 0.05 {
+		t.Fatalf("the robot followed the sliders with live streaming off: yaw %.3f", y)
+	}
+	b.run(chromedp.SetValue(chromedp.CSS("#goto-duration"), "0.5"), chromedp.SetValue(chromedp.CSS("#goto-interp"), "cartoon"),
+		chromedp.Click(chromedp.CSS(`#goto-form button[type=submit]`)))
+	_ = moves.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var ev map[string]any
+	if err := moves.ReadJSON(&ev); err != nil || ev["type"] != "move_started" {
+		t.Fatalf("no goto started from the form: %v %v", ev, err)
+	}
+	back := yaw0 * math.Pi / 180
+	robot.waitHead(t, "went back with the goto", func(_, _, y float64) bool { return math.Abs(y-back) < 0.05 })
+	b.waitFor("goto done", `document.getElementById("live").textContent === "Go to: done"`)
+
+	// A recorded move of the emotions library.
+	b.run(chromedp.Click(chromedp.CSS("#dataset-load")))
+	b.waitFor("moves listed", `document.getElementById("moves-msg").textContent === "2 moves"`)
+	b.run(chromedp.Click(chromedp.CSS("#move-play")))
+	b.waitFor("move played", `document.getElementById("live").textContent === "Play cheerful1: done"`)
+
 	// An app from the catalogue: install with progress and logs, run, log.
 	b.waitFor("catalogue", `document.querySelector('#apps-catalogue li[data-app="wave"] button')`)
 	b.run(chromedp.Click(chromedp.CSS(`#apps-catalogue li[data-app="wave"] button`)))
@@ -305,7 +347,7 @@ func TestDashboard(t *testing.T) {
 	// reconnecting, then shows live state from the new daemon.
 	stopProcess(t, d)
 	b.waitFor("reconnecting", `document.getElementById("conn").textContent === "reconnecting"`)
-	d2 := dashboardDaemon(t, dataDir, port, hf.URL)
+	d2 := dashboardDaemon(t, dataDir, port, hf.URL, datasets...)
 	before := evalJS[float64](b, `window.dashboard.frames`)
 	b.waitFor("live again", fmt.Sprintf(`document.getElementById("conn").textContent === "live" && window.dashboard.frames > %v + 5`, before))
 	if code, body := d2.do("POST", "/api/move/goto", map[string]any{"head_pose": map[string]any{"roll": -0.25}, "duration": 0.5}); code != 200 {
