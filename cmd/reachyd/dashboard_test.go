@@ -343,6 +343,20 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("the page reported problems: %v", p)
 	}
 
+	// Motors off and on from the mode radios.
+	b.run(chromedp.Click(chromedp.CSS(`input[name=motor-mode][value=disabled]`)))
+	eventually(t, "motors off", func() bool { var m map[string]any; d.getJSON("/api/motors/status", &m); return m["mode"] == "disabled" })
+	b.run(chromedp.Click(chromedp.CSS(`input[name=motor-mode][value=enabled]`)))
+	eventually(t, "motors on", func() bool { var m map[string]any; d.getJSON("/api/motors/status", &m); return m["mode"] == "enabled" })
+
+	// The backend stopped and started from the Daemon card: the state
+	// stream ends and comes back.
+	b.run(chromedp.Click(chromedp.CSS("#stop-sleep")), chromedp.Click(chromedp.CSS("#daemon-stop")))
+	b.waitFor("backend stopped", `document.getElementById("conn").textContent === "backend stopped"`)
+	b.run(chromedp.Click(chromedp.CSS("#start-wake")), chromedp.Click(chromedp.CSS("#daemon-start")))
+	frames := evalJS[float64](b, `window.dashboard.frames`)
+	b.waitFor("live after the start", fmt.Sprintf(`document.getElementById("conn").textContent === "live" && window.dashboard.frames > %v + 5`, frames))
+
 	// The daemon process restarts on the same port: the page says it is
 	// reconnecting, then shows live state from the new daemon.
 	stopProcess(t, d)
@@ -396,6 +410,11 @@ func TestDashboardCamera(t *testing.T) {
 	b := newBrowser(t, 1280, 900, chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"), chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 	b.run(chromedp.Navigate(d.base + "/"))
+	// A built-in skill runs as a mission.
+	b.waitFor("skills listed", `document.querySelector('#skills-list button[aria-label="Run reset_ears"]')`)
+	b.run(chromedp.Click(chromedp.CSS(`#skills-list button[aria-label="Run reset_ears"]`)))
+	b.waitFor("mission started", `document.getElementById("skills-msg").textContent.startsWith("reset_ears: started (mission m-")`)
+
 	b.waitFor("camera button", `!document.getElementById("cam-start").disabled`)
 	b.run(chromedp.Click(chromedp.CSS("#cam-start")))
 	b.waitFor("video frames", `document.getElementById("cam-video").videoWidth === 640`)
@@ -410,9 +429,9 @@ func TestDashboardCamera(t *testing.T) {
 	}
 }
 
-// TestDashboardMJPEG: without media (no GStreamer) but with a camera, a
-// signed-in page shows the camera over MJPEG with its token; signed out,
-// the camera button stays off.
+// TestDashboardMJPEG: signed in with an API key, the page runs a skill;
+// without media (no GStreamer) but with a camera, it shows the camera over
+// MJPEG with its token; signed out, the camera button stays off.
 func TestDashboardMJPEG(t *testing.T) {
 	dataDir := t.TempDir()
 	key := createKey(t, dataDir, "dashboard", messages.LevelUser)
