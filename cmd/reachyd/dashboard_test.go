@@ -339,6 +339,8 @@ func TestDashboard(t *testing.T) {
 	b.waitFor("app running", `document.getElementById("app-current").textContent.startsWith("wave (running")`)
 	b.run(chromedp.Click(chromedp.CSS("#app-stop")))
 	b.waitFor("app stopped", `document.getElementById("app-current").textContent === "none"`)
+	b.run(chromedp.Click(chromedp.CSS(`#apps-installed li[data-app="wave"] button[aria-label="Remove wave"]`)))
+	b.waitFor("app removed", `document.getElementById("job-status").textContent === "wave: removed" && !document.querySelector('#apps-installed li[data-app="wave"]')`)
 	if p := b.problems(); len(p) > 0 {
 		t.Fatalf("the page reported problems: %v", p)
 	}

@@ -39,6 +39,7 @@ async function refreshStatus() {
     updateBadge();
     return;
   }
+  if (!dash.statusOK) refreshApps(); // first answer, or back after a restart
   dash.statusOK = true;
   if (st.state !== daemonState && daemonState !== null) announce("Daemon " + st.state);
   daemonState = st.state;
@@ -284,6 +285,22 @@ function install(info) {
   });
 }
 
+function remove(name) {
+  act("Remove " + name, async () => {
+    const { job_id } = await api("POST", "/api/apps/remove/" + encodeURIComponent(name));
+    $("job-log").textContent = "";
+    $("job-status").textContent = "removing " + name + "…";
+    watchJob(job_id, {
+      log: $("job-log"),
+      onEnd(status) {
+        $("job-status").textContent = name + ": " + (status === "done" ? "removed" : "removal failed");
+        announce($("job-status").textContent);
+        refreshApps();
+      },
+    });
+  });
+}
+
 async function refreshApps() {
   let apps;
   try { apps = await api("GET", "/api/apps/list-available"); } catch (e) {
@@ -295,7 +312,7 @@ async function refreshApps() {
   $("apps-installed").replaceChildren(...(installed.length ? installed.map((a) => el("li", { "data-app": a.name },
     el("span", { class: "name" }, a.name), el("span", { class: "desc" }, a.description || ""),
     el("button", { type: "button", "aria-label": "Start " + a.name, onclick: () => act("Start " + a.name, () => api("POST", "/api/apps/start-app/" + encodeURIComponent(a.name))).then(refreshCurrentApp) }, "Start"),
-    el("button", { type: "button", class: "danger", "aria-label": "Remove " + a.name, onclick: () => act("Remove " + a.name, () => api("POST", "/api/apps/remove/" + encodeURIComponent(a.name))).then(() => setTimeout(refreshApps, 1000)) }, "Remove"),
+    el("button", { type: "button", class: "danger", "aria-label": "Remove " + a.name, onclick: () => remove(a.name) }, "Remove"),
   )) : [el("li", {}, "none")]));
   const catalogue = apps.filter((a) => a.source_kind !== "installed");
   $("apps-catalogue").replaceChildren(...(catalogue.length ? catalogue.map((a) => el("li", { "data-app": a.name },
@@ -482,5 +499,4 @@ every(2000, refreshStatus);
 every(2000, refreshMotors);
 every(2000, refreshCurrentApp);
 every(5000, refreshMedia);
-refreshApps();
 refreshSkills();
