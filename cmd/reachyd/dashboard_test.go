@@ -323,6 +323,14 @@ func TestDashboard(t *testing.T) {
 	b.run(chromedp.Click(chromedp.CSS("#move-play")))
 	b.waitFor("move played", `document.getElementById("live").textContent === "Play cheerful1: done"`)
 
+	// Stop moves cancels a running goto.
+	if code, body := d.do("POST", "/api/move/goto", map[string]any{"head_pose": map[string]any{"yaw": 0.5}, "duration": 30}); code != 200 {
+		t.Fatalf("goto: %d %s", code, body)
+	}
+	b.waitFor("goto running", `document.getElementById("move-event").textContent === "move_started"`)
+	b.run(chromedp.Click(chromedp.CSS("#stop-moves")))
+	b.waitFor("goto cancelled", `document.getElementById("move-event").textContent === "move_cancelled"`)
+
 	// An app from the catalogue: install with progress and logs, run, log.
 	b.waitFor("catalogue", `document.querySelector('#apps-catalogue li[data-app="wave"] button')`)
 	b.run(chromedp.Click(chromedp.CSS(`#apps-catalogue li[data-app="wave"] button`)))
@@ -412,14 +420,13 @@ func TestDashboardCamera(t *testing.T) {
 	b := newBrowser(t, 1280, 900, chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"), chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 	b.run(chromedp.Navigate(d.base + "/"))
-	// A built-in skill runs as a mission.
-	b.waitFor("skills listed", `document.querySelector('#skills-list button[aria-label="Run reset_ears"]')`)
-	b.run(chromedp.Click(chromedp.CSS(`#skills-list button[aria-label="Run reset_ears"]`)))
-	b.waitFor("mission started", `document.getElementById("skills-msg").textContent.startsWith("reset_ears: started (mission m-")`)
-
 	b.waitFor("camera button", `!document.getElementById("cam-start").disabled`)
 	b.run(chromedp.Click(chromedp.CSS("#cam-start")))
 	b.waitFor("video frames", `document.getElementById("cam-video").videoWidth === 640`)
+	// The speaker volume from the keyboard (Home: 0 %).
+	b.waitFor("volume slider", `!document.getElementById("vol-speaker").disabled`)
+	b.run(chromedp.Focus(chromedp.CSS("#vol-speaker")), chromedp.KeyEvent(kb.Home))
+	eventually(t, "volume 0", func() bool { var v map[string]any; d.getJSON("/api/volume/current", &v); return v["volume"] == 0.0 })
 	if s := b.text("media-state"); s != "camera: live (WebRTC)" {
 		t.Errorf("media state shown %q", s)
 	}
@@ -447,6 +454,11 @@ func TestDashboardMJPEG(t *testing.T) {
 	}
 	b.run(chromedp.SendKeys(chromedp.CSS("#api-key"), key), chromedp.Click(chromedp.CSS("#login button")))
 	b.waitFor("signed in", `!document.getElementById("skills-body").hidden && document.getElementById("key-level").textContent === "USER"`)
+	// A built-in skill runs as a mission.
+	b.waitFor("skills listed", `document.querySelector('#skills-list button[aria-label="Run reset_ears"]')`)
+	b.run(chromedp.Click(chromedp.CSS(`#skills-list button[aria-label="Run reset_ears"]`)))
+	b.waitFor("mission started", `document.getElementById("skills-msg").textContent.startsWith("reset_ears: started (mission m-")`)
+
 	b.waitFor("camera button", `!document.getElementById("cam-start").disabled`)
 	b.run(chromedp.Click(chromedp.CSS("#cam-start")))
 	b.waitFor("MJPEG frames", `document.getElementById("cam-img").naturalWidth === 320`)
