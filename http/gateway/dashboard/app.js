@@ -345,12 +345,18 @@ const token = () => sessionStorage.getItem("reachyd.token");
 async function refreshMedia() {
   try { media = await api("GET", "/api/media/status"); } catch { return; }
   const off = media.no_media || !media.available;
+  // Without WebRTC, the MJPEG camera (signed in only) is there when its
+  // status route answers.
+  let mjpeg = false;
+  if (off && token()) {
+    try { await authed("GET", "/api/v1/video/status"); mjpeg = true; } catch { /* no camera */ }
+  }
   if (!camera && !$("cam-img").src && !$("media-state").dataset.sticky) {
     $("media-state").textContent = !off ? "Camera ready (WebRTC)."
       : (media.no_media ? "WebRTC, microphone and speaker unavailable: this daemon runs without media (no_media)."
-        : "Media released by an app.") + (token() ? " The camera may still be shown over MJPEG." : " Sign in (Skills) for the camera over MJPEG.");
+        : "Media released by an app.") + (mjpeg ? " The camera is shown over MJPEG." : token() ? " No camera." : " Sign in (Skills) for the camera over MJPEG.");
   }
-  $("cam-start").disabled = !!camera || !!$("cam-img").src || (off && !token());
+  $("cam-start").disabled = !!camera || !!$("cam-img").src || (off && !mjpeg);
   for (const [id, path] of [["vol-speaker", "/api/volume/current"], ["vol-mic", "/api/volume/microphone/current"]]) {
     const input = $(id);
     if (document.activeElement === input) continue;
