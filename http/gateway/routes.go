@@ -72,7 +72,7 @@ func (g *Gateway) routes() {
 	g.updateRoutes()
 }
 
-// ---- root ----------------------------------------------------------------------
+// ---- root --------------------------------------------------------------------
 
 func (g *Gateway) healthCheck(c echo.Context) error {
 	g.healthMu.Lock()
