@@ -44,12 +44,31 @@ type dashBrowser struct {
 func newBrowser(t *testing.T, w, h int, flags ...chromedp.ExecAllocatorOption) *dashBrowser {
 	t.Helper()
 	opts := append(append([]chromedp.ExecAllocatorOption(nil), chromedp.DefaultExecAllocatorOptions[:]...),
-		chromedp.ExecPath(findChromium(t)), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.ExecPath(dashboardChromium(t)), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
 		chromedp.WindowSize(w, h), chromedp.Flag("no-proxy-server", true))
 	opts = append(opts, flags...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelA)
 	return newTab(t, actx)
+}
+
+// dashboardChromium finds Chromium as findChromium does, but where the
+// tests must not skip (CI: .ci/run installs chromium and sets
+// REACHYD_REQUIRE_MEDIA) a missing browser is a failure.
+func dashboardChromium(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("REACHYD_REQUIRE_MEDIA") != "" {
+		found := false
+		for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+			if _, err := os.Stat(p); p != "" && err == nil {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatal("Chromium is required here (REACHYD_REQUIRE_MEDIA is set): apt-get install chromium")
+		}
+	}
+	return findChromium(t)
 }
 
 // newTab opens a tab in the browser of parent (or a new browser for an
