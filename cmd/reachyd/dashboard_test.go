@@ -488,6 +488,26 @@ func TestDashboardMJPEG(t *testing.T) {
 	}
 }
 
+// TestDashboardPhone: on a phone's width the page fits (no sideways
+// scrolling) and the sliders take the width.
+func TestDashboardPhone(t *testing.T) {
+	d := startDaemon(t)
+	d.waitRunning()
+	b := newBrowser(t, 390, 844)
+	b.run(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	b.run(chromedp.Navigate(d.base + "/"))
+	b.waitFor("live", `window.dashboard.frames > 2`)
+	if w := evalJS[float64](b, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("the page is %v px wide on a 390 px screen", w)
+	}
+	if w := evalJS[float64](b, `document.getElementById("sl-yaw").getBoundingClientRect().width`); w < 250 {
+		t.Errorf("a slider is %v px wide on a 390 px screen", w)
+	}
+	for _, p := range b.problems() {
+		t.Errorf("page problem: %s", p)
+	}
+}
+
 // TestDashboardScreenshots writes the screenshots of docs/img with
 // -dashboard-screenshots (go test ./cmd/reachyd -run TestDashboardScreenshots -args -dashboard-screenshots).
 func TestDashboardScreenshots(t *testing.T) {
