@@ -45,7 +45,11 @@ func newBrowser(t *testing.T, w, h int, flags ...chromedp.ExecAllocatorOption) *
 	t.Helper()
 	opts := append(append([]chromedp.ExecAllocatorOption(nil), chromedp.DefaultExecAllocatorOptions[:]...),
 		chromedp.ExecPath(dashboardChromium(t)), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.WindowSize(w, h), chromedp.Flag("no-proxy-server", true))
+		chromedp.WindowSize(w, h), chromedp.Flag("no-proxy-server", true),
+		// Loopback only: no component updates, no QUIC, and every host
+		// name but localhost and 127.0.0.1 resolves to nothing.
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"))
 	opts = append(opts, flags...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelA)
@@ -437,7 +441,7 @@ func TestDashboardCSP(t *testing.T) {
 func TestDashboardCamera(t *testing.T) {
 	d := startMediaDaemon(t)
 	b := newBrowser(t, 1280, 900, chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"), chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"), chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 	b.run(chromedp.Navigate(d.base + "/"))
 	b.waitFor("camera button", `!document.getElementById("cam-start").disabled`)
 	b.run(chromedp.Click(chromedp.CSS("#cam-start")))
