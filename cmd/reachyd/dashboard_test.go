@@ -346,7 +346,8 @@ func TestDashboard(t *testing.T) {
 	b.run(chromedp.Click(chromedp.CSS("#move-play")))
 	b.waitFor("move played", `document.getElementById("live").textContent === "Play cheerful1: done"`)
 
-	// Stop moves cancels a running goto.
+	// Stop moves cancels a running goto (once the recorded move ended).
+	eventually(t, "the recorded move ends", func() bool { var r []any; d.getJSON("/api/move/running", &r); return len(r) == 0 })
 	if code, body := d.do("POST", "/api/move/goto", map[string]any{"head_pose": map[string]any{"yaw": 0.5}, "duration": 30}); code != 200 {
 		t.Fatalf("goto: %d %s", code, body)
 	}

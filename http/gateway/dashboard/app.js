@@ -118,8 +118,9 @@ const sliders = [
 for (const [id, label, min, max, step, unit] of sliders) {
   const input = el("input", { type: "range", id: "sl-" + id, min, max, step, value: 0 });
   const out = el("output", { for: "sl-" + id, id: "sl-" + id + "-out" }, "0 " + unit);
+  input.setAttribute("aria-valuetext", "0 " + unit);
   input.addEventListener("input", () => {
-    out.textContent = input.value + " " + unit;
+    showSlider(id);
     slidersTouched = true;
     if ($("live-targets").checked) targetDirty = true;
   });
@@ -128,10 +129,18 @@ for (const [id, label, min, max, step, unit] of sliders) {
 let slidersTouched = false;
 let targetDirty = false;
 
-function setSlider(id, v) {
+// showSlider writes a slider's value with its unit, on screen and for
+// screen readers (aria-valuetext).
+function showSlider(id) {
   const input = $("sl-" + id);
-  input.value = Math.round(v);
-  $("sl-" + id + "-out").textContent = input.value + " " + sliders.find((s) => s[0] === id)[5];
+  const text = input.value + " " + sliders.find((s) => s[0] === id)[5];
+  $("sl-" + id + "-out").textContent = text;
+  input.setAttribute("aria-valuetext", text);
+}
+
+function setSlider(id, v) {
+  $("sl-" + id).value = Math.round(v);
+  showSlider(id);
 }
 
 function slidersFromState() {
