@@ -403,6 +403,7 @@ function signallingURL() {
 }
 
 $("cam-start").addEventListener("click", () => {
+  if (!media) return; // enabled by refreshMedia, which sets it
   delete $("media-state").dataset.sticky;
   $("cam-start").disabled = true;
   $("cam-stop").disabled = false;
