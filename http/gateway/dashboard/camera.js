@@ -40,8 +40,10 @@ export class Camera {
         if (msg.peerId === this.myId) this.send({ type: "list" });
         break;
       case "list": {
+        if (this.asked) return; // one session per camera
         const p = (msg.producers || [])[0];
         if (!p) return this.fail("the robot offers no camera");
+        this.asked = true;
         this.send({ type: "startSession", peerId: p.id });
         break;
       }
