@@ -4,7 +4,7 @@
 // an example of a client. Live parts reconnect by themselves when the
 // daemon restarts; the badge at the top says "reconnecting" meanwhile.
 
-import { $, el, api, act, announce, Stream, wsURL, every, deg, rad, fmt } from "./lib.js";
+import { $, el, api, request, act, announce, Stream, wsURL, every, deg, rad, fmt } from "./lib.js";
 import { HeadView, eulerXYZ } from "./head.js";
 import { Camera } from "./camera.js";
 
@@ -447,10 +447,10 @@ $("cam-stop").addEventListener("click", () => stopCamera("Camera stopped."));
 // authed calls the skills API with the token; a rolled token in the
 // answer's Authorization header replaces ours (the old one stays valid).
 async function authed(method, path, body) {
-  const r = await api(method, path, body, { Authorization: "Bearer " + token() });
-  const h = api.lastHeaders && api.lastHeaders.get("Authorization");
+  const r = await request(method, path, body, { Authorization: "Bearer " + token() });
+  const h = r.headers.get("Authorization");
   if (h && h.split(" ")[1]) sessionStorage.setItem("reachyd.token", h.split(" ")[1]);
-  return r;
+  return r.data;
 }
 
 function showSignedIn(on) {

@@ -32,6 +32,11 @@ export class APIError extends Error {
 // api calls the daemon's REST API and returns the decoded JSON answer; an
 // error answer throws APIError with the reference's "detail".
 export async function api(method, path, body, headers = {}) {
+  return (await request(method, path, body, headers)).data;
+}
+
+// request is api returning the answer's headers too: {data, headers}.
+export async function request(method, path, body, headers = {}) {
   const init = { method, headers: { ...headers } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -42,8 +47,7 @@ export async function api(method, path, body, headers = {}) {
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
   if (!r.ok) throw new APIError(r.status, (data && data.detail) || text || r.statusText);
-  api.lastHeaders = r.headers;
-  return data;
+  return { data, headers: r.headers };
 }
 
 // act runs an action for a button: it announces success or the error.
