@@ -5,7 +5,7 @@ PORT    ?= 8000
 BIN     := bin/reachyd
 PKGS    := ./...
 
-.PHONY: run build test test-short race fuzz bench lint vet fmt clean media-deps
+.PHONY: run build test test-short race fuzz bench lint vet fmt clean media-deps run-mujoco test-mujoco
 
 run: build media-deps
 	$(BIN) --backend sim --fastapi-host $(ADDR) --fastapi-port $(PORT)
@@ -62,6 +62,23 @@ vet:
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# MuJoCo physics for --sim (sim/mujoco), behind the mujoco build tag: it
+# needs cgo and Debian's libmujoco-dev (and libosmesa6-dev for the camera);
+# the default build and `make test` stay pure Go. MUJOCO_MODEL is the
+# reference's MJCF (a scene file or its mjcf folder) or builtin, reachyd's
+# simplified model.
+MUJOCO_MODEL ?= builtin
+MUJOCO_PKGS  := ./sim/mujoco/... ./cmd/reachyd
+run-mujoco: media-deps
+	$(GO) build -tags mujoco -o bin/reachyd-mujoco ./cmd/reachyd
+	bin/reachyd-mujoco --sim --mujoco-model $(MUJOCO_MODEL) --fastapi-host $(ADDR) --fastapi-port $(PORT)
+
+# The tagged tests: the simulation itself, and the daemon on it.
+test-mujoco:
+	$(GO) vet -tags mujoco $(MUJOCO_PKGS)
+	$(GO) test -race -count=1 -tags mujoco ./sim/mujoco/...
+	$(GO) test -race -count=1 -tags mujoco -run MuJoCo ./cmd/reachyd
 
 clean:
 	rm -rf bin

@@ -73,7 +73,7 @@ type DaemonStatus struct {
 	CameraSpecsName   string
 	// Backend is nil when no backend runs.
 	Backend     *BackendStatus
-	BackendKind string // "robot", "mockup" or "sim": picks the wire shape
+	BackendKind string // "robot", "mockup", "sim" or "mujoco": picks the wire shape
 	Error       string
 	WlanIP      string
 	Version     string
@@ -89,6 +89,17 @@ type DaemonStatus struct {
 	Runtime     *RuntimeStats // only when asked WithRuntime
 	// Media is the media actor's account (nil without one).
 	Media *MediaDetail
+	// Sim is the MuJoCo simulation's status (nil on other backends): the
+	// seed's MujocoBackendStatus fields, added to backend_status.
+	Sim *SimStatus
+}
+
+// SimStatus is a physics simulation's status (sim/mujoco).
+type SimStatus struct {
+	ModelLoaded    bool
+	Model          string
+	SimulationTime float64 // s since the last reset
+	RealTimeFactor float64 // simulated over wall time, last second
 }
 
 // RobotReadyTimeout and friends are sent by the daemon to itself.

@@ -38,6 +38,9 @@ type Config struct {
 	ControlHz        float64
 	DataDir          string
 	HardwareID       string
+	// SimStatus returns the MuJoCo simulation's status (nil: none); called
+	// for each status, it must be cheap.
+	SimStatus func() *messages.SimStatus
 	// WlanIP returns the wireless interface's IPv4 address ("" when none):
 	// the status's wlan_ip, reported with WirelessVersion only, as the
 	// reference does (the SDK then reaches the WebRTC server there rather
@@ -529,6 +532,9 @@ func (a *Actor) status() *messages.DaemonStatus {
 	if m := a.opt.Media; m != nil {
 		ms := m.Status()
 		s.NoMedia, s.MediaReleased, s.Media = ms.NoMedia, ms.Released, ms.Detail
+	}
+	if c.SimStatus != nil {
+		s.Sim = c.SimStatus()
 	}
 	if c.WirelessVersion && c.WlanIP != nil {
 		s.WlanIP = c.WlanIP()

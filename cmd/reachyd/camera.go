@@ -23,6 +23,11 @@ const libcamera = "libcamerasrc"
 // cameraSource picks the camera source from --camera: nil for none.
 func cameraSource(o *Options, log *slog.Logger) (camera.Source, error) {
 	w, h, _ := o.cameraSize()
+	if o.Camera == "auto" && o.mujoco != nil { // --sim on MuJoCo: its eye camera (mujoco.go)
+		if src, ok := mujocoCamera(o, w, h, log); ok {
+			return src, nil
+		}
+	}
 	switch c := o.Camera; {
 	case c == "none":
 		return nil, nil

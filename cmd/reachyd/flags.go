@@ -113,6 +113,11 @@ type Options struct {
 	DescriptionDir string
 	JournalUnit    string
 
+	// MujocoModel is --mujoco-model (mujoco.go); mujoco is the MuJoCo
+	// backend once --sim set it up (nil otherwise).
+	MujocoModel string
+	mujoco      any
+
 	// HFOAuthClientID is the OAuth app of the Hugging Face sign-in (hfauth.go).
 	HFOAuthClientID string
 
@@ -192,10 +197,11 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.StringVar(&o.SerialPort, "serialport", "auto", "serial port of the motors, or auto")
 	fs.StringVar(&o.SerialPort, "p", "auto", "shorthand for --serialport")
 	fs.StringVar(&o.HardwareConfig, "hardware-config-filepath", "", "hardware config YAML (built-in reference values by default)")
-	fs.BoolVar(&o.Sim, "sim", false, "run on the simulated robot (the reference's MuJoCo flag; reachyd's simulator)")
+	fs.BoolVar(&o.Sim, "sim", false, "run on the simulated robot: MuJoCo physics in a reachyd built with -tags mujoco (make run-mujoco), else reachyd's motor bus simulator")
 	fs.BoolVar(&o.MockupSim, "mockup-sim", false, "run on the simulated robot with instant motors (the reference's mockup)")
-	fs.StringVar(&o.Scene, "scene", "empty", "simulation scene (accepted for compatibility; reachyd's simulator has no scenes)")
-	fs.BoolVar(&o.Headless, "headless", false, "no simulation viewer (reachyd never opens one)")
+	fs.StringVar(&o.Scene, "scene", "empty", "MuJoCo scene of the reference's model: empty or minimal (reachyd's bus simulator has no scenes)")
+	fs.BoolVar(&o.Headless, "headless", false, "no simulation viewer (reachyd never opens one); with MuJoCo, no rendered camera either")
+	fs.StringVar(&o.MujocoModel, "mujoco-model", "", "with --sim in a MuJoCo build: the reference's MJCF (a scene file, or its mjcf folder; default: found beside the robot description), or builtin for reachyd's simplified model")
 	fs.BoolVar(&o.NoMedia, "no-media", false, "no camera, audio, WebRTC or relay")
 	boolPair(fs, &o.Autostart, "autostart", true, "start the robot backend at launch")
 	fs.Var(secondsFlag{&o.HealthCheckTimeout}, "timeout-health-check", "stop when no POST /health-check arrives for this many seconds")

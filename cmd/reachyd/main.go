@@ -350,6 +350,9 @@ func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
 		StopGrace:  o.AppGrace,
 		LocalDirs:  o.AppsLocal,
 	}
+	if ok, err := mujocoBackend(o, &cfg, log); ok || err != nil {
+		return cfg, err
+	}
 	switch o.Backend {
 	case "sim":
 		// The simulated motors speak Protocol 2.0 with the bus's byte times:

@@ -111,7 +111,7 @@ func DaemonStatus(b []byte, s *messages.DaemonStatus, style FloatStyle) []byte {
 	if s.Backend == nil {
 		o.B = AppendNull(o.B)
 	} else {
-		o.B = backendStatus(o.B, s.Backend, s.BackendKind, style)
+		o.B = backendStatus(o.B, s.Backend, s.BackendKind, s.Sim, style)
 	}
 	optString(&o, "error", s.Error)
 	optString(&o, "wlan_ip", s.WlanIP)
@@ -173,7 +173,10 @@ func DaemonStatus(b []byte, s *messages.DaemonStatus, style FloatStyle) []byte {
 	return o.End()
 }
 
-func backendStatus(b []byte, s *messages.BackendStatus, kind string, style FloatStyle) []byte {
+// backendStatus appends the backend_status object; sim adds the seed's
+// MujocoBackendStatus fields (model_loaded, simulation_time,
+// real_time_factor), extra fields the reference's clients ignore.
+func backendStatus(b []byte, s *messages.BackendStatus, kind string, sim *messages.SimStatus, style FloatStyle) []byte {
 	o := ObjStart(b)
 	o.Style = style
 	if kind == "robot" {
@@ -196,6 +199,12 @@ func backendStatus(b []byte, s *messages.BackendStatus, kind string, style Float
 		o.String("motor_control_mode", string(s.Mode))
 	}
 	optString(&o, "error", s.Error)
+	if sim != nil {
+		o.Bool("model_loaded", sim.ModelLoaded)
+		o.String("model", sim.Model)
+		o.Float("simulation_time", sim.SimulationTime)
+		o.Float("real_time_factor", sim.RealTimeFactor)
+	}
 	return o.End()
 }
 

@@ -24,14 +24,17 @@ type busSim interface {
 	Reset() error
 }
 
-// NewRobot loads the model once to check it, and keeps that simulation
-// for the first Open.
+// NewRobot loads the model once to check it (a bad model is an error at
+// start, not at each attempt of the motorbus actor); Open loads it again.
 func NewRobot(opt Options) (*Robot, error) {
-	s, err := newSim(opt)
+	check := opt
+	check.Paused = true
+	s, err := newSim(check)
 	if err != nil {
 		return nil, err
 	}
-	return &Robot{opt: opt, sim: s}, nil
+	s.Close()
+	return &Robot{opt: opt}, nil
 }
 
 // Open returns the open simulation, loading the model if none is.

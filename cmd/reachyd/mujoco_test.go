@@ -1,0 +1,138 @@
+//go:build mujoco
+
+package main
+
+import (
+	"io"
+	"log/slog"
+	"math"
+	"reachyd/hw/geom"
+	"reachyd/hw/kinematics"
+	"strings"
+	"testing"
+	"time"
+)
+
+type fullState struct {
+	ControlMode string     `json:"control_mode"`
+	HeadJoints  []float64  `json:"head_joints"`
+	BodyYaw     float64    `json:"body_yaw"`
+	Antennas    [2]float64 `json:"antennas_position"`
+	HeadPose    struct {
+		Z float64 `json:"z"`
+	} `json:"head_pose"`
+}
+
+// waitFull polls the full state until ok holds, and fails with the last
+// state after the deadline.
+func waitFull(t *testing.T, d *testDaemon, what string, ok func(fullState) bool) fullState {
+	t.Helper()
+	var s fullState
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s = fullState{}
+		d.getJSON("/api/state/full?with_head_joints=true", &s)
+		if ok(s) {
+			return s
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: never reached; last state %+v", what, s)
+	return s
+}
+
+// waitIdle waits until no move runs (a goto sent during one is ignored).
+func waitIdle(t *testing.T, d *testDaemon) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var running []any
+		d.getJSON("/api/move/running", &running)
+		if len(running) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("a move still runs after 10 s")
+}
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+// --sim in a MuJoCo build runs the daemon on the physics simulation: the
+// status says so, wake-up and a goto move the simulated joints (the state
+// follows, within the actuators' tracking error), and with torque off the
+// Stewart horns fall under gravity.
+func TestMuJoCoDaemonWakeUpAndGoto(t *testing.T) {
+	var logs lockedBuffer
+	d := startDaemonWith(t, &logs, "--apps-local-dir", t.TempDir(), "--sim", "--mujoco-model", "builtin", "--log-level", "INFO")
+	d.waitRunning()
+	var st map[string]any
+	d.getJSON("/api/daemon/status", &st)
+	bs, _ := st["backend_status"].(map[string]any)
+	if bs["model_loaded"] != true || bs["model"] != "builtin" || st["simulation_enabled"] != true {
+		t.Errorf("status: simulation_enabled %v, backend_status %v", st["simulation_enabled"], bs)
+	}
+	if r, _ := st["reachyd"].(map[string]any); !strings.HasPrefix(r["backend"].(string), "mujoco (MuJoCo 2.") {
+		t.Errorf("reachyd.backend %v", r["backend"])
+	}
+	if !strings.Contains(logs.String(), "--sim: MuJoCo physics simulation") {
+		t.Errorf("no log line says MuJoCo runs:\n%s", logs.String())
+	}
+
+	if code, body := d.do("POST", "/api/move/play/wake_up", nil); code != 200 {
+		t.Fatalf("wake_up: %d %s", code, body)
+	}
+	// Awake: the head at the neutral pose, antennas at the init pose.
+	waitFull(t, d, "awake", func(s fullState) bool {
+		return near(s.HeadPose.Z, 0, 0.002) && near(s.Antennas[0], -0.1745, 0.02) && near(s.Antennas[1], 0.1745, 0.02)
+	})
+	waitIdle(t, d)
+	code, body := d.do("POST", "/api/move/goto", map[string]any{
+		"head_pose": map[string]float64{"z": 0.01}, "antennas": []float64{0.5, -0.5}, "body_yaw": 0.4, "duration": 0.5})
+	if code != 200 {
+		t.Fatalf("goto: %d %s", code, body)
+	}
+	s := waitFull(t, d, "goto", func(s fullState) bool {
+		return near(s.BodyYaw, 0.4, 0.01) && near(s.Antennas[0], 0.5, 0.01) && near(s.Antennas[1], -0.5, 0.01) &&
+			near(s.HeadPose.Z, 0.01, 0.002)
+	})
+	// The Stewart joints are those of the IK of the pose (within the
+	// actuators' tracking error under gravity).
+	want, err := kinematics.New(kinematics.DefaultGeometry()).IK(geom.PoseXYZRPY(0, 0, 0.01, 0, 0, 0), 0.4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if len(s.HeadJoints) != 7 || !near(s.HeadJoints[i], want[i], 0.01) {
+			t.Errorf("head joints %v, want %v", s.HeadJoints, want)
+			break
+		}
+	}
+
+	// Torque off: the horns fall under gravity (odd ones towards negative
+	// angles), away from where they were held.
+	held := s.HeadJoints
+	if code, body := d.do("POST", "/api/motors/set_mode/disabled", nil); code != 200 {
+		t.Fatalf("disable: %d %s", code, body)
+	}
+	waitFull(t, d, "fallen", func(s fullState) bool {
+		return len(s.HeadJoints) == 7 && s.HeadJoints[1] < held[1]-0.3 && s.HeadJoints[2] > held[2]+0.3
+	})
+	d.getJSON("/api/daemon/status", &st)
+	bs, _ = st["backend_status"].(map[string]any)
+	if rtf, _ := bs["real_time_factor"].(float64); rtf < 0.5 {
+		t.Errorf("real_time_factor %v", bs["real_time_factor"])
+	}
+}
+
+// A scene nowhere to be found is a clear error at start.
+func TestMuJoCoNoModel(t *testing.T) {
+	o, err := parseFlags([]string{"--sim", "--description-dir", t.TempDir(), "--data-dir", t.TempDir()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = systemConfig(o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "no MuJoCo model found") || !strings.Contains(err.Error(), "--mujoco-model builtin") {
+		t.Errorf("no model: %v", err)
+	}
+}
