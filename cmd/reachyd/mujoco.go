@@ -71,8 +71,23 @@ func mujocoBackend(o *Options, cfg *system.Config, log *slog.Logger) (bool, erro
 	return true, nil
 }
 
-// mujocoCamera is the simulation's eye camera, rendered offscreen.
+// mujocoCamera is --camera auto on MuJoCo: the simulation's eye camera,
+// rendered offscreen (OSMesa) at 25 Hz as the reference renders it, unless
+// --headless or no OpenGL context can be made here; the test pattern then.
 func mujocoCamera(o *Options, w, h int, log *slog.Logger) (camera.Source, bool) {
-	log.Info("camera: the MuJoCo camera is not rendered (not implemented); the test pattern instead")
-	return nil, false
+	r, ok := o.mujoco.(*mujoco.Robot)
+	if !ok {
+		return nil, false
+	}
+	if o.Headless {
+		log.Info("camera: --headless, so the MuJoCo eye camera is not rendered; the test pattern instead")
+		return nil, false
+	}
+	if err := mujoco.ProbeRender(); err != nil {
+		log.Warn("camera: cannot render the MuJoCo eye camera offscreen; the test pattern instead", "err", err)
+		return nil, false
+	}
+	src := &mujoco.Camera{Robot: r, Width: w, Height: h, FPS: 25}
+	log.Info("camera: the MuJoCo eye camera, rendered offscreen", "source", src.Describe())
+	return src, true
 }

@@ -3,11 +3,16 @@
 package main
 
 import (
+	"bytes"
+	"image/jpeg"
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"reachyd/hw/geom"
 	"reachyd/hw/kinematics"
+	"reachyd/messages"
+	"reachyd/sim/mujoco"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +139,42 @@ func TestMuJoCoNoModel(t *testing.T) {
 	_, err = systemConfig(o, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err == nil || !strings.Contains(err.Error(), "no MuJoCo model found") || !strings.Contains(err.Error(), "--mujoco-model builtin") {
 		t.Errorf("no model: %v", err)
+	}
+}
+
+// With --camera auto, the camera routes serve the simulation's eye camera,
+// rendered offscreen, at the size asked.
+func TestMuJoCoCamera(t *testing.T) {
+	if err := mujoco.ProbeRender(); err != nil {
+		if os.Getenv("REACHYD_REQUIRE_MEDIA") != "" {
+			t.Fatalf("offscreen rendering: %v", err)
+		}
+		t.Skipf("no offscreen rendering here: %v", err)
+	}
+	dataDir := t.TempDir()
+	key := createKey(t, dataDir, "viewer", messages.LevelUser)
+	d := startDaemon(t, "--data-dir", dataDir, "--sim", "--mujoco-model", "builtin", "--camera", "auto", "--camera-size", "320x240")
+	d.waitRunning()
+	c := newV1(t, d.base, nil)
+	c.login(key)
+	var snap v1Resp
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		snap = c.do("GET", "/api/v1/video/head_color.jpg", nil, nil)
+		if snap.code == 200 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if snap.code != 200 {
+		t.Fatalf("snapshot: %d %s", snap.code, snap.body)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(snap.body))
+	if err != nil || img.Bounds().Dx() != 320 || img.Bounds().Dy() != 240 {
+		t.Fatalf("snapshot image: %v %v", err, img.Bounds())
+	}
+	st := c.do("GET", "/api/v1/video/status", nil, nil)
+	if st.code != 200 || !strings.Contains(string(st.body), "mujoco eye_camera") {
+		t.Errorf("camera status: %d %s", st.code, st.body)
 	}
 }

@@ -72,7 +72,7 @@ type Sim struct {
 	qadr, dadr, act [hw.NumMotors]int
 	gain, bias      [hw.NumMotors][C.mjNGAIN]C.mjtNum
 	lim             [hw.NumMotors][2]float64 // motor space
-	motorDof        []bool                   // dofs that belong to a motor joint
+	motorDof        []bool                   // dofs of a motor joint, or of a free body
 
 	torque hw.Mask
 	modes  [hw.NumMotors]hw.OperatingMode
@@ -193,7 +193,13 @@ func (s *Sim) mapMotors() error {
 	gain, bias := cnum(m.actuator_gainprm, nu*C.mjNGAIN), cnum(m.actuator_biasprm, nu*C.mjNBIAS)
 	ctrl := cnum(m.actuator_ctrlrange, 2*nu)
 	ctrlLim := unsafe.Slice(m.actuator_ctrllimited, max(nu, 1))
+	// Free bodies (the scene's objects) are never held: mark their dofs as
+	// if they were motors' so that gravity compensation skips them.
 	s.motorDof = make([]bool, int(m.nv))
+	dofJnt := cint(m.dof_jntid, int(m.nv))
+	for dof, j := range dofJnt {
+		s.motorDof[dof] = jtype[j] == C.mjJNT_FREE
+	}
 	var missing []string
 	for i, jn := range JointNames {
 		cn := C.CString(jn)
@@ -304,8 +310,9 @@ func (s *Sim) applyLocked() {
 			}
 		}
 	}
-	// The dofs of no motor (the reference's rods and head, between the
-	// horns and the head) are held too while the head is compensated.
+	// The robot's dofs of no motor (the reference's rods and head, between
+	// the horns and the head) are held too while the head is compensated;
+	// the scene's free objects are not.
 	for dof, isMotor := range s.motorDof {
 		if !isMotor {
 			comp[dof], extra[dof] = 0, 0
