@@ -12,6 +12,7 @@ import (
 	"reachyd/hw/geom"
 	"reachyd/hw/kinematics"
 	"reachyd/messages"
+	"reachyd/sim"
 	"reachyd/sim/mujoco"
 	"strings"
 	"testing"
@@ -128,6 +129,22 @@ func TestMuJoCoDaemonWakeUpAndGoto(t *testing.T) {
 	if rtf, _ := bs["real_time_factor"].(float64); rtf < 0.5 {
 		t.Errorf("real_time_factor %v", bs["real_time_factor"])
 	}
+	simTime, _ := bs["simulation_time"].(float64)
+
+	// A backend stop and start is the reset: the model loaded afresh, at
+	// the sleep pose with torque on, its clock back at zero.
+	d.do("POST", "/api/daemon/stop?goto_sleep=false", nil)
+	d.waitState("stopped")
+	d.do("POST", "/api/daemon/start?wake_up=false", nil)
+	st = d.waitState("running")
+	bs, _ = st["backend_status"].(map[string]any)
+	if t2, _ := bs["simulation_time"].(float64); t2 >= simTime || bs["model_loaded"] != true {
+		t.Errorf("after a restart: simulation_time %v (was %.2f), model_loaded %v", bs["simulation_time"], simTime, bs["model_loaded"])
+	}
+	waitFull(t, d, "reset to sleep", func(s fullState) bool {
+		return s.ControlMode == "enabled" && len(s.HeadJoints) == 7 && near(s.HeadJoints[1], sim.SleepPositions[1], 0.01) &&
+			near(s.HeadJoints[2], sim.SleepPositions[2], 0.01) && near(s.Antennas[0], -3.05, 0.02)
+	})
 }
 
 // A scene nowhere to be found is a clear error at start.

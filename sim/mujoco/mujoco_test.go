@@ -5,6 +5,7 @@ package mujoco
 import (
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -247,7 +248,7 @@ func TestRealTimeFactorAt50Hz(t *testing.T) {
 // control rates (docs/benchmarks.md): go test -tags mujoco -run '^$' -bench RealTime ./sim/mujoco
 func BenchmarkRealTime(b *testing.B) {
 	for _, hz := range []int{50, 100, 250, 500} {
-		b.Run(time.Duration(hz).String(), func(b *testing.B) {
+		b.Run(strconv.Itoa(hz)+"Hz", func(b *testing.B) {
 			var rtf, cpu float64
 			for range b.N {
 				rtf, cpu = runRealTime(b, time.Second/time.Duration(hz), 3*time.Second)

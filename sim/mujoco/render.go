@@ -83,6 +83,10 @@ static rm_render* rm_render_new(const mjModel* m, int camid, int w, int h, char*
 	r->w = w; r->h = h;
 	r->rgb = malloc((size_t)w * h * 3);
 	if (!r->rgb) { snprintf(err, errsz, "out of memory"); rm_render_free(r); return NULL; }
+	// Software rendering: shadows and reflections would cost most of the
+	// frame (measured: docs/benchmarks.md); the picture keeps its lights.
+	r->scn.flags[mjRND_SHADOW] = 0;
+	r->scn.flags[mjRND_REFLECTION] = 0;
 	mjv_defaultOption(&r->opt);
 	mjv_defaultCamera(&r->cam);
 	r->cam.type = mjCAMERA_FIXED;
