@@ -111,13 +111,27 @@ func New(opt Options) (*Sim, error) {
 	defer C.free(unsafe.Pointer(errbuf))
 	m := C.mj_loadXML(cpath, nil, errbuf, 1024)
 	cleanup()
-	if m == nil {
+	if m == nil && name != Builtin {
+		// The reference's model is for MuJoCo 3: try it rewritten for 2.2.
 		msg := strings.TrimSpace(C.GoString(errbuf))
-		hint := ""
-		if name != Builtin {
-			hint = fmt.Sprintf(" (the reference's model needs MuJoCo 3.2.3 or later; this is MuJoCo %s: use --mujoco-model builtin for reachyd's simplified model)", Version())
+		patched, done, perr := Patch22(path)
+		if perr == nil {
+			cp := C.CString(patched)
+			m = C.mj_loadXML(cp, nil, errbuf, 1024)
+			C.free(unsafe.Pointer(cp))
+			done()
 		}
-		return nil, fmt.Errorf("mujoco: loading %s: %s%s", name, msg, hint)
+		if m == nil {
+			if perr != nil {
+				msg += "; rewritten for MuJoCo 2.2: " + perr.Error()
+			} else {
+				msg += "; rewritten for MuJoCo 2.2: " + strings.TrimSpace(C.GoString(errbuf))
+			}
+			return nil, fmt.Errorf("mujoco: loading %s: %s (the reference's model needs MuJoCo 3.2.3 or later; this is MuJoCo %s: use --mujoco-model builtin for reachyd's simplified model)", name, msg, Version())
+		}
+	}
+	if m == nil {
+		return nil, fmt.Errorf("mujoco: loading %s: %s", name, strings.TrimSpace(C.GoString(errbuf)))
 	}
 	s := &Sim{opt: opt, name: name, m: m}
 	s.m.opt.timestep = Timestep
@@ -271,6 +285,16 @@ func (s *Sim) resetLocked() {
 	s.cur = [hw.NumMotors]int16{}
 	s.applyLocked()
 	C.mj_forward(s.m, s.d)
+	if s.m.neq > 0 {
+		// Closed loops (the reference's Stewart platform): let the
+		// constraints pull the passive joints into place, as the reference
+		// does: 100 steps without contacts, 100 with, then time 0.
+		s.m.opt.disableflags |= C.mjDSBL_CONTACT
+		s.stepLocked(100)
+		s.m.opt.disableflags &^= C.mjDSBL_CONTACT
+		s.stepLocked(100)
+		s.d.time = 0
+	}
 	s.wallMark, s.simMark, s.rtf = time.Now(), 0, 0
 }
 
@@ -553,4 +577,29 @@ func newSim(opt Options) (busSim, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// sitePose returns a site's position and rotation (row-major) in the world,
+// as of the last step.
+func (s *Sim) sitePose(name string) (pos [3]float64, rot [9]float64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return pos, rot, false
+	}
+	cn := C.CString(name)
+	id := int(C.mj_name2id(s.m, C.mjOBJ_SITE, cn))
+	C.free(unsafe.Pointer(cn))
+	if id < 0 {
+		return pos, rot, false
+	}
+	xp := cnum(s.d.site_xpos, 3*int(s.m.nsite))
+	xm := cnum(s.d.site_xmat, 9*int(s.m.nsite))
+	for i := range pos {
+		pos[i] = float64(xp[3*id+i])
+	}
+	for i := range rot {
+		rot[i] = float64(xm[9*id+i])
+	}
+	return pos, rot, true
 }
