@@ -4,16 +4,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"image/jpeg"
 	"io"
 	"log/slog"
 	"math"
 	"os"
+	"os/exec"
 	"reachyd/hw/geom"
 	"reachyd/hw/kinematics"
 	"reachyd/messages"
 	"reachyd/sim"
 	"reachyd/sim/mujoco"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,7 +174,9 @@ func TestMuJoCoCamera(t *testing.T) {
 	}
 	dataDir := t.TempDir()
 	key := createKey(t, dataDir, "viewer", messages.LevelUser)
-	d := startDaemon(t, "--data-dir", dataDir, "--sim", "--mujoco-model", "builtin", "--camera", "auto", "--camera-size", "320x240")
+	rtspPort := freePort(t)
+	d := startDaemon(t, "--data-dir", dataDir, "--sim", "--mujoco-model", "builtin", "--camera", "auto", "--camera-size", "320x240",
+		"--rtsp-port", strconv.Itoa(rtspPort))
 	d.waitRunning()
 	c := newV1(t, d.base, nil)
 	c.login(key)
@@ -193,5 +199,21 @@ func TestMuJoCoCamera(t *testing.T) {
 	st := c.do("GET", "/api/v1/video/status", nil, nil)
 	if st.code != 200 || !strings.Contains(string(st.body), "mujoco eye_camera") {
 		t.Errorf("camera status: %d %s", st.code, st.body)
+	}
+	// A real RTSP client (FFmpeg, as OpenCV's backend for pymirokai's
+	// VideoAPI) gets the rendered picture too.
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (Debian's ffmpeg package; .ci/run installs it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-loglevel", "error", "-rtsp_transport", "tcp",
+		"-i", fmt.Sprintf("rtsp://127.0.0.1:%d/head_color", rtspPort), "-frames:v", "1", "-f", "image2pipe", "-vcodec", "mjpeg", "-").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v", err)
+	}
+	img, err = jpeg.Decode(bytes.NewReader(out))
+	if err != nil || img.Bounds().Dx() != 320 || img.Bounds().Dy() != 240 {
+		t.Fatalf("RTSP frame: %v %v", err, img.Bounds())
 	}
 }
