@@ -71,6 +71,9 @@ func mujocoBackend(o *Options, cfg *system.Config, log *slog.Logger) (bool, erro
 	return true, nil
 }
 
+// probeRender checks that an OpenGL context can be made (tests replace it).
+var probeRender = mujoco.ProbeRender
+
 // mujocoCamera is --camera auto on MuJoCo: the simulation's eye camera,
 // rendered offscreen (OSMesa) at 25 Hz as the reference renders it, unless
 // --headless or no OpenGL context can be made here; the test pattern then.
@@ -83,7 +86,7 @@ func mujocoCamera(o *Options, w, h int, log *slog.Logger) (camera.Source, bool) 
 		log.Info("camera: --headless, so the MuJoCo eye camera is not rendered; the test pattern instead")
 		return nil, false
 	}
-	if err := mujoco.ProbeRender(); err != nil {
+	if err := probeRender(); err != nil {
 		log.Warn("camera: cannot render the MuJoCo eye camera offscreen; the test pattern instead", "err", err)
 		return nil, false
 	}

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image/jpeg"
 	"io"
@@ -215,5 +216,28 @@ func TestMuJoCoCamera(t *testing.T) {
 	img, err = jpeg.Decode(bytes.NewReader(out))
 	if err != nil || img.Bounds().Dx() != 320 || img.Bounds().Dy() != 240 {
 		t.Fatalf("RTSP frame: %v %v", err, img.Bounds())
+	}
+}
+
+// Without an OpenGL context, the log says why and the camera is the test
+// pattern.
+func TestMuJoCoCameraWithoutGL(t *testing.T) {
+	probeRender = func() error { return errors.New("OSMesaCreateContextExt failed") }
+	t.Cleanup(func() { probeRender = mujoco.ProbeRender })
+	var logs lockedBuffer
+	dataDir := t.TempDir()
+	key := createKey(t, dataDir, "viewer", messages.LevelUser)
+	d := startDaemonWith(t, &logs, "--apps-local-dir", t.TempDir(), "--data-dir", dataDir, "--sim", "--mujoco-model", "builtin",
+		"--camera", "auto", "--camera-size", "320x240", "--log-level", "INFO")
+	d.waitRunning()
+	if !strings.Contains(logs.String(), "cannot render the MuJoCo eye camera offscreen; the test pattern instead") ||
+		!strings.Contains(logs.String(), "OSMesaCreateContextExt failed") {
+		t.Errorf("no clear log line:\n%s", logs.String())
+	}
+	c := newV1(t, d.base, nil)
+	c.login(key)
+	st := c.do("GET", "/api/v1/video/status", nil, nil)
+	if st.code != 200 || !strings.Contains(string(st.body), "test pattern") {
+		t.Errorf("camera status: %d %s", st.code, st.body)
 	}
 }
