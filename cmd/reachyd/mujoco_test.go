@@ -241,3 +241,17 @@ func TestMuJoCoCameraWithoutGL(t *testing.T) {
 		t.Errorf("camera status: %d %s", st.code, st.body)
 	}
 }
+
+// TestMuJoCoSDKTrace replays the official SDK's recorded traffic (connect,
+// motors, wake_up, goto, set_target, recording, a recorded move, goto_sleep)
+// against --sim in a MuJoCo build, with the checks of TestSDKTraceReplay:
+// the SDK is not installable here (no PyPI), its frames are. The MuJoCo
+// backend's status carries the reference's simulation fields (spec 3.4)
+// and the model's name.
+func TestMuJoCoSDKTrace(t *testing.T) {
+	sim := map[string]bool{}
+	for _, f := range []string{"model_loaded", "simulation_time", "real_time_factor", "model"} {
+		sim["daemon_status.backend_status."+f] = true
+	}
+	replaySDKTrace(t, sim, "--sim", "--mujoco-model", "builtin")
+}
