@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"reachyd/internal/jsondepth"
 )
 
 // Limits on what central sends. A line of the SSE stream carries one
@@ -73,33 +75,10 @@ func SSEData(line []byte) ([]byte, bool) {
 	return bytes.TrimPrefix(rest, []byte(" ")), true
 }
 
-// checkDepth refuses JSON nested deeper than max before encoding/json
-// recurses into it.
+// checkDepth refuses JSON nested deeper than max before it is decoded.
 func checkDepth(b []byte, max int) error {
-	depth, inStr, esc := 0, false, false
-	for _, c := range b {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return fmt.Errorf("%w: nested deeper than %d", ErrBadMessage, max)
-			}
-		case '}', ']':
-			depth--
-		}
+	if err := jsondepth.Check(b, max); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadMessage, err)
 	}
 	return nil
 }

@@ -66,6 +66,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"reachyd/internal/jsondepth"
 )
 
 // JSON-RPC error codes.
@@ -701,33 +703,6 @@ func isInt(b []byte) bool {
 	return true
 }
 
-// checkDepth refuses JSON nested deeper than MaxDepth (before decoding it).
-func checkDepth(b []byte) error {
-	depth, inStr, esc := 0, false, false
-	for _, c := range b {
-		switch {
-		case esc:
-			esc = false
-		case inStr:
-			if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > MaxDepth {
-				return fmt.Errorf("nested deeper than %d", MaxDepth)
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return nil
-}
-
 // Inbound is a decoded frame of the app.
 type Inbound struct {
 	ID     json.RawMessage
@@ -840,3 +815,6 @@ func appendID(b, id []byte) []byte {
 	}
 	return append(b, id...)
 }
+
+// checkDepth refuses JSON nested deeper than MaxDepth (before decoding it).
+func checkDepth(b []byte) error { return jsondepth.Check(b, MaxDepth) }

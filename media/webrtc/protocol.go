@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"reachyd/internal/jsondepth"
 )
 
 // Message types of the gst-plugins-rs signalling protocol (net/webrtc/protocol).
@@ -199,38 +201,6 @@ func checkID(field, v string) error {
 	return nil
 }
 
-// checkDepth refuses JSON nested deeper than max before encoding/json sees it
-// (its own limit is 10000 levels, which is a lot of recursion for a message
-// from the network).
-func checkDepth(b []byte, max int) error {
-	depth, inStr, esc := 0, false, false
-	for _, c := range b {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return fmt.Errorf("%w: nested deeper than %d", ErrMalformed, max)
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return nil
-}
-
 // Encoders for the server-to-client messages. Each has its own struct so that
 // the fields a client requires are always present (roles as an array, meta as
 // null rather than absent, producers as [] rather than null).
@@ -341,4 +311,12 @@ func encError(details string) []byte {
 		Type    string `json:"type"`
 		Details string `json:"details"`
 	}{TypeError, details})
+}
+
+// checkDepth refuses JSON nested deeper than max before it is decoded.
+func checkDepth(b []byte, max int) error {
+	if err := jsondepth.Check(b, max); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
 }
