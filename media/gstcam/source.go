@@ -91,6 +91,22 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// defaults fills in the zero fields.
+func (cfg *Config) defaults() {
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = gst.MaxJPEGFrame
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+}
+
 // Source captures through a gst-launch-1.0 child. See the package doc.
 type Source struct {
 	cfg  Config
@@ -111,18 +127,7 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Launch == "" {
 		cfg.Launch = gst.LaunchName
 	}
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = DefaultStallTimeout
-	}
-	if cfg.StartTimeout <= 0 {
-		cfg.StartTimeout = DefaultStartTimeout
-	}
-	if cfg.MaxFrame <= 0 {
-		cfg.MaxFrame = gst.MaxJPEGFrame
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.defaults()
 	cam, err := cfg.Camera.Check()
 	if err != nil {
 		return nil, err
@@ -144,18 +149,7 @@ func NewCommand(argv, env []string, desc string, cfg Config) (*Source, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("gstcam: empty command")
 	}
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = DefaultStallTimeout
-	}
-	if cfg.StartTimeout <= 0 {
-		cfg.StartTimeout = DefaultStartTimeout
-	}
-	if cfg.MaxFrame <= 0 {
-		cfg.MaxFrame = gst.MaxJPEGFrame
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.defaults()
 	return &Source{cfg: cfg, argv: append([]string(nil), argv...), env: env, desc: desc, log: cfg.Logger.With("camera", "child")}, nil
 }
 
