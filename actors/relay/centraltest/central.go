@@ -28,12 +28,23 @@
 //     Silent (/events answers 200 and never writes a line), DropRobots
 //     (robot-status lists nobody).
 //   - It records every message a producer sent (RobotMessages).
+//   - CORS, as a Space that browsers reach from other origins must answer
+//     (the TypeScript SDK runs in pages of other origins and sends an
+//     Authorization header, so every fetch of it is preflighted): an
+//     OPTIONS preflight is answered 204 without a token, with
+//     Access-Control-Allow-Origin: *, -Allow-Methods GET, POST, OPTIONS,
+//     -Allow-Headers Authorization, Content-Type, Accept, Cache-Control
+//     (the wildcard does not cover Authorization, which must be named),
+//     and -Max-Age; every other answer carries Access-Control-Allow-Origin:
+//     *. No credentials mode: the token travels in the header, not a
+//     cookie. Preflights are counted (Preflights).
 package centraltest
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -67,6 +78,7 @@ type Server struct {
 	beats      []time.Time
 	tokenInURL int
 	events     int // /events requests
+	preflights int // OPTIONS requests
 	changed    chan struct{}
 }
 
@@ -83,12 +95,28 @@ type session struct{ id, producer, consumer string }
 
 // New starts a fake central on 127.0.0.1 accepting these tokens.
 func New(tokens ...string) *Server {
+	s := newServer(tokens)
+	s.srv = httptest.NewServer(s)
+	return s
+}
+
+// NewOn starts a fake central serving on ln (a listener in a network
+// namespace, say), which it closes with the server.
+func NewOn(ln net.Listener, tokens ...string) *Server {
+	s := newServer(tokens)
+	s.srv = httptest.NewUnstartedServer(s)
+	_ = s.srv.Listener.Close()
+	s.srv.Listener = ln
+	s.srv.Start()
+	return s
+}
+
+func newServer(tokens []string) *Server {
 	s := &Server{tokens: map[string]bool{}, peers: map[string]*peer{}, byToken: map[string]*peer{},
 		sessions: map[string]*session{}, changed: make(chan struct{})}
 	for _, t := range tokens {
 		s.tokens[t] = true
 	}
-	s.srv = httptest.NewServer(s)
 	return s
 }
 
@@ -145,6 +173,13 @@ func (s *Server) EventsRequests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.events
+}
+
+// Preflights counts CORS preflights (OPTIONS requests).
+func (s *Server) Preflights() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.preflights
 }
 
 // RobotMessages is every message producers posted, in order.
@@ -239,6 +274,19 @@ func hasRole(p *peer, role string) bool {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if r.Method == http.MethodOptions {
+		// A preflight carries no Authorization header: answered before the
+		// token check, as a CORS middleware in front of the app does.
+		s.mu.Lock()
+		s.preflights++
+		s.mu.Unlock()
+		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Cache-Control")
+		w.Header().Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
 	for t := range s.tokens {

@@ -50,3 +50,36 @@ func TestServerChecks(t *testing.T) {
 		t.Fatalf("Fail: %d", c)
 	}
 }
+
+// A browser's preflight is answered without a token and allows the
+// Authorization header; the answers themselves carry the origin grant.
+func TestServerCORS(t *testing.T) {
+	s := New("tok")
+	defer s.Close()
+	req, _ := http.NewRequest(http.MethodOptions, s.URL()+"/send", nil)
+	req.Header.Set("Origin", "http://127.0.0.1:1")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := resp.Header
+	if resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
+		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") || s.Preflights() != 1 {
+		t.Fatalf("preflight: %d %v (counted %d)", resp.StatusCode, h, s.Preflights())
+	}
+	req, _ = http.NewRequest(http.MethodGet, s.URL()+"/api/robot-status", nil)
+	req.Header.Set("Origin", "http://127.0.0.1:1")
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("GET: %d %v", resp.StatusCode, resp.Header)
+	}
+}
