@@ -6,7 +6,7 @@
 //	go run ./cmd/reachyd-bench [-scenario all|startup|http|ws|tick|apps|joblog|topics|auth] [-duration 10s]
 //	go run ./cmd/reachyd-bench -scenario soak -duration 30m [-chaos-every 30s] [-sample 10s] [-soak-clients 4]
 //	go run ./cmd/reachyd-bench -scenario media [-media-parts cpu,tick,audio] [-runs 3] [-media-window 20s] [-tick-hz 200] [-duration 10s] [-trials 15]
-//	go run ./cmd/reachyd-bench -scenario relay [-trials 15]
+//	go run ./cmd/reachyd-bench -scenario relay [-relay-parts setup,resources] [-trials 15] [-relay-window 1m]
 //	go run ./cmd/reachyd-bench -scenario idle [-runs 3] [-idle-window 20s]
 //
 // apps measures start-to-running and stop-to-released of trivial apps;
@@ -21,7 +21,8 @@
 // with media and consumers against without, and audio latency each way;
 // it needs GStreamer and is not part of all either. relay (relay.go)
 // measures remote session set-up through the central relay and a fake
-// central server (needs GStreamer; not part of all). idle (idle.go)
+// central server, and the relay's CPU and memory idle and reconnecting
+// (relayres.go; needs GStreamer; not part of all). idle (idle.go)
 // measures the CPU and memory of the idle daemon with its children, on the
 // simulator and through a pseudo-terminal (not part of all).
 // The daemon scenarios build and start
@@ -81,6 +82,8 @@ func main() {
 	audioFEC := flag.Bool("audio-fec", false, "media audio: run the daemon with --audio-fec (the speaker inputs decode in-band FEC)")
 	videoThreads := flag.Int("video-threads", 0, "media cpu, an experiment: the VP8 encoder's threads (0: as reachyd runs it)")
 	idleWindow := flag.Duration("idle-window", 20*time.Second, "idle: CPU measuring window")
+	relayParts := flag.String("relay-parts", "setup,resources", "relay: the parts to run (setup: session set-up; resources: CPU and memory idle and reconnecting)")
+	relayWindow := flag.Duration("relay-window", time.Minute, "relay resources: each phase's window")
 	flag.Parse()
 	go func() {
 		sig := make(chan os.Signal, 1)
@@ -156,7 +159,16 @@ func main() {
 		if err := build(*bin); err != nil {
 			fail(err)
 		}
-		relayBench(*bin, *trials)
+		parts := map[string]bool{}
+		for _, p := range strings.Split(*relayParts, ",") {
+			parts[strings.TrimSpace(p)] = true
+		}
+		if parts["setup"] {
+			relayBench(*bin, *trials)
+		}
+		if parts["resources"] {
+			relayResources(*bin, *relayWindow)
+		}
 	}
 	if *scenario == "consumers" { // internal: the media tick part's consumers
 		runConsumers(*signalling, *consumers)

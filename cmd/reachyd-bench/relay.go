@@ -22,8 +22,7 @@ import (
 func relayBench(bin string, trials int) {
 	central := centraltest.New("hf_bench_robot", "hf_bench_consumer")
 	defer central.Close()
-	d := startDaemonEnv(bin, 50, []string{"HF_TOKEN=hf_bench_robot"},
-		append(mediaDaemonArgs(), "--central-url", central.URL(), "--robot-name", "bench_bot")...)
+	d := startRelayDaemon(bin, central)
 	defer d.stop()
 	waitMedia(d.addr)
 	if !central.WaitFor(20*time.Second, func() bool { return len(central.Robots()) > 0 }) {
@@ -73,4 +72,15 @@ func lockState(addr string) string {
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&st)
 	return st.State
+}
+
+// relayDaemonArgs run the daemon for the relay figures: media as the media
+// figures (mediaDaemonArgs), signed in to the fake central, and nothing
+// that reaches outside the machine (no TURN credentials, no mDNS).
+func relayDaemonArgs(central *centraltest.Server) []string {
+	return append(mediaDaemonArgs(), "--central-url", central.URL(), "--robot-name", "bench_bot", "--no-turn", "--no-mdns")
+}
+
+func startRelayDaemon(bin string, central *centraltest.Server) *proc {
+	return startDaemonEnv(bin, 50, []string{"HF_TOKEN=hf_bench_robot"}, relayDaemonArgs(central)...)
 }
