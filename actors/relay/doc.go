@@ -74,5 +74,10 @@
 // schedule, a silent stream given up after 60 s and split brain; also
 // that no token ever appears in a URL. cmd/reachyd/relay_test.go runs the
 // whole daemon (GStreamer pipelines, real commands) through the fake
-// central. Not tested against the real central server or a browser.
+// central, and cmd/reachyd/browser_relay_test.go a headless Chromium
+// through it (the fake answering CORS as a Space must for pages of other
+// origins): a page of ours that speaks central's protocol as the
+// TypeScript SDK does (testdata/browser/central.html; not the SDK's own
+// code) decodes the video and moves the head on `data`. Not tested
+// against the real central server or the TypeScript SDK itself.
 package relay

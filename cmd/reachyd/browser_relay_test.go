@@ -65,7 +65,7 @@ func TestRelayBrowser(t *testing.T) {
 	const api = "127.0.0.1:8000"
 	t.Setenv("HF_TOKEN", "hf_robot")
 	startNetnsDaemon(t, ns, api, "--fastapi-host", "127.0.0.1", "--fastapi-port", "8000", "--no-media=false",
-		"--camera", "test", "--camera-size", "640x480", "--camera-fps", "30", "--no-mdns",
+		"--camera", "test", "--camera-size", "640x480", "--camera-fps", "30", "--no-mdns", "--no-turn",
 		"--central-url", centralURL, "--robot-name", "browser_bot")
 	client := netnsClient(ns)
 	getJSON := func(path string, v any) error {
