@@ -54,6 +54,9 @@ type centralReport struct {
 // moves the head with goto_target; the daemon's own state must follow.
 func TestRelayBrowser(t *testing.T) {
 	requireMedia(t)
+	if os.Getenv("REACHYD_REQUIRE_MEDIA") != "" {
+		requireMedia(t, "chromium") // CI installs it (.ci/run): missing is a failure there
+	}
 	chromium := findChromium(t)
 	ns := newNetns(t)
 
