@@ -107,11 +107,16 @@ type envOpts struct {
 	heartbeat   float64
 	fail        int32 // central answers this status from the start
 	silent      bool  // central's streams say nothing from the start
+	spaceLike   bool  // central writes its stream as the real server does, pinging after 50 ms of quiet
+	logTo       io.Writer
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.logTo != nil {
+		log = slog.New(slog.NewTextHandler(o.logTo, nil))
+	}
 	if os.Getenv("RELAY_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -121,6 +126,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e.central.Heartbeat = o.heartbeat
 	e.central.Fail.Store(o.fail)
 	e.central.Silent.Store(o.silent)
+	e.central.SpaceLike.Store(o.spaceLike)
+	e.central.PingIdle.Store(int64(50 * time.Millisecond))
 	t.Cleanup(e.central.Close)
 	e.newProducer(o.iceDeadline)
 	tok := "hf_robot"
@@ -757,4 +764,52 @@ func TestStoppedStaysStoppedAcrossRestarts(t *testing.T) {
 	_ = e.ks.Root.StopFuture(e.relay).Wait()
 	e.relay, _ = e.ks.Root.SpawnNamed(e.props, "relay")
 	e.waitConnected()
+}
+
+// Against the stream as the real server writes it (event lines, list
+// after welcome, ping events with an empty data line, sessionStarted only
+// in the POST's answer): the relay stays connected through the pings
+// without a warning, and a session works.
+func TestSpaceLikeCentral(t *testing.T) {
+	var logs lockedLog
+	e := newEnv(t, envOpts{spaceLike: true, logTo: &logs})
+	e.waitConnected()
+	c := e.mustDial("hf_consumer")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if r, err := c.Command(ctx, map[string]any{"type": "get_state"}, func(m map[string]any) bool { return m["command"] == "get_state" }); err != nil {
+		t.Fatalf("command: %v %v", r, err)
+	}
+	if err := c.End(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState("without sessions", func(s messages.RelayStatus) bool { return s.Sessions == 0 })
+	// Quiet now: central pings every 50 ms. Wait for a few on the robot's
+	// stream, seen as a heartbeat going out between them.
+	beats := len(e.central.Heartbeats())
+	e.waitFor("pings and a heartbeat", func() bool { return len(e.central.Heartbeats()) > beats })
+	if st := e.status(); st.State != messages.RelayConnected {
+		t.Fatalf("relay %+v after the pings", st)
+	}
+	if strings.Contains(logs.String(), "skipped") {
+		t.Fatalf("the relay warned about central's stream:\n%s", logs.String())
+	}
+}
+
+// lockedLog is a log sink written from many goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -60,7 +60,7 @@ type sseEvents struct {
 
 // readSSE reads GET <base>/events until ctx ends or the stream does. Lines
 // longer than MaxLine end the stream; data lines that do not decode are
-// logged and skipped.
+// logged and skipped, except empty ones (keep-alives).
 func readSSE(ctx context.Context, client *http.Client, base, token string, log *slog.Logger, ev sseEvents) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint(base, "/events"), nil)
 	if err != nil {
@@ -91,7 +91,12 @@ func readSSE(ctx context.Context, client *http.Client, base, token string, log *
 			return
 		}
 		if len(line) > 0 {
-			if payload, ok := SSEData(line); ok {
+			// An empty data line is no message: the central server's own
+			// keep-alive, sent after 30 s without a message, is an
+			// `event: ping` with an empty data line (app.py), and the SSE
+			// library's pings are comment lines. Both count as lines for
+			// the read timeout.
+			if payload, ok := SSEData(line); ok && len(bytes.TrimSpace(payload)) > 0 {
 				m, derr := DecodeCentral(payload)
 				if derr != nil {
 					log.Warn("relay: message from central skipped", "err", derr)

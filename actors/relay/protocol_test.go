@@ -125,3 +125,38 @@ func FuzzDecodeRobots(f *testing.F) {
 		_ = listsPeer(robots, "a")
 	})
 }
+
+// The stream as the central server writes it (sse-starlette: CRLF, an
+// event line before each data line, comment pings, and after 30 s without
+// a message an `event: ping` whose data line is empty): the empty data
+// line is a keep-alive, not a message to warn about.
+func TestReadSSEPingEvent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "event: message\r\ndata: {\"type\":\"welcome\",\"peerId\":\"p\",\"username\":\"u\"}\r\n\r\n")
+		io.WriteString(w, "event: message\r\ndata: {\"type\":\"list\",\"producers\":[]}\r\n\r\n")
+		io.WriteString(w, ": ping - 2026-12-05 15:00:00.000000+00:00\r\n\r\n")
+		io.WriteString(w, "event: ping\r\ndata: \r\n\r\n")
+		io.WriteString(w, "event: message\r\ndata: {\"type\":\"endSession\",\"sessionId\":\"s\"}\r\n\r\n")
+	}))
+	defer srv.Close()
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var got []string
+	alive := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	readSSE(ctx, srv.Client(), srv.URL, "tok", log, sseEvents{
+		opened: func() {},
+		data:   func(m CentralMsg) { got = append(got, m.Type) },
+		alive:  func() { alive++ },
+		failed: func(int, string) {},
+	})
+	if strings.Join(got, ",") != "welcome,list,endSession" || alive == 0 {
+		t.Fatalf("messages %v, alive reports %d", got, alive)
+	}
+	if logs.Len() > 0 {
+		t.Fatalf("the ping event was logged: %s", logs.String())
+	}
+}
