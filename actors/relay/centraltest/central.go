@@ -3,7 +3,9 @@
 // the relay's tests and the benchmark tool. It is written from the
 // protocol as spec/daemon-api.md 6.2, 6.5b and 6.6 describe it (read from
 // the reference daemon's central_signaling_relay.py, the TypeScript SDK and
-// central_consumer.py), not from the server's source, which is not public.
+// central_consumer.py); the server's own source
+// (pollen-robotics/reachy_mini_central_signalling, app.py) was read later
+// for the CORS answers and the SpaceLike switch.
 //
 // The Server:
 //   - GET /events: an SSE stream per peer; first line welcome {peerId,
@@ -24,20 +26,25 @@
 //     producers.
 //   - Every request needs Authorization: Bearer <one of Tokens> (else 401);
 //     a token that appears in a URL is counted (TokenInURL).
+//   - SpaceLike: the stream and the startSession answer as the real
+//     server writes them (pollen-robotics/reachy_mini_central_signalling
+//     app.py, read for these facts: sse-starlette framing, list after
+//     welcome, `event: ping` with an empty data line after 30 s without a
+//     message, sessionStarted only in the POST's answer, no heartbeat
+//     fields in welcome).
 //   - Switches: Fail (answer every request with that status: 401, 503),
 //     Silent (/events answers 200 and never writes a line), DropRobots
 //     (robot-status lists nobody).
 //   - It records every message a producer sent (RobotMessages).
-//   - CORS, as a Space that browsers reach from other origins must answer
-//     (the TypeScript SDK runs in pages of other origins and sends an
-//     Authorization header, so every fetch of it is preflighted): an
-//     OPTIONS preflight is answered 204 without a token, with
-//     Access-Control-Allow-Origin: *, -Allow-Methods GET, POST, OPTIONS,
-//     -Allow-Headers Authorization, Content-Type, Accept, Cache-Control
-//     (the wildcard does not cover Authorization, which must be named),
-//     and -Max-Age; every other answer carries Access-Control-Allow-Origin:
-//     *. No credentials mode: the token travels in the header, not a
-//     cookie. Preflights are counted (Preflights).
+//   - CORS, as the real server answers browsers (Starlette's
+//     CORSMiddleware with allow_origins, allow_methods and allow_headers
+//     "*", no credentials; the TypeScript SDK runs in pages of other
+//     origins and sends an Authorization header, so each of its fetches is
+//     preflighted): an OPTIONS preflight is answered 200 without a token,
+//     with Access-Control-Allow-Origin: *, every method, the requested
+//     headers echoed as Access-Control-Allow-Headers (a wildcard would not
+//     cover Authorization) and Max-Age 600; every other answer carries
+//     Access-Control-Allow-Origin: *. Preflights are counted (Preflights).
 package centraltest
 
 import (
@@ -62,6 +69,16 @@ type Server struct {
 	Heartbeat float64
 	// KeepAlive, when set, sends an SSE comment line this often.
 	KeepAlive time.Duration
+
+	// SpaceLike writes the stream as the real server does (sse-starlette:
+	// CRLF, `event: message` before each data line, comment pings every
+	// KeepAlive, list after welcome, an `event: ping` with an empty data
+	// line after PingIdle without a message), and answers sessionStarted
+	// only in the startSession POST's answer, never on the stream.
+	SpaceLike atomic.Bool
+	// PingIdle is the quiet time before a SpaceLike ping event (the real
+	// server's 30 s when zero).
+	PingIdle atomic.Int64 // nanoseconds
 
 	Fail       atomic.Int32 // non-zero: every request gets this status
 	Silent     atomic.Bool  // /events sends nothing, not even welcome
@@ -281,10 +298,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.preflights++
 		s.mu.Unlock()
-		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Cache-Control")
+		// As Starlette's CORSMiddleware with allow_methods and
+		// allow_headers "*" answers: the requested headers echoed (a
+		// wildcard would not cover Authorization), every method.
+		w.Header().Set("Access-Control-Allow-Methods", "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT")
+		if h := r.Header.Get("Access-Control-Request-Headers"); h != "" {
+			w.Header().Set("Access-Control-Allow-Headers", h)
+		} else {
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		}
 		w.Header().Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "OK")
 		return
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -354,6 +379,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, token string) {
 		defer t.Stop()
 		keep = t.C
 	}
+	spaceLike := s.SpaceLike.Load()
+	var quiet <-chan time.Time
+	var quietTimer *time.Timer
+	if spaceLike {
+		// The real server sends the producers after welcome, and a ping
+		// event with an empty data line after PingIdle without a message.
+		b, _ := json.Marshal(map[string]any{"type": "list", "producers": s.producerList()})
+		p.out <- b
+		quietTimer = time.NewTimer(s.pingIdle())
+		defer quietTimer.Stop()
+		quiet = quietTimer.C
+	}
 	for {
 		select {
 		case <-r.Context().Done():
@@ -361,11 +398,27 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, token string) {
 		case <-p.done:
 			return
 		case <-keep:
-			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+			line := ": keep-alive\n\n"
+			if spaceLike {
+				line = ": ping - " + time.Now().UTC().Format("2006-01-02 15:04:05.000000+00:00") + "\r\n\r\n"
+			}
+			if _, err := io.WriteString(w, line); err != nil {
 				return
 			}
+		case <-quiet:
+			if _, err := io.WriteString(w, "event: ping\r\ndata: \r\n\r\n"); err != nil {
+				return
+			}
+			quietTimer.Reset(s.pingIdle())
 		case m := <-p.out:
-			if _, err := fmt.Fprintf(w, "data: %s\n\n", m); err != nil {
+			var err error
+			if spaceLike {
+				_, err = fmt.Fprintf(w, "event: message\r\ndata: %s\r\n\r\n", m)
+				quietTimer.Reset(s.pingIdle())
+			} else {
+				_, err = fmt.Fprintf(w, "data: %s\n\n", m)
+			}
+			if err != nil {
 				return
 			}
 		}
@@ -447,13 +500,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, token string) {
 			s.beats = append(s.beats, time.Now())
 		}
 	case "list":
-		var producers []map[string]any
-		for _, o := range s.peers {
-			if hasRole(o, "producer") {
-				producers = append(producers, map[string]any{"id": o.id, "meta": o.meta, "busy": s.busy(o.id)})
-			}
-		}
-		b, _ := json.Marshal(map[string]any{"type": "list", "producers": producers})
+		b, _ := json.Marshal(map[string]any{"type": "list", "producers": s.producersLocked()})
 		s.push(p, b)
 	case "startSession":
 		robot := s.peers[m.PeerID]
@@ -466,7 +513,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, token string) {
 		toRobot, _ := json.Marshal(map[string]string{"type": "startSession", "peerId": p.id, "sessionId": id})
 		s.push(robot, toRobot)
 		started, _ := json.Marshal(map[string]string{"type": "sessionStarted", "peerId": robot.id, "sessionId": id})
-		s.push(p, started)
+		if !s.SpaceLike.Load() {
+			s.push(p, started)
+		}
 		reply = started
 	case "peer":
 		ss := s.sessions[m.SessionID]
@@ -494,6 +543,29 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, token string) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(reply)
+}
+
+func (s *Server) pingIdle() time.Duration {
+	if d := time.Duration(s.PingIdle.Load()); d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+func (s *Server) producerList() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.producersLocked()
+}
+
+func (s *Server) producersLocked() []map[string]any { // with s.mu held
+	producers := []map[string]any{}
+	for _, o := range s.peers {
+		if hasRole(o, "producer") {
+			producers = append(producers, map[string]any{"id": o.id, "meta": o.meta, "busy": s.busy(o.id)})
+		}
+	}
+	return producers
 }
 
 func (s *Server) busy(producer string) bool { // with s.mu held

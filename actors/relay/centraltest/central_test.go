@@ -66,8 +66,8 @@ func TestServerCORS(t *testing.T) {
 	}
 	resp.Body.Close()
 	h := resp.Header
-	if resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "*" ||
-		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
+	if resp.StatusCode != http.StatusOK || h.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "authorization") ||
 		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") || s.Preflights() != 1 {
 		t.Fatalf("preflight: %d %v (counted %d)", resp.StatusCode, h, s.Preflights())
 	}
