@@ -200,7 +200,8 @@ type (
 		status     int
 		err        string
 	}
-	pollResult struct {
+	postRefused struct{ epoch, gen uint64 }
+	pollResult  struct {
 		epoch, gen uint64
 		status     int
 		listed     bool
@@ -373,6 +374,13 @@ func (a *Actor) Receive(ctx actor.Context) {
 			}
 			a.step(ctx, InSSEFailed{Gen: m.gen, Status: m.status, Err: m.err})
 		}
+	case *postRefused:
+		if m.epoch == a.epoch {
+			if a.core.sseLive && m.gen == a.core.gen {
+				a.log.Info("relay: central has no peer for our open stream; reconnecting")
+			}
+			a.step(ctx, InPostRefused{Gen: m.gen})
+		}
 	case *pollResult:
 		if m.epoch == a.epoch {
 			a.step(ctx, InPoll{Gen: m.gen, Status: m.status, Listed: m.listed})
@@ -424,7 +432,10 @@ func (a *Actor) started(ctx actor.Context) {
 	a.epoch = a.cell.epoch.Add(1)
 	a.core = NewCore()
 	a.evictions = map[uint64]*eviction{}
-	a.res = &resources{poster: startPoster(a.opt.HTTP, a.opt.CentralURL, a.log)}
+	epoch := a.epoch
+	a.res = &resources{poster: startPoster(a.opt.HTTP, a.opt.CentralURL, a.log, func(gen uint64) {
+		root.Send(self, &postRefused{epoch: epoch, gen: gen})
+	})}
 
 	a.cell.mu.Lock()
 	old, running, holds, token, peer, sessions := a.cell.res, a.cell.running, a.cell.holdsLock, a.cell.token, a.cell.peerID, a.cell.sessions
@@ -532,14 +543,14 @@ func (a *Actor) perform(ctx actor.Context, e Effect) {
 			a.res.sseCancel = nil
 		}
 	case EffPost:
-		a.res.poster.send(post{body: e.Body, token: e.Token}, a.log)
+		a.res.poster.send(post{body: e.Body, token: e.Token, gen: e.Gen}, a.log)
 	case EffHeartbeat:
 		meta := map[string]string{"name": a.opt.RobotName(), "transport": a.opt.Transport}
 		if a.opt.HardwareID != "" {
 			meta["hardware_id"] = a.opt.HardwareID
 		}
 		body := mustJSON(map[string]any{"type": "setPeerStatus", "roles": []string{"producer"}, "meta": meta})
-		a.res.poster.send(post{body: body, token: e.Token}, a.log)
+		a.res.poster.send(post{body: body, token: e.Token, gen: e.Gen}, a.log)
 	case EffPoll:
 		client, base := a.opt.HTTP, a.opt.CentralURL
 		go func() {

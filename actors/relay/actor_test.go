@@ -813,3 +813,24 @@ func (l *lockedLog) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// Central lost our peer behind the open stream (the real server's state
+// after a stream replaced another too quickly): the next heartbeat is
+// answered 400 "Connect to /events first", and the relay reconnects after
+// the backoff instead of waiting for two split-brain polls.
+func TestReconnectWhenCentralLostThePeer(t *testing.T) {
+	e := newEnv(t, envOpts{fakeClock: true})
+	e.waitConnected()
+	e.waitFor("registered", func() bool { return len(e.central.Robots()) == 1 })
+	before := e.central.EventsRequests()
+	e.central.Forget()
+	e.clock.advance(DefaultHeartbeat) // the heartbeat is refused
+	e.waitState("reconnecting", func(s messages.RelayStatus) bool { return s.State == messages.RelayReconnecting })
+	if n := e.central.EventsRequests(); n != before {
+		t.Fatalf("reconnected before the backoff (%d requests)", n)
+	}
+	e.clock.advance(ReconnectBase) // rand 0: exactly the base
+	e.waitFor("a new connection", func() bool { return e.central.EventsRequests() == before+1 })
+	e.waitConnected()
+	e.waitFor("registered again", func() bool { return len(e.central.Robots()) == 1 })
+}

@@ -120,10 +120,11 @@ func readSSE(ctx context.Context, client *http.Client, base, token string, log *
 	}
 }
 
-// post is one POST /send.
+// post is one POST /send, made for SSE connection gen (0: none).
 type post struct {
 	body  []byte
 	token string
+	gen   uint64
 }
 
 // poster sends POSTs in order (an offer before its candidates) from one
@@ -134,15 +135,27 @@ type poster struct {
 	closed bool // send and close run on the actor's goroutine
 }
 
-func startPoster(client *http.Client, base string, log *slog.Logger) *poster {
+// startPoster starts the poster; refused is called (from its goroutine)
+// with the connection of a POST central answered "no peer for this token".
+func startPoster(client *http.Client, base string, log *slog.Logger, refused func(gen uint64)) *poster {
 	p := &poster{q: make(chan post, postQueue), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		for m := range p.q {
-			sendOne(client, base, m, log)
+			if sendOne(client, base, m, log) && m.gen != 0 && refused != nil {
+				refused(m.gen)
+			}
 		}
 	}()
 	return p
+}
+
+// noPeer reports whether a POST's answer says central has no peer for
+// the token: 400 "Connect to /events first" or "Peer not found" (the
+// reference's cloud consumer reconnects on the first).
+func noPeer(status int, body []byte) bool {
+	return status == http.StatusBadRequest &&
+		(bytes.Contains(body, []byte("Connect to /events")) || bytes.Contains(body, []byte("Peer not found")))
 }
 
 func (p *poster) send(m post, log *slog.Logger) {
@@ -164,26 +177,29 @@ func (p *poster) close() {
 	}
 }
 
-func sendOne(client *http.Client, base string, m post, log *slog.Logger) {
+// sendOne POSTs one message; it reports whether central answered that it
+// has no peer for the token (noPeer).
+func sendOne(client *http.Client, base string, m post, log *slog.Logger) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), postTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint(base, "/send"), bytes.NewReader(m.body))
 	if err != nil {
 		log.Warn("relay: POST /send", "err", err)
-		return
+		return false
 	}
 	authorize(req, m.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
 		log.Warn("relay: POST /send", "err", err)
-		return
+		return false
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		log.Warn("relay: central refused a message", "status", resp.StatusCode, "body", string(body))
 	}
+	return noPeer(resp.StatusCode, body)
 }
 
 // robotStatus GETs <base>/api/robot-status: the HTTP status, and the

@@ -95,6 +95,14 @@ type (
 	}
 	// InSSEAlive: a line that is not data (a keep-alive comment) came on Gen.
 	InSSEAlive struct{ Gen uint64 }
+	// InPostRefused: central answered a POST of connection Gen 400
+	// "Connect to /events first" (or "Peer not found"): it has no peer for
+	// our token although our stream is open. The real server is left so
+	// when a stream opens before the one it replaces has been cleaned up:
+	// the new stream gets the old peer, whose clean-up then removes it
+	// (reachy_mini_central_signalling app.py, get_or_create_peer and
+	// disconnect_peer). Nothing reaches us on that stream any more.
+	InPostRefused struct{ Gen uint64 }
 	// InPoll is the split-brain check's answer: Status 200 and whether our
 	// peer id was listed, or another status or an error (not counted).
 	InPoll struct {
@@ -136,6 +144,7 @@ func (InSSEFailed) input()    {}
 func (InSSEData) input()      {}
 func (InSSEAlive) input()     {}
 func (InPoll) input()         {}
+func (InPostRefused) input()  {}
 func (InLocalUp) input()      {}
 func (InLocalDown) input()    {}
 func (InLocal) input()        {}
@@ -158,14 +167,19 @@ type (
 	}
 	// EffCloseSSE closes the SSE connection.
 	EffCloseSSE struct{}
-	// EffPost POSTs Body to <central>/send with Token.
+	// EffPost POSTs Body to <central>/send with Token, on behalf of SSE
+	// connection Gen (a refusal is reported as InPostRefused with it).
 	EffPost struct {
 		Body  []byte
 		Token string
+		Gen   uint64
 	}
 	// EffHeartbeat POSTs setPeerStatus (roles producer, the robot's name
-	// and transport) with Token.
-	EffHeartbeat struct{ Token string }
+	// and transport) with Token, for connection Gen.
+	EffHeartbeat struct {
+		Token string
+		Gen   uint64
+	}
 	// EffPoll GETs <central>/api/robot-status for our PeerID, answered as
 	// InPoll with Gen.
 	EffPoll struct {
@@ -408,6 +422,12 @@ func (c *Core) Step(now time.Time, rnd float64, in Input) []Effect {
 		}
 	case InPoll:
 		c.onPoll(&out, now, m)
+	case InPostRefused:
+		// Central lost our peer behind an open stream: reconnect, after
+		// the backoff (a central that keeps refusing is not hammered).
+		if c.current(m.Gen) && c.peerID != "" {
+			c.fail(&out, now, rnd, "")
+		}
 	case InLocalUp:
 		if c.running {
 			c.localUp, c.producerID = true, m.ProducerID
@@ -530,7 +550,7 @@ func (c *Core) tick(out *effects, now time.Time, rnd float64) {
 	}
 	if c.peerID != "" && !now.Before(c.nextBeat) {
 		c.nextBeat = now.Add(c.heartbeat)
-		out.add(EffHeartbeat{Token: c.token})
+		out.add(EffHeartbeat{Token: c.token, Gen: c.gen})
 	}
 	if c.peerID != "" && !now.Before(c.nextPoll) {
 		c.nextPoll = now.Add(PollEvery)
@@ -569,7 +589,7 @@ func (c *Core) central(out *effects, now time.Time, m CentralMsg) {
 		c.missedPolls = 0
 		c.pollGen++
 		c.state, c.message = messages.RelayConnected, ""
-		out.add(EffHeartbeat{Token: c.token})
+		out.add(EffHeartbeat{Token: c.token, Gen: c.gen})
 	case "startSession":
 		c.startSession(out, m)
 	case "peer":
@@ -688,7 +708,7 @@ func (c *Core) local(out *effects, m webrtc.Message) {
 		default:
 			return
 		}
-		out.add(EffPost{Body: mustJSON(body), Token: c.token})
+		out.add(EffPost{Body: mustJSON(body), Token: c.token, Gen: c.gen})
 	case webrtc.TypeEndSession, webrtc.TypeEndSessionV11:
 		s := c.byLocal(m.SessionID)
 		if s == nil {
@@ -785,7 +805,7 @@ func (c *Core) postEnd(central, reason string) Effect {
 	if reason != "" {
 		body["reason"] = reason
 	}
-	return EffPost{Body: mustJSON(body), Token: c.token}
+	return EffPost{Body: mustJSON(body), Token: c.token, Gen: c.gen}
 }
 
 func encLocalEnd(local string) []byte {

@@ -179,7 +179,7 @@ func TestWelcomeHeartbeatAndCadence(t *testing.T) {
 	d.step(InSSEOpened{Gen: d.c.gen})
 	rec := 2.0
 	fx := d.central(CentralMsg{Type: "welcome", PeerID: "robot-1", RecommendedHeartbeat: &rec})
-	if !reflect.DeepEqual(fx, []Effect{EffHeartbeat{Token: "hf_a"}}) {
+	if !reflect.DeepEqual(fx, []Effect{EffHeartbeat{Token: "hf_a", Gen: 1}}) {
 		t.Fatalf("welcome: %#v", fx)
 	}
 	if s, _, id := d.c.State(); s != messages.RelayConnected || id != "robot-1" || d.c.Heartbeat() != 2*time.Second {
@@ -591,5 +591,32 @@ func TestLocalWelcomeRegistersAsListener(t *testing.T) {
 	if len(l) != 2 || l[0]["type"] != "setPeerStatus" || !strings.Contains(string(fx[0].(EffLocal).Msg), `"roles":["listener"]`) ||
 		!strings.Contains(string(fx[0].(EffLocal).Msg), `"name":"central-relay"`) || l[1]["type"] != "list" {
 		t.Fatalf("%#v", l)
+	}
+}
+
+// A POST refused for want of a peer reconnects after the backoff; one of
+// an older connection does nothing.
+func TestPostRefusedReconnects(t *testing.T) {
+	c := NewCore()
+	t0 := time.Unix(1000, 0)
+	c.Step(t0, 0, InStart{})
+	c.Step(t0, 0, InToken{Token: "hf_a"})
+	c.Step(t0, 0, InSSEOpened{Gen: 1})
+	c.Step(t0, 0, InSSEData{Gen: 1, Msg: CentralMsg{Type: "welcome", PeerID: "p"}})
+	if fx := c.Step(t0, 0, InPostRefused{Gen: 0}); len(fx) != 0 {
+		t.Fatalf("a refusal of no connection: %v", fx)
+	}
+	if st, _, _ := c.State(); st != messages.RelayConnected {
+		t.Fatal(st)
+	}
+	fx := c.Step(t0, 0, InPostRefused{Gen: 1})
+	if st, _, peer := c.State(); st != messages.RelayReconnecting || peer != "" || len(fx) == 0 {
+		t.Fatalf("state %s peer %q effects %v", st, peer, fx)
+	}
+	if _, ok := fx[0].(EffCloseSSE); !ok {
+		t.Fatalf("effects %v, want the stream closed", fx)
+	}
+	if next := c.Next(); !next.Equal(t0.Add(ReconnectBase)) {
+		t.Fatalf("next %v, want the backoff's %v", next.Sub(t0), ReconnectBase)
 	}
 }

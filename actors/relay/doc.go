@@ -31,10 +31,13 @@
 // the connection (gen) it belongs to, so that a late report of an old
 // connection is dropped: the SSE reader (central.go: Bearer header, never
 // the token in a URL; 10 s to connect and get the headers; lines of at
-// most 64 KiB; only `data:` lines carry JSON, decoded by DecodeCentral
-// with limits and fuzzed), one poster that sends POST /send in order (the
-// offer before its candidates; non-200 is only logged, answers read to 4
-// KiB), the robot-status polls, and the in-process link to the producer,
+// most 64 KiB; only non-empty `data:` lines carry JSON, decoded by
+// DecodeCentral with limits and fuzzed; central's ping event has an empty
+// one), one poster that sends POST /send in order (the offer before its
+// candidates; answers read to 4 KiB; non-200 is only logged, except 400
+// "Connect to /events first" or "Peer not found" for the open connection:
+// central lost our peer behind it, and the relay reconnects after the
+// backoff), the robot-status polls, and the in-process link to the producer,
 // whose sends go through a queue of their own (a startSession builds a
 // PeerConnection). The link follows the producer: a released or replaced
 // producer (checked on every message and every second) ends the link and

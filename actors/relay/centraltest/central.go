@@ -32,6 +32,7 @@
 //     welcome, `event: ping` with an empty data line after 30 s without a
 //     message, sessionStarted only in the POST's answer, no heartbeat
 //     fields in welcome).
+//   - Forget: the server loses every peer behind its open stream.
 //   - Switches: Fail (answer every request with that status: 401, 503),
 //     Silent (/events answers 200 and never writes a line), DropRobots
 //     (robot-status lists nobody).
@@ -176,6 +177,18 @@ func (s *Server) Disconnect() {
 	for _, p := range s.peers {
 		closeOnce(p)
 	}
+}
+
+// Forget drops every peer's registration and sessions but leaves the
+// streams open: the state the real server is left in when a stream opens
+// before the one it replaces is cleaned up (app.py: the new stream gets
+// the old peer, whose clean-up then removes it). POSTs are then answered
+// 400 "Connect to /events first" and nothing reaches the open streams.
+func (s *Server) Forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.peers, s.byToken, s.sessions = map[string]*peer{}, map[string]*peer{}, map[string]*session{}
+	s.notify()
 }
 
 // TokenInURL counts requests whose URL held a token.
