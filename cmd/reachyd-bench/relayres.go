@@ -22,8 +22,9 @@ import (
 // Phases:
 //   - no relay: the same daemon with --no-relay (media, no session), the
 //     base the relay's cost is read against;
-//   - idle: the relay connected to the fake central (a keep-alive line
-//     every 15 s), heartbeats, the split-brain polls, no session;
+//   - idle: the relay connected to the fake central (written as the real
+//     server writes its stream, a comment line every 15 s), heartbeats,
+//     the split-brain polls, no session;
 //   - drops: the fake central ends the relay's event stream every second.
 //     The relay reconnects on its own schedule: the first retry after
 //     5-5.5 s, and each connection that opens resets the backoff, so about
@@ -46,10 +47,11 @@ func relayResources(bin string, window time.Duration) {
 	base.stop()
 
 	central := centraltest.New("hf_bench_robot")
-	// A keep-alive comment every 15 s: without any line for 60 s the
-	// relay gives the stream up (its read timeout) and reconnects, once a
-	// minute when idle. What interval the real server uses is not known
-	// here.
+	// The stream as the real server writes it (SpaceLike: its ping event
+	// after 30 s without a message), and a comment line every 15 s. With
+	// no line for 60 s the relay would give the stream up (its read
+	// timeout) and reconnect, once a minute when idle.
+	central.SpaceLike.Store(true)
 	central.KeepAlive = 15 * time.Second
 	defer central.Close()
 	d := startRelayDaemon(bin, central)
