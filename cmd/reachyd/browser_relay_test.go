@@ -48,8 +48,8 @@ type centralReport struct {
 
 // TestRelayBrowser: a browser as a remote client through central. In a
 // network namespace with only loopback up: the fake central server
-// (centraltest, with the CORS answers a Space gives pages of other
-// origins), reachyd on the simulator with media signed in to it
+// (centraltest, writing its stream and answering CORS preflights as the
+// real server does: SpaceLike), reachyd on the simulator with media signed in to it
 // (HF_TOKEN, --central-url), and a headless Chromium opening
 // testdata/browser/central.html from a third origin. The page speaks
 // central's protocol as the TypeScript SDK does (spec 6.5b), answers the
