@@ -78,6 +78,7 @@ func main() {
 	runs := flag.Int("runs", 3, "media: runs of each part (medians reported)")
 	trials := flag.Int("trials", 15, "media: audio latency trials per run and direction")
 	consumers := flag.Int("consumers", 3, "media: consumers connected in the tick part")
+	flag.IntVar(&consumersNice, "consumers-nice", 0, "media tick: run the consumers' child process at this nice value (10: as if they were other machines)")
 	signalling := flag.String("signalling", "", "consumers (internal): the signalling URL")
 	audioFEC := flag.Bool("audio-fec", false, "media audio: run the daemon with --audio-fec (the speaker inputs decode in-band FEC)")
 	videoThreads := flag.Int("video-threads", 0, "media cpu, an experiment: the VP8 encoder's threads (0: as reachyd runs it)")

@@ -300,6 +300,9 @@ func runConsumers(url string, n int) {
 	set.close()
 }
 
+// consumersNice is the consumers child's nice value (-consumers-nice).
+var consumersNice int
+
 // consumersChild starts runConsumers in a child process and returns once
 // its consumers are connected; stop ends it.
 func consumersChild(url string, n int) (stop func(), err error) {
@@ -307,7 +310,13 @@ func consumersChild(url string, n int) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "-scenario", "consumers", "-signalling", url, "-consumers", strconv.Itoa(n))
+	argv := []string{self, "-scenario", "consumers", "-signalling", url, "-consumers", strconv.Itoa(n)}
+	if consumersNice != 0 {
+		// The consumers stand for viewers on other machines: at a low
+		// priority they take from the robot's cores only what is idle.
+		argv = append([]string{"nice", "-n", strconv.Itoa(consumersNice)}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
