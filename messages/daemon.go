@@ -94,6 +94,11 @@ type DaemonStatus struct {
 	Sim *SimStatus
 }
 
+// ResetSimulation puts a physics simulation (--sim in a MuJoCo build) back
+// in its initial state: POST /api/daemon/simulation/reset. Reply:
+// DaemonOK-like struct{} or *Error (404 without a physics simulation).
+type ResetSimulation struct{}
+
 // SimStatus is a physics simulation's status (sim/mujoco).
 type SimStatus struct {
 	ModelLoaded    bool

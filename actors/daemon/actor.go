@@ -41,6 +41,9 @@ type Config struct {
 	// SimStatus returns the MuJoCo simulation's status (nil: none); called
 	// for each status, it must be cheap.
 	SimStatus func() *messages.SimStatus
+	// SimReset puts the physics simulation back in its initial state
+	// (nil: no physics simulation).
+	SimReset func() error
 	// WlanIP returns the wireless interface's IPv4 address ("" when none):
 	// the status's wlan_ip, reported with WirelessVersion only, as the
 	// reference does (the SDK then reaches the WebRTC server there rather
@@ -293,6 +296,18 @@ func (a *Actor) Receive(ctx actor.Context) {
 		kit.Reply(ctx, struct{}{})
 	case *messages.ClearHFCache:
 		kit.Reply(ctx, a.clearHFCache())
+	case *messages.ResetSimulation:
+		switch {
+		case a.opt.Config.SimReset == nil:
+			kit.Reply(ctx, &messages.Error{Kind: messages.KindNotFound, Detail: "No physics simulation: run reachyd --sim in a MuJoCo build"})
+		default:
+			if err := a.opt.Config.SimReset(); err != nil {
+				kit.Reply(ctx, &messages.Error{Kind: messages.KindConflict, Detail: "Cannot reset the simulation: " + err.Error()})
+				return
+			}
+			a.log.Info("simulation reset to its initial state")
+			kit.Reply(ctx, struct{}{})
+		}
 	case *messages.SetMediaReleased:
 		a.media = m.Released
 		kit.Reply(ctx, a.mediaStatus())

@@ -239,6 +239,10 @@ func TestACrashLoopThatGoesOnEndsInErrorAndExit(t *testing.T) {
 func TestStatusReportsRuntimeFigures(t *testing.T) {
 	d := startDaemon(t)
 	d.waitRunning()
+	// The bus simulator has no physics to reset.
+	if code, body := d.do("POST", "/api/daemon/simulation/reset", nil); code != 404 || !strings.Contains(string(body), "No physics simulation") {
+		t.Errorf("simulation reset on the bus simulator: %d %s", code, body)
+	}
 	eventually(t, "a measured control rate", func() bool {
 		var st map[string]any
 		d.getJSON("/api/daemon/status", &st)

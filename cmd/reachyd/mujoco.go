@@ -61,6 +61,7 @@ func mujocoBackend(o *Options, cfg *system.Config, log *slog.Logger) (bool, erro
 	cfg.Daemon.BackendKind = "mujoco"
 	cfg.Daemon.BackendName = name
 	cfg.Daemon.Simulation = true
+	cfg.Daemon.SimReset = r.Reset
 	cfg.Daemon.SimStatus = func() *messages.SimStatus {
 		st := r.Status()
 		return &messages.SimStatus{ModelLoaded: st.ModelLoaded, Model: path,

@@ -136,7 +136,17 @@ func TestMuJoCoDaemonWakeUpAndGoto(t *testing.T) {
 	}
 	simTime, _ := bs["simulation_time"].(float64)
 
-	// A backend stop and start is the reset: the model loaded afresh, at
+	// POST /api/daemon/simulation/reset: the model's clock back at zero.
+	if code, body := d.do("POST", "/api/daemon/simulation/reset", nil); code != 200 || !strings.Contains(string(body), `"reset"`) {
+		t.Fatalf("simulation reset: %d %s", code, body)
+	}
+	d.getJSON("/api/daemon/status", &st)
+	bs, _ = st["backend_status"].(map[string]any)
+	if t2, _ := bs["simulation_time"].(float64); t2 >= simTime {
+		t.Errorf("after the reset route: simulation_time %v (was %.2f)", bs["simulation_time"], simTime)
+	}
+
+	// A backend stop and start is the reset too: the model loaded afresh, at
 	// the sleep pose with torque on, its clock back at zero.
 	d.do("POST", "/api/daemon/stop?goto_sleep=false", nil)
 	d.waitState("stopped")

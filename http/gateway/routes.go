@@ -28,6 +28,7 @@ func (g *Gateway) routes() {
 	api.POST("/daemon/start", g.daemonStart)
 	api.POST("/daemon/stop", g.daemonStop)
 	api.POST("/daemon/restart", g.daemonRestart)
+	api.POST("/daemon/simulation/reset", g.simulationReset)
 	api.GET("/daemon/status", g.daemonStatus)
 	api.GET("/daemon/robot-name", g.robotNameGet)
 	api.POST("/daemon/robot-name", g.robotNameSet)
@@ -119,6 +120,15 @@ func (g *Gateway) daemonRestart(c echo.Context) error {
 		return g.fail(c, err, false)
 	}
 	return jobStarted(c, j)
+}
+
+// simulationReset is a reachyd extension: the MuJoCo simulation back in
+// its initial state (the reference has the method, not a route).
+func (g *Gateway) simulationReset(c echo.Context) error {
+	if _, err := ask[struct{}](g, c, g.sys.Daemon, &messages.ResetSimulation{}); err != nil {
+		return g.fail(c, err, false)
+	}
+	return c.JSON(200, map[string]string{"status": "reset"})
 }
 
 func (g *Gateway) status(c echo.Context) (*messages.DaemonStatus, error) {
