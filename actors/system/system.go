@@ -168,6 +168,8 @@ type System struct {
 	Update   *actor.PID // nil without Config.Update
 	Wifi     *actor.PID // nil without Config.Wifi
 	Relay    *actor.PID // nil without a central relay
+	// CameraOut is the camera's frame broadcaster (nil without a camera).
+	CameraOut *hwcam.Broadcaster
 	// MediaCell is the media actor's shared state (nil without media).
 	MediaCell *media.Cell
 	// Loop is the control loop's counters (metrics).
@@ -237,6 +239,7 @@ func Start(cfg Config) (*System, error) {
 	}
 	if cfg.Camera != nil {
 		s.Camera = ks.PID(Root + "/camera")
+		s.CameraOut = cfg.Camera.Out
 	}
 	if cfg.Media != nil {
 		s.Media = ks.PID(Root + "/media")

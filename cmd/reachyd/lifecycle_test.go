@@ -89,6 +89,10 @@ func TestCrashedActorsReleaseWhatTheyOpened(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, "--skill-host", "--skills-dir", skillsDir, "--camera", "test")
+	// A viewer throughout: the camera runs only while watched, and its
+	// source is what a crashed camera actor must release.
+	_, unwatch := d.sys.CameraOut.Subscribe()
+	defer unwatch()
 	d.waitHealthy(10 * time.Second)
 	time.Sleep(time.Second) // the skill host starts and lists its skills
 	d.waitHealthy(10 * time.Second)
