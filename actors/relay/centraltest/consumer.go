@@ -8,17 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
+
+	"reachyd/media/webrtc/webrtctest"
 )
 
 // Consumer is a remote client of a robot through central, as the
@@ -160,7 +159,7 @@ func Dial(ctx context.Context, base, token string, opt ConsumerOptions) (_ *Cons
 		return c, nil
 	}
 
-	if c.pc, err = newPeerConnection(); err != nil {
+	if c.pc, err = webrtctest.NewPeerConnection(webrtctest.Options{}); err != nil {
 		return nil, err
 	}
 	c.pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
@@ -243,24 +242,6 @@ func candidate(ice map[string]any) pion.ICECandidateInit {
 		c.SDPMLineIndex = &i
 	}
 	return c
-}
-
-func newPeerConnection() (*pion.PeerConnection, error) {
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	ir := &interceptor.Registry{}
-	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, err
-	}
-	se := pion.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se)).
-		NewPeerConnection(pion.Configuration{})
 }
 
 // read parses the SSE stream into msgs until it ends.

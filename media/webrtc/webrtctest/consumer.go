@@ -262,7 +262,7 @@ func Dial(ctx context.Context, url string, opt Options) (_ *Consumer, err error)
 	}
 	c.offer = offer.SDP.SDP
 
-	if c.pc, err = newPeerConnection(opt); err != nil {
+	if c.pc, err = NewPeerConnection(opt); err != nil {
 		return nil, err
 	}
 	c.pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
@@ -329,10 +329,11 @@ func Dial(ctx context.Context, url string, opt Options) (_ *Consumer, err error)
 	}
 }
 
-// newPeerConnection is a PeerConnection with pion's default codecs and
+// NewPeerConnection is a PeerConnection with pion's default codecs and
 // interceptors (NACK, RTCP reports, TWCC), as a browser negotiates them,
-// and loopback-only ICE.
-func newPeerConnection(opt Options) (*pion.PeerConnection, error) {
+// and loopback-only ICE; opt's ICEServers and RelayOnly apply. Other test
+// consumers (the central relay's) use it too.
+func NewPeerConnection(opt Options) (*pion.PeerConnection, error) {
 	me := &pion.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
