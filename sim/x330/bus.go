@@ -13,6 +13,7 @@ import (
 
 	"reachyd/hw"
 	dxl "reachyd/hw/dynamixel"
+	"reachyd/internal/hrtimer"
 )
 
 // Options configure a simulated bus. The zero value is a factory-configured
@@ -271,7 +272,7 @@ func (b *Bus) Open() (Port, error) {
 	h := &handle{b: b, timeout: -1, notify: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
 	h.timer.Stop()
 	if b.opts.Timing {
-		h.alarm = newAlarm()
+		h.alarm = hrtimer.New("x330-alarm")
 	}
 	b.handles[h] = struct{}{}
 	return h, nil
@@ -285,8 +286,8 @@ type handle struct {
 	b      *Bus
 	readMu sync.Mutex // serialises Reads, which share the timer
 	timer  *time.Timer
-	notify chan struct{} // signalled on new bytes, Close and Unplug
-	alarm  *alarm        // with Timing where available: rung with notify
+	notify chan struct{}  // signalled on new bytes, Close and Unplug
+	alarm  *hrtimer.Alarm // with Timing where available: rung with notify
 	// sleeping says a Read found nothing to read and may wait on the
 	// alarm, so signal must ring it.
 	sleeping bool
@@ -320,7 +321,7 @@ func (h *handle) signal() {
 	// After the token: a Read that arms the alarm after this ring finds
 	// the token (it looks after arming); one that armed before is rung.
 	if h.alarm != nil && h.sleeping {
-		h.alarm.ring()
+		h.alarm.Ring()
 	}
 }
 
@@ -439,13 +440,13 @@ func (h *handle) Read(p []byte) (int, error) {
 			}
 			// Arm first, then look for news, then wait: news that comes
 			// after the look rings the alarm (signal).
-			if !h.alarm.set(wait - spinTail) {
+			if !h.alarm.Set(wait - spinTail) {
 				continue // closed: the next turn reports why
 			}
 			select {
 			case <-h.notify:
 			default:
-				h.alarm.wait()
+				h.alarm.Wait()
 			}
 			continue
 		}
@@ -538,7 +539,7 @@ func (h *handle) Close() error {
 		delete(b.handles, h)
 		h.signal()
 		if h.alarm != nil {
-			h.alarm.close() // a wait on it returns
+			h.alarm.Close() // a wait on it returns
 		}
 	}
 	return nil

@@ -43,7 +43,7 @@
 // accounted, not waited for byte by byte: Write computes when each burst is
 // due, and a Read sleeps until then. Go timers wake up to ~1 ms late on
 // Linux (the runtime's poller counts whole milliseconds), so on Linux a Read
-// sleeps on a timerfd watched by that poller (wake_linux.go), which rings
+// sleeps on a timerfd watched by that poller (internal/hrtimer), which rings
 // within tens of µs, until 60 µs before the burst is due, and yields the CPU
 // in a loop for the rest: about 60 µs of CPU per transaction buys
 // wire-accurate timing (median 1.585 ms measured for the 1.58 ms sync read,
