@@ -395,7 +395,7 @@ func (a *Actor) acquire() {
 			if aerr != nil {
 				err = aerr
 			} else {
-				r.video, err = gst.Start(ctx, gst.Spec{Name: "video", Argv: gst.Fixed(argv), Restart: gst.RestartAlways, Nice: gst.BackgroundNice,
+				r.video, err = gst.Start(ctx, gst.Spec{Name: "video", Argv: gst.Fixed(argv), Restart: gst.RestartAlways, Nice: gst.BackgroundNice, Slice: gst.PipelineSlice,
 					StdinPipe: true, OnEvent: onEvent, Logger: a.log.With("pipeline", "video")})
 			}
 		}
@@ -476,7 +476,7 @@ func (a *Actor) acquire() {
 				root.Send(self, &levelReport{rms: l.RMS})
 			}
 		})
-		r.audio, err = gst.Start(ctx, gst.Spec{Name: "audio", Argv: argv, Restart: gst.RestartAlways,
+		r.audio, err = gst.Start(ctx, gst.Spec{Name: "audio", Argv: argv, Restart: gst.RestartAlways, Slice: gst.PipelineSlice,
 			OnStdout: level, OnEvent: onEvent, Logger: a.log.With("pipeline", "audio")})
 		if err != nil {
 			a.log.Error("media: audio pipeline", "err", err)

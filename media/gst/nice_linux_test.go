@@ -4,10 +4,13 @@ package gst
 
 import (
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // niceOf reads a task's nice value (field 19 of /proc/.../stat).
@@ -59,6 +62,90 @@ func TestNiceReachesTheChildAndNotTheDaemon(t *testing.T) {
 			s := string(b)
 			f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 			if n, _ := strconv.Atoi(f[16]); n != base {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// kernelTakesSlices reports whether this kernel honours slice requests:
+// it asks for one on its own thread, reads it back and asks for the
+// default again.
+func kernelTakesSlices(t *testing.T, want time.Duration) bool {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: int32(niceOf(t, "/proc/thread-self/stat")), Runtime: uint64(want)}
+	if unix.SchedSetAttr(0, &attr, 0) != nil {
+		return false
+	}
+	got, _ := sliceOf(t, "/proc/thread-self/sched")
+	attr.Runtime = 0 // the default slice
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		t.Fatalf("cannot give the test's thread its default slice back: %v", err)
+	}
+	return got == want
+}
+
+// sliceOf reads a task's scheduler slice from its sched file (false when
+// the kernel does not show one).
+func sliceOf(t *testing.T, path string) (time.Duration, bool) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false // a thread that has ended meanwhile
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if ok && strings.TrimSpace(k) == "se.slice" {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: se.slice %q", path, v)
+			}
+			return time.Duration(n), true
+		}
+	}
+	return 0, false
+}
+
+// TestSliceReachesTheChildAndNotTheDaemon: a child started with Slice
+// requests that slice, as does what it starts, at its Nice value; no
+// thread of the daemon is left with it once the child has exited. Needs a
+// kernel with slice requests (6.12 and later).
+func TestSliceReachesTheChildAndNotTheDaemon(t *testing.T) {
+	own, ok := sliceOf(t, "/proc/self/sched")
+	if !ok {
+		t.Skip("this kernel shows no scheduler slice (se.slice)")
+	}
+	const want = 7 * time.Millisecond
+	if own == want {
+		t.Fatalf("the daemon's slice is already %v", want)
+	}
+	if !kernelTakesSlices(t, want) {
+		t.Skip("this kernel does not honour slice requests (Linux 6.12 and later do)")
+	}
+	base := niceOf(t, "/proc/self/stat")
+	var pl pidLines
+	p := startProc(t, Spec{Name: "sliced", Argv: Fixed([]string{"sh", "-c", `sleep 300 & echo $!; wait`}),
+		OnStdout: pl.on, Nice: base + 5, Slice: want, Restart: RestartNever, Grace: 200 * time.Millisecond})
+	grandchild := pl.first(t)
+	for _, pid := range []int{p.Pid(), grandchild} {
+		dir := "/proc/" + strconv.Itoa(pid)
+		if got, _ := sliceOf(t, dir+"/sched"); got != want {
+			t.Errorf("process %d: slice %v, want %v", pid, got, want)
+		}
+		if n := niceOf(t, dir+"/stat"); n != base+5 {
+			t.Errorf("process %d: nice %d, want %d", pid, n, base+5)
+		}
+	}
+	p.Stop()
+	waitFor(t, "no daemon thread left with the child's slice", func() bool {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			if got, ok := sliceOf(t, "/proc/self/task/"+task.Name()+"/sched"); ok && got == want {
 				return false
 			}
 		}

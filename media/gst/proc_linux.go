@@ -13,31 +13,57 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// niceForkingThread gives the calling thread nice value n, so that the
-// child it forks next has it from its first instruction (on Linux a nice
-// value belongs to a thread, and a child inherits its forking thread's).
-// The caller is locked to its thread and must never unlock it: the
-// runtime then ends the thread with the goroutine. The main thread is
-// never ended that way, so there it declines (false) and the caller
-// renices the child after the fork instead.
-func niceForkingThread(n int) bool {
-	if unix.Gettid() == unix.Getpid() {
+// onMainThread reports whether the caller runs on the process's main
+// thread.
+func onMainThread() bool { return unix.Gettid() == unix.Getpid() }
+
+// backgroundForkingThread gives the calling thread nice value n and
+// scheduler slice request slice (0: the default), so that the child it
+// forks next has them from its first instruction (on Linux both belong to
+// a thread, and a child inherits its forking thread's). The caller is
+// locked to its thread and must never unlock it: the runtime then ends the
+// thread with the goroutine. The main thread is never ended that way, so
+// there it declines (false) and the caller sets the child after the fork
+// instead.
+func backgroundForkingThread(n int, slice time.Duration) bool {
+	if onMainThread() {
 		return false
 	}
-	return unix.Setpriority(unix.PRIO_PROCESS, 0, n) == nil
+	return setThread(0, n, slice) == nil
 }
 
-// reniceChild gives a just-started child nice value n: its main thread
-// first (threads it creates from then on inherit it), then any thread it
-// had already started.
-func reniceChild(pid, n int) error {
-	if err := unix.Setpriority(unix.PRIO_PROCESS, pid, n); err != nil {
+// setThread sets thread tid's (0: the caller's) nice value and slice
+// request. sched_setattr sets both at once for the normal policy; where
+// it is missing, or refuses (a kernel before 6.12 knows no slice
+// requests, and may refuse a runtime for the normal policy), the nice
+// value alone is set.
+func setThread(tid, n int, slice time.Duration) error {
+	if n == 0 {
+		// 0 is the daemon's own value (the raw getpriority is 20 - nice).
+		if p, err := unix.Getpriority(unix.PRIO_PROCESS, 0); err == nil {
+			n = 20 - p
+		}
+	}
+	if slice > 0 {
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: int32(n), Runtime: uint64(slice)}
+		if unix.SchedSetAttr(tid, &attr, 0) == nil {
+			return nil
+		}
+	}
+	return unix.Setpriority(unix.PRIO_PROCESS, tid, n)
+}
+
+// backgroundChild gives a just-started child nice value n and slice
+// request slice: its main thread first (threads it creates from then on
+// inherit them), then any thread it had already started.
+func backgroundChild(pid, n int, slice time.Duration) error {
+	if err := setThread(pid, n, slice); err != nil {
 		return err
 	}
 	tasks, _ := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
 	for _, t := range tasks {
 		if tid, err := strconv.Atoi(t.Name()); err == nil && tid != pid {
-			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, n)
+			_ = setThread(tid, n, slice)
 		}
 	}
 	return nil

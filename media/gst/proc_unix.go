@@ -16,11 +16,17 @@ func childAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: tru
 
 const lockThread = false
 
-// niceForkingThread is unused outside Linux (lockThread is false).
-func niceForkingThread(int) bool { return false }
+// onMainThread is unused outside Linux (lockThread is false).
+func onMainThread() bool { return false }
 
-// reniceChild gives the child nice value n.
-func reniceChild(pid, n int) error { return syscall.Setpriority(syscall.PRIO_PROCESS, pid, n) }
+// backgroundForkingThread is unused outside Linux (lockThread is false).
+func backgroundForkingThread(int, time.Duration) bool { return false }
+
+// backgroundChild gives the child nice value n; slice requests are
+// Linux's.
+func backgroundChild(pid, n int, _ time.Duration) error {
+	return syscall.Setpriority(syscall.PRIO_PROCESS, pid, n)
+}
 
 func waitExited(int) error { return errors.ErrUnsupported }
 

@@ -204,7 +204,7 @@ func (s *Source) Run(ctx context.Context, emit func(camera.Frame)) error {
 			}
 		}
 	}
-	p, err := gst.Start(ctx, gst.Spec{Name: "camera", Argv: gst.Fixed(s.argv), Env: s.env, Restart: gst.RestartNever, Nice: gst.BackgroundNice,
+	p, err := gst.Start(ctx, gst.Spec{Name: "camera", Argv: gst.Fixed(s.argv), Env: s.env, Restart: gst.RestartNever, Nice: gst.BackgroundNice, Slice: gst.PipelineSlice,
 		Grace: grace, OnStdoutRaw: read, Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("gstcam: %w", err)
