@@ -65,6 +65,7 @@ func TestUnitKeys(t *testing.T) {
 		"PrivateTmp":           "yes",
 		"StateDirectory":       "reachyd",
 		"RuntimeDirectoryMode": "0755",
+		"LimitRTPRIO":          "49",
 	} {
 		if got := one(k); got != want {
 			t.Errorf("%s=%s, want %s", k, got, want)

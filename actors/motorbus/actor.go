@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -13,6 +14,7 @@ import (
 	"reachyd/actors/kit"
 	"reachyd/hw"
 	"reachyd/internal/loopstats"
+	"reachyd/internal/rtloop"
 	"reachyd/messages"
 )
 
@@ -34,6 +36,13 @@ type Options struct {
 	Now          func() time.Time
 	// Cell keeps the core's snapshot across restarts.
 	Cell *Cell
+	// RTPriority is the SCHED_FIFO priority of the actor's own thread
+	// (rtloop; 0: none, a short scheduler slice instead). Refused without
+	// CAP_SYS_NICE, which is logged once.
+	RTPriority int
+	// NoThread runs the actor on protoactor's goroutines and Go timers,
+	// as every other actor (tests that count goroutines, other systems).
+	NoThread bool
 	// Loop, when set, counts ticks, their lateness and missed slots for
 	// the metrics endpoint (a few atomic adds per tick).
 	Loop *loopstats.Loop
@@ -69,9 +78,9 @@ type Actor struct {
 	start      time.Time
 	next       time.Time
 	clock      *clock
+	thread     *thread
 	lastStatus time.Time
 	lastSent   messages.BackendStatus
-	sendTick   func()
 	lastHealth time.Time
 }
 
@@ -92,33 +101,87 @@ func Props(opt Options) *actor.Props {
 	if opt.HealthPeriod <= 0 {
 		opt.HealthPeriod = time.Second
 	}
+	log := opt.Log.With("actor", "motorbus")
+	opts := []actor.PropsOption{kit.CrashOption()}
+	th := &thread{}
+	if !opt.NoThread {
+		loop, err := rtloop.Start(rtloop.Options{Name: "control", Priority: opt.RTPriority, Log: log, OnTimer: th.ring})
+		if err != nil {
+			log.Warn("motorbus: no thread of its own; the control tick runs on Go timers", "err", err)
+		} else {
+			th.loop = loop
+			opts = append(opts, actor.WithDispatcher(loop))
+		}
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &Actor{opt: opt, log: opt.Log.With("actor", "motorbus")}
-	}, kit.CrashOption())
+		return &Actor{opt: opt, log: log, thread: th}
+	}, opts...)
+}
+
+// thread is the actor's own thread (rtloop) for every incarnation of one
+// spawn: its timer rings the current incarnation's clock. Nil loop: none.
+type thread struct {
+	loop  *rtloop.Loop
+	clock atomic.Pointer[clock]
+}
+
+func (t *thread) ring() {
+	if c := t.clock.Load(); c != nil {
+		c.ring()
+	}
+}
+
+// Mode reports how the control thread is scheduled ("go": no thread of
+// its own).
+func (t *thread) mode() rtloop.Mode {
+	if t.loop == nil {
+		return rtloop.Mode{Policy: "go"}
+	}
+	return t.loop.Mode()
 }
 
 // clock sends Tick messages to the actor at absolute instants. It is the
 // actor's private timer: stop() makes every pending send a no-op.
+//
+// With the actor's own thread (rtloop), the thread's timer rings on that
+// thread, which then runs the tick at once: no other thread is woken on
+// the way. Without it (outside Linux, or when the thread could not start)
+// Go timers send the ticks, up to a millisecond late.
 type clock struct {
 	mu      sync.Mutex
+	send    func()
+	loop    *rtloop.Loop
 	timer   *time.Timer
 	stopped bool
 }
 
-func (c *clock) after(d time.Duration, f func()) {
+func newClock(loop *rtloop.Loop, send func()) *clock {
+	return &clock{send: send, loop: loop}
+}
+
+// ring is the loop's OnTimer: it sends the tick unless stopped.
+func (c *clock) ring() {
+	c.mu.Lock()
+	stopped := c.stopped
+	c.mu.Unlock()
+	if !stopped {
+		c.send()
+	}
+}
+
+// after arms the clock to send one tick after d, replacing any earlier
+// setting.
+func (c *clock) after(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
 		return
 	}
-	c.timer = time.AfterFunc(d, func() {
-		c.mu.Lock()
-		stopped := c.stopped
-		c.mu.Unlock()
-		if !stopped {
-			f()
-		}
-	})
+	if c.loop != nil {
+		c.loop.Arm(d)
+		return
+	}
+	c.timer = time.AfterFunc(d, c.ring)
 }
 
 func (c *clock) stop() {
@@ -137,6 +200,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.started(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		a.shutdown()
+	case *actor.Stopped:
+		if a.thread.loop != nil {
+			a.thread.loop.Close() // the thread ends after this message
+		}
 	case *messages.Tick:
 		a.tick(ctx)
 	case *messages.Goals:
@@ -368,11 +435,11 @@ func (a *Actor) started(ctx actor.Context) {
 	a.log.Debug("bus open", "mode", a.core.Mode(), "epoch", a.core.Epoch())
 	a.start = now
 	a.next = now
-	a.clock = &clock{}
 	a.opt.Loop.SetPeriod(a.opt.Period)
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
-	a.sendTick = func() { root.Send(self, &messages.Tick{}) }
+	a.clock = newClock(a.thread.loop, func() { root.Send(self, &messages.Tick{}) })
+	a.thread.clock.Store(a.clock)
 	a.pushStatus(ctx, true)
 	a.readHealth(ctx)
 	a.schedule()
@@ -406,7 +473,7 @@ func (a *Actor) schedule() {
 		a.next = a.next.Add(skip * a.opt.Period)
 		a.opt.Loop.Missed(uint64(skip))
 	}
-	a.clock.after(a.next.Sub(now), a.sendTick)
+	a.clock.after(a.next.Sub(now))
 }
 
 // tick is one control cycle: write the accepted goals, read the present

@@ -49,12 +49,15 @@ import (
 
 // Config is everything the actor tree needs.
 type Config struct {
-	Daemon   daemon.Config
-	Period   time.Duration
-	Open     motorbus.Opener
-	Motorbus motorbus.Config
-	Moves    moves.Config
-	Library  motion.Library
+	Daemon daemon.Config
+	Period time.Duration
+	// RTPriority is the control thread's SCHED_FIFO priority (0: none;
+	// motorbus.Options.RTPriority).
+	RTPriority int
+	Open       motorbus.Opener
+	Motorbus   motorbus.Config
+	Moves      moves.Config
+	Library    motion.Library
 	// Backoff is the robot backend's restart policy (motorbus and moves are
 	// never given up on).
 	Backoff kit.Backoff
@@ -275,7 +278,7 @@ func Start(cfg Config) (*System, error) {
 			Log:     cfg.Log,
 			Motorbus: motorbus.Options{
 				Core: cfg.Motorbus, Open: cfg.Open, Period: cfg.Period,
-				Status: daemonPID, Log: cfg.Log, Loop: cfg.Loop,
+				Status: daemonPID, Log: cfg.Log, Loop: cfg.Loop, RTPriority: cfg.RTPriority,
 			},
 			Moves: moves.Options{
 				Config: cfg.Moves, Geometry: geometry, Library: cfg.Library,

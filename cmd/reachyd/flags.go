@@ -48,6 +48,7 @@ type Options struct {
 	// reachyd flags.
 	Backend     string
 	ControlHz   float64
+	RTPriority  int
 	DataDir     string
 	DatasetsDir []string
 	Version     bool
@@ -218,6 +219,7 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 
 	fs.StringVar(&o.Backend, "backend", "", "sim or robot (default robot, or sim with --sim/--mockup-sim)")
 	fs.Float64Var(&o.ControlHz, "control-hz", 50, "control loop rate")
+	fs.IntVar(&o.RTPriority, "rt-priority", DefaultRTPriority, "SCHED_FIFO priority of the control loop's thread, 1-49 (0: none; without CAP_SYS_NICE it asks for a short scheduler slice instead)")
 	fs.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "where reachyd keeps its state (robot name, settings)")
 	fs.Var(listFlag{&o.DatasetsDir}, "datasets-dir", "folder of recorded-move datasets (org/name/*.json); repeatable; the Hugging Face cache is always searched too")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
@@ -311,6 +313,9 @@ func (o *Options) validate() error {
 	}
 	if o.Backend == "robot" && (o.Sim || o.MockupSim) {
 		return errors.New("--sim and --mockup-sim need --backend sim")
+	}
+	if o.RTPriority < 0 || o.RTPriority > 49 {
+		return fmt.Errorf("--rt-priority must be within 0..49 (below the kernel's interrupt threads at 50, which the serial port needs), got %d", o.RTPriority)
 	}
 	if !(o.ControlHz >= 1 && o.ControlHz <= 1000) {
 		return fmt.Errorf("--control-hz must be within 1..1000, got %v", o.ControlHz)
@@ -418,3 +423,9 @@ func (o *Options) cameraSize() (int, int, error) {
 	}
 	return w, h, nil
 }
+
+// DefaultRTPriority is the control thread's default SCHED_FIFO priority:
+// above every normal task (media pipelines, apps) and below the kernel's
+// threaded interrupt handlers (50 on PREEMPT_RT kernels), which carry the
+// serial port's replies.
+const DefaultRTPriority = 40

@@ -328,13 +328,14 @@ func hostNames(host string) []string {
 // systemConfig turns options into the actor tree's configuration.
 func systemConfig(o *Options, log *slog.Logger) (system.Config, error) {
 	cfg := system.Config{
-		UploadDir: filepath.Join(o.DataDir, "uploads", "audio"),
-		Period:    time.Duration(float64(time.Second) / o.ControlHz),
-		Library:   motion.Library{Dirs: datasetDirs(o)},
-		Datasets:  datasetsConfig(o),
-		Log:       log,
-		Autostart: o.Autostart,
-		WakeUp:    o.WakeUpOnStart,
+		UploadDir:  filepath.Join(o.DataDir, "uploads", "audio"),
+		Period:     time.Duration(float64(time.Second) / o.ControlHz),
+		RTPriority: o.RTPriority,
+		Library:    motion.Library{Dirs: datasetDirs(o)},
+		Datasets:   datasetsConfig(o),
+		Log:        log,
+		Autostart:  o.Autostart,
+		WakeUp:     o.WakeUpOnStart,
 		Daemon: daemon.Config{
 			RobotName: o.RobotName, Version: APIVersion, NoMedia: true, // until media starts
 			WirelessVersion: o.WirelessVersion, DesktopAppDaemon: o.DesktopAppDaemon,

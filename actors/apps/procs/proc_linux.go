@@ -28,6 +28,14 @@ func sysProcAttr(deathSig bool, cg *cgroup) *syscall.SysProcAttr {
 	return a
 }
 
+// dropRealtime takes away the app's right to real-time scheduling
+// (RLIMIT_RTPRIO, which the daemon's unit grants for its control thread):
+// an app at SCHED_FIFO could starve the control loop. The app has just
+// been exec'd; whatever it starts from now on inherits the limit.
+func dropRealtime(pid int) {
+	_ = unix.Prlimit(pid, unix.RLIMIT_RTPRIO, &unix.Rlimit{}, nil)
+}
+
 // reap waits for the leader to exit without reaping it, ends the rest of
 // the app (its group and every other process of it), then reaps it. While
 // the leader is an unreaped zombie its pid, hence the group id, cannot be

@@ -17,6 +17,9 @@ import (
 // window where the group id could be reused), processes that left the
 // group are not found, and EndOrphans is unsupported.
 
+// dropRealtime: RLIMIT_RTPRIO is Linux's.
+func dropRealtime(int) {}
+
 func sysProcAttr(bool, *cgroup) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }

@@ -306,6 +306,7 @@ func start(spec Spec, sink func(Line), deathSig bool) (*Process, error) {
 		}
 		p.cmd = cmd
 		p.pid = cmd.Process.Pid
+		dropRealtime(p.pid)
 		p.started = time.Now()
 		p.ident = readIdent(p.pid)
 		if p.cg != nil {
