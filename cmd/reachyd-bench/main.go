@@ -42,6 +42,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,6 +80,9 @@ func main() {
 	trials := flag.Int("trials", 15, "media: audio latency trials per run and direction")
 	consumers := flag.Int("consumers", 3, "media: consumers connected in the tick part")
 	flag.IntVar(&consumersNice, "consumers-nice", 0, "media tick: run the consumers' child process at this nice value (10: as if they were other machines)")
+	flag.StringVar(&tickConfigs, "tick-configs", "none,camera,media", "media tick: the configurations to run (none: no media and no camera; camera: the camera only; media: media with consumers)")
+	flag.StringVar(&tickTrace, "tick-trace", "", "media tick, a diagnostic: write a Go execution trace of the last measuring window to this file")
+	flag.IntVar(&rtPriority, "rt-priority", 40, "tick and media tick: the control thread's SCHED_FIFO priority (0: none), as reachyd --rt-priority")
 	signalling := flag.String("signalling", "", "consumers (internal): the signalling URL")
 	audioFEC := flag.Bool("audio-fec", false, "media audio: run the daemon with --audio-fec (the speaker inputs decode in-band FEC)")
 	videoThreads := flag.Int("video-threads", 0, "media cpu, an experiment: the VP8 encoder's threads (0: as reachyd runs it)")
@@ -522,12 +526,13 @@ func measureTick(hz float64, dur time.Duration, setup func(*system.Config), read
 	}
 	period := time.Duration(float64(time.Second) / hz)
 	cfg := system.Config{
-		Daemon:    daemon.Config{RobotName: "bench", BackendKind: "sim", ControlHz: hz, NoMedia: true},
-		Period:    period,
-		Open:      open,
-		Motorbus:  motorbus.Config{AllowGravity: true, Controller: "sim"},
-		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Autostart: true,
+		Daemon:     daemon.Config{RobotName: "bench", BackendKind: "sim", ControlHz: hz, NoMedia: true},
+		Period:     period,
+		RTPriority: rtPriority,
+		Open:       open,
+		Motorbus:   motorbus.Config{AllowGravity: true, Controller: "sim"},
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Autostart:  true,
 	}
 	if setup != nil {
 		setup(&cfg)
@@ -547,10 +552,12 @@ func measureTick(hz float64, dur time.Duration, setup func(*system.Config), read
 	var others float64
 	window := func() float64 {
 		load := startLoad()
+		stopTrace := startTrace()
 		bus.mu.Lock()
 		bus.writes = bus.writes[:0]
 		bus.mu.Unlock()
 		time.Sleep(dur)
+		stopTrace()
 		bus.mu.Lock()
 		w = append([]time.Time(nil), bus.writes...)
 		bus.mu.Unlock()
@@ -578,6 +585,34 @@ func measureTick(hz float64, dur time.Duration, setup func(*system.Config), read
 	}
 	return tickResult{ticks: len(w), rate: float64(len(w)) / dur.Seconds(), p50: percentile(jit, 0.5).Round(time.Microsecond),
 		p99: percentile(jit, 0.99).Round(time.Microsecond), maxJ: percentile(jit, 1).Round(time.Microsecond), others: others}
+}
+
+// rtPriority is -rt-priority.
+var rtPriority int
+
+// tickTrace is -tick-trace: a file for the execution trace of the
+// measuring windows (each window overwrites it, so the last one is kept).
+var tickTrace string
+
+// startTrace starts the execution trace of a measuring window, when asked
+// for; the function it returns stops it.
+func startTrace() func() {
+	if tickTrace == "" {
+		return func() {}
+	}
+	f, err := os.Create(tickTrace)
+	if err != nil {
+		fail(err)
+	}
+	if err := trace.Start(f); err != nil {
+		fail(err)
+	}
+	return func() {
+		trace.Stop()
+		if err := f.Close(); err != nil {
+			fail(err)
+		}
+	}
 }
 
 // tick runs the actor tree on the simulator at hz and reports the jitter

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"reachyd/actors/media"
@@ -100,6 +101,9 @@ func mediaUp(n int) func(*system.System) func() {
 	}
 }
 
+// tickConfigs is -tick-configs: which of the tick part's configurations run.
+var tickConfigs = "none,camera,media"
+
 // mediaTick is the tick part: the control tick's jitter without media,
 // with the camera only, and with media and consumers.
 func mediaTick(hz float64, dur time.Duration, runs, consumers int) {
@@ -115,14 +119,23 @@ func mediaTick(hz float64, dur time.Duration, runs, consumers int) {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	configs := []struct {
+	type config struct {
 		name  string
 		setup func(*system.Config)
 		ready func(*system.System) func()
-	}{
-		{"no media, no camera", nil, nil},
-		{"camera only (640x480@30)", withCamera, nil},
-		{fmt.Sprintf("media, %d consumers", consumers), withMedia(info, dir), mediaUp(consumers)},
+	}
+	all := map[string]config{
+		"none":   {"no media, no camera", nil, nil},
+		"camera": {"camera only (640x480@30)", withCamera, nil},
+		"media":  {fmt.Sprintf("media, %d consumers", consumers), withMedia(info, dir), mediaUp(consumers)},
+	}
+	var configs []config
+	for _, k := range strings.Split(tickConfigs, ",") {
+		c, ok := all[strings.TrimSpace(k)]
+		if !ok {
+			fail(fmt.Errorf("-tick-configs: unknown configuration %q (none, camera, media)", k))
+		}
+		configs = append(configs, c)
 	}
 	fmt.Printf("media tick: control at %.0f Hz on the simulator, in-process, %v per run; consumers in a child process\n", hz, dur)
 	res := make([][]tickResult, len(configs))
