@@ -82,7 +82,7 @@ func main() {
 	flag.IntVar(&consumersNice, "consumers-nice", 0, "media tick: run the consumers' child process at this nice value (10: as if they were other machines)")
 	flag.StringVar(&tickConfigs, "tick-configs", "none,camera,media", "media tick: the configurations to run (none: no media and no camera; camera: the camera only; media: media with consumers)")
 	flag.StringVar(&tickTrace, "tick-trace", "", "media tick, a diagnostic: write a Go execution trace of the last measuring window to this file")
-	flag.IntVar(&rtPriority, "rt-priority", 40, "tick and media tick: the control thread's SCHED_FIFO priority (0: none), as reachyd --rt-priority")
+	flag.IntVar(&rtPriority, "rt-priority", 0, "tick and media tick: the control thread's SCHED_FIFO priority (0: none, a short slice), as reachyd --rt-priority")
 	signalling := flag.String("signalling", "", "consumers (internal): the signalling URL")
 	audioFEC := flag.Bool("audio-fec", false, "media audio: run the daemon with --audio-fec (the speaker inputs decode in-band FEC)")
 	videoThreads := flag.Int("video-threads", 0, "media cpu, an experiment: the VP8 encoder's threads (0: as reachyd runs it)")

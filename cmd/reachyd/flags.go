@@ -219,7 +219,7 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 
 	fs.StringVar(&o.Backend, "backend", "", "sim or robot (default robot, or sim with --sim/--mockup-sim)")
 	fs.Float64Var(&o.ControlHz, "control-hz", 50, "control loop rate")
-	fs.IntVar(&o.RTPriority, "rt-priority", DefaultRTPriority, "SCHED_FIFO priority of the control loop's thread, 1-49 (0: none; without CAP_SYS_NICE it asks for a short scheduler slice instead)")
+	fs.IntVar(&o.RTPriority, "rt-priority", 0, "SCHED_FIFO priority of the control loop's thread, 1-49 (0, the default: none, a short scheduler slice instead; see docs/operations.md before raising it)")
 	fs.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "where reachyd keeps its state (robot name, settings)")
 	fs.Var(listFlag{&o.DatasetsDir}, "datasets-dir", "folder of recorded-move datasets (org/name/*.json); repeatable; the Hugging Face cache is always searched too")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
@@ -423,9 +423,3 @@ func (o *Options) cameraSize() (int, int, error) {
 	}
 	return w, h, nil
 }
-
-// DefaultRTPriority is the control thread's default SCHED_FIFO priority:
-// above every normal task (media pipelines, apps) and below the kernel's
-// threaded interrupt handlers (50 on PREEMPT_RT kernels), which carry the
-// serial port's replies.
-const DefaultRTPriority = 40
