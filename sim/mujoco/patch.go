@@ -252,6 +252,17 @@ func patchMJCF(b []byte, sites map[string]siteInfo) ([]byte, error) {
 				return nil, fmt.Errorf("%w: nested deeper than %d", errMJCF, maxDepth)
 			}
 			t = t.Copy()
+			// MJCF has no namespaces, and a prefixed name can come out
+			// of the encoder as one that does not read back ("<A:0/>"
+			// becomes "<0 xmlns=...>").
+			if t.Name.Space != "" {
+				return nil, fmt.Errorf("%w: element %s:%s: MJCF has no XML namespaces", errMJCF, t.Name.Space, t.Name.Local)
+			}
+			for _, a := range t.Attr {
+				if a.Name.Space != "" {
+					return nil, fmt.Errorf("%w: attribute %s:%s: MJCF has no XML namespaces", errMJCF, a.Name.Space, a.Name.Local)
+				}
+			}
 			if drop := patchAttrs[t.Name.Local]; drop != nil {
 				kept := t.Attr[:0]
 				for _, a := range t.Attr {
