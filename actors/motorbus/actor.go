@@ -40,9 +40,6 @@ type Options struct {
 	// (rtloop; 0: none, a short scheduler slice instead). Refused without
 	// CAP_SYS_NICE, which is logged once.
 	RTPriority int
-	// NoThread runs the actor on protoactor's goroutines and Go timers,
-	// as every other actor (tests that count goroutines, other systems).
-	NoThread bool
 	// Loop, when set, counts ticks, their lateness and missed slots for
 	// the metrics endpoint (a few atomic adds per tick).
 	Loop *loopstats.Loop
@@ -104,14 +101,12 @@ func Props(opt Options) *actor.Props {
 	log := opt.Log.With("actor", "motorbus")
 	opts := []actor.PropsOption{kit.CrashOption()}
 	th := &thread{}
-	if !opt.NoThread {
-		loop, err := rtloop.Start(rtloop.Options{Name: "control", Priority: opt.RTPriority, Log: log, OnTimer: th.ring})
-		if err != nil {
-			log.Warn("motorbus: no thread of its own; the control tick runs on Go timers", "err", err)
-		} else {
-			th.loop = loop
-			opts = append(opts, actor.WithDispatcher(loop))
-		}
+	loop, err := rtloop.Start(rtloop.Options{Name: "control", Priority: opt.RTPriority, Log: log, OnTimer: th.ring})
+	if err != nil {
+		log.Warn("motorbus: no thread of its own; the control tick runs on Go timers", "err", err)
+	} else {
+		th.loop = loop
+		opts = append(opts, actor.WithDispatcher(loop))
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &Actor{opt: opt, log: log, thread: th}
@@ -131,14 +126,6 @@ func (t *thread) ring() {
 	}
 }
 
-// Mode reports how the control thread is scheduled ("go": no thread of
-// its own).
-func (t *thread) mode() rtloop.Mode {
-	if t.loop == nil {
-		return rtloop.Mode{Policy: "go"}
-	}
-	return t.loop.Mode()
-}
 
 // clock sends Tick messages to the actor at absolute instants. It is the
 // actor's private timer: stop() makes every pending send a no-op.
