@@ -126,7 +126,6 @@ func (t *thread) ring() {
 	}
 }
 
-
 // clock sends Tick messages to the actor at absolute instants. It is the
 // actor's private timer: stop() makes every pending send a no-op.
 //
