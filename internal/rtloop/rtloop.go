@@ -1,6 +1,6 @@
-// Package rtloop runs one actor's mailbox on an OS thread of its own, at
-// real-time priority where the system allows it, with a high-resolution
-// timer that wakes that thread directly.
+// Package rtloop runs one actor's mailbox on an OS thread of its own, with
+// a short scheduler slice (or real-time priority when asked for and
+// allowed), and a high-resolution timer that wakes that thread directly.
 //
 // It exists for the control tick. With Go's own scheduling, a tick starts
 // when some runtime thread notices the timer and some thread runs the
@@ -8,8 +8,9 @@
 // kernel protects their slices (on two busy cores, hundreds of µs to
 // milliseconds behind a video encoder or an audio pipeline). Here one
 // thread sleeps in epoll_wait on the timer and on a wake-up event, and
-// processes the actor's messages itself when woken: with SCHED_FIFO it
-// preempts every normal task at once.
+// processes the actor's messages itself when woken: with its short slice
+// it preempts the running normal task when it wakes (with SCHED_FIFO,
+// every normal task; see docs/operations.md for why that is opt-in).
 //
 // A Loop is a protoactor Dispatcher (actor.WithDispatcher). Its thread
 // runs nothing but that actor's mailbox, so the actor must not block on

@@ -184,12 +184,10 @@ func (l *Loop) run(started chan<- struct{}) {
 			return
 		}
 		l.onLoop.Store(true)
-		rang := false
 		for i := 0; i < n; i++ {
 			switch int(evs[i].Fd) {
 			case l.tfd:
 				if _, err := unix.Read(l.tfd, buf[:]); err == nil && l.opt.OnTimer != nil {
-					rang = true
 					l.opt.OnTimer()
 				}
 			case l.evfd:
@@ -207,7 +205,6 @@ func (l *Loop) run(started chan<- struct{}) {
 		if closed {
 			return
 		}
-		_ = rang
 		l.yield()
 	}
 }
