@@ -161,10 +161,12 @@ func TestStopExitsOnSIGINT(t *testing.T) {
 
 func TestStopPythonKeyboardInterrupt(t *testing.T) {
 	var c collector
+	// "ready" is printed inside the try: a SIGINT that lands right after
+	// the print must still be caught.
 	p, err := Start(pyScript(t, `
 import time
-print("ready", flush=True)
 try:
+    print("ready", flush=True)
     time.sleep(100)
 except KeyboardInterrupt:
     print("stopping")
