@@ -24,6 +24,7 @@ import (
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
+	"reachyd/internal/deathsig"
 	"reachyd/media/gst"
 	"reachyd/media/webrtc/webrtctest"
 )
@@ -370,12 +371,12 @@ func newEar(name string, jitterMs int) (*ear, error) {
 	}
 	args = append(args, "level", "name=ear", "interval=10000000", "post-messages=true", "!", "fakesink", "sync=false")
 	cmd := exec.Command(gst.LaunchName, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		return nil, err
 	}
 	conn, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ports[0]})

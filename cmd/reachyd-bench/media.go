@@ -22,6 +22,7 @@ import (
 	"github.com/pion/rtp"
 
 	"reachyd/internal/cpuload"
+	"reachyd/internal/deathsig"
 	"reachyd/media/webrtc/webrtctest"
 )
 
@@ -317,7 +318,6 @@ func consumersChild(url string, n int) (stop func(), err error) {
 		argv = append([]string{"nice", "-n", strconv.Itoa(consumersNice)}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -327,7 +327,7 @@ func consumersChild(url string, n int) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		return nil, err
 	}
 	ready := make(chan bool, 1)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"reachyd/internal/deathsig"
 )
 
 // gstwebrtcAPI is the desktop app's WebRTC library as npm installs it
@@ -66,8 +68,7 @@ func browserSession(t testing.TB, seconds int) (rep browserReport, before, after
 	daemon.Env = append(os.Environ(), asDaemon+"=1")
 	var dlog lockedBuffer
 	daemon.Stdout, daemon.Stderr = &dlog, &dlog
-	daemon.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := daemon.Start(); err != nil {
+	if err := deathsig.Start(daemon, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

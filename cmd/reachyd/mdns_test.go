@@ -24,6 +24,7 @@ import (
 
 	"reachyd/discovery"
 	"reachyd/hw"
+	"reachyd/internal/deathsig"
 )
 
 // The mDNS tests run reachyd and the resolvers in a network namespace of
@@ -67,8 +68,7 @@ func startNetnsDaemon(t *testing.T, ns, api string, args ...string) *lockedBuffe
 	cmd.Env = append(os.Environ(), asDaemon+"=1")
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
@@ -682,8 +682,7 @@ func startAvahi(t *testing.T, ns string) []string {
 		cmd.Env = env
 		out := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
+		if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {

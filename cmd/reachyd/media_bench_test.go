@@ -16,6 +16,7 @@ import (
 	"github.com/pion/rtp"
 
 	"reachyd/internal/cpuload"
+	"reachyd/internal/deathsig"
 	"reachyd/media/gst"
 	"reachyd/media/webrtc/webrtctest"
 	simcam "reachyd/sim/camera"
@@ -120,14 +121,14 @@ func pionGlass(tb testing.TB, url string, w, h int, dur time.Duration) ([]float6
 		"rtpvp8depay", "!", "vp8dec", "!", "videoconvert", "!",
 		"video/x-raw,format=I420,width="+strconv.Itoa(w)+",height="+strconv.Itoa(h), "!",
 		"fdsink", "fd=1", "sync=false")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		tb.Fatal(err)
 	}
 	defer func() {

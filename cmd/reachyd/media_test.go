@@ -25,6 +25,7 @@ import (
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
+	"reachyd/internal/deathsig"
 	"reachyd/media/gst"
 	"reachyd/media/webrtc/webrtctest"
 	simcam "reachyd/sim/camera"
@@ -195,7 +196,7 @@ func runGst(t testing.TB, lines chan<- string, args ...string) *exec.Cmd {
 	if lines != nil {
 		cmd.Args = append([]string{"gst-launch-1.0", "-m"}, args...)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out *bufio.Scanner
 	if lines != nil {
 		pipe, err := cmd.StdoutPipe()
@@ -207,7 +208,7 @@ func runGst(t testing.TB, lines chan<- string, args ...string) *exec.Cmd {
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

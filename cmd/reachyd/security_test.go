@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"reachyd/internal/deathsig"
 )
 
 // motorMode reads the motors' mode.
@@ -547,8 +549,8 @@ func runChromiumIn(t testing.TB, prefix []string, bin, url string, extra ...stri
 	cmd := exec.Command(argv[0], argv[1:]...)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
 	var once sync.Once

@@ -20,6 +20,7 @@ import (
 	"reachyd/actors/system"
 	"reachyd/http/gateway"
 	"reachyd/http/logstream"
+	"reachyd/internal/deathsig"
 	"reachyd/media/webrtc"
 )
 
@@ -318,8 +319,8 @@ func TestDocsPageInChromium(t *testing.T) {
 		"--virtual-time-budget=10000", "--dump-dom", d.base+"/docs#op-get_api_daemon_status")
 	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -35,6 +35,7 @@ import (
 	"unicode/utf8"
 
 	"reachyd/actors/kit"
+	"reachyd/internal/deathsig"
 )
 
 // Errors that end a stream, with the reference's texts where it has one.
@@ -158,7 +159,7 @@ func (j *Journal) Follow(ctx context.Context, backlog int) (*Stream, error) {
 		release()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		cancel()
 		release()
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {

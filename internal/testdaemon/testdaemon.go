@@ -30,8 +30,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"reachyd/internal/deathsig"
 )
 
 // Daemon is a running reachyd.
@@ -121,7 +124,6 @@ func Start(t testing.TB, opts Options) *Daemon {
 	}
 	args = append(args, opts.Args...)
 	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = sysProcAttr()
 	// The user's Hugging Face token and config stay out of the daemon.
 	cmd.Env = append(filterEnv(os.Environ()), "HOME="+d.DataDir, "XDG_CONFIG_HOME="+filepath.Join(d.DataDir, "config"),
 		"HF_HOME="+filepath.Join(d.DataDir, "hf"))
@@ -130,7 +132,7 @@ func Start(t testing.TB, opts Options) *Daemon {
 		t.Fatal(err)
 	}
 	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	d.cmd = cmd

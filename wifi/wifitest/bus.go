@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"reachyd/internal/deathsig"
 )
 
 // StartBus starts a private session bus (dbus-daemon --session) for the
@@ -40,14 +42,15 @@ func StartBus(t testing.TB) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "bus")
 	cmd := exec.Command(bin, "--session", "--nofork", "--nopidfile", "--print-address=1", "--address=unix:path="+sock)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	// Killed with the test binary, and only then: an in-process reachyd
+	// ends threads (its control loop's) that could have forked the bus.
+	if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
 		t.Fatalf("start dbus-daemon: %v", err)
 	}
 	t.Cleanup(func() {
