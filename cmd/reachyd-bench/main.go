@@ -80,7 +80,7 @@ func main() {
 	trials := flag.Int("trials", 15, "media: audio latency trials per run and direction")
 	consumers := flag.Int("consumers", 3, "media: consumers connected in the tick part")
 	flag.IntVar(&consumersNice, "consumers-nice", 0, "media tick: run the consumers' child process at this nice value (10: as if they were other machines)")
-	flag.StringVar(&tickConfigs, "tick-configs", "none,camera,media", "media tick: the configurations to run (none: no media and no camera; camera: the camera only; media: media with consumers)")
+	flag.StringVar(&tickConfigs, "tick-configs", "none,camera,media", "media tick: the configurations to run (none: no media and no camera; camera: the camera only; media: media with consumers; serial and serial-media: the same as none and media on the robot's serial path, a pty served by a child process)")
 	flag.StringVar(&tickTrace, "tick-trace", "", "media tick, a diagnostic: write a Go execution trace of the last measuring window to this file")
 	flag.IntVar(&rtPriority, "rt-priority", 0, "tick and media tick: the control thread's SCHED_FIFO priority (0: none, a short slice), as reachyd --rt-priority")
 	signalling := flag.String("signalling", "", "consumers (internal): the signalling URL")
@@ -180,6 +180,9 @@ func main() {
 	}
 	if *scenario == "sim-camera" { // internal: the tick part's camera
 		runSimCamera()
+	}
+	if *scenario == "sim-bus" { // internal: the tick part's serial path
+		runSimBus()
 	}
 	if *scenario == "idle" { // not in all: minutes
 		if _, err := os.Stat(*bin); err != nil { // as the flag says: a given binary is measured as it is
@@ -516,26 +519,32 @@ var quietFirst bool
 // by setup (when set), calls ready (when set) once it runs, lets it settle
 // and records the instant of every goal write for dur. ready returns what
 // to do before the tree is shut down.
-func measureTick(hz float64, dur time.Duration, setup func(*system.Config), ready func(*system.System) func()) tickResult {
+// setup, when given, changes the configuration (it may replace cfg.Open:
+// the goal writes are timed on whatever bus it opens) and returns what
+// ends what it started, or nil.
+func measureTick(hz float64, dur time.Duration, setup func(*system.Config) func(), ready func(*system.System) func()) tickResult {
 	robot := sim.New(sim.Options{Timing: true})
-	var bus *timedBus
-	open := func() (hw.Bus, error) {
-		b, err := robot.Open()
-		bus = &timedBus{Bus: b}
-		return bus, err
-	}
 	period := time.Duration(float64(time.Second) / hz)
 	cfg := system.Config{
 		Daemon:     daemon.Config{RobotName: "bench", BackendKind: "sim", ControlHz: hz, NoMedia: true},
 		Period:     period,
 		RTPriority: rtPriority,
-		Open:       open,
+		Open:       func() (hw.Bus, error) { return robot.Open() },
 		Motorbus:   motorbus.Config{AllowGravity: true, Controller: "sim"},
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Autostart:  true,
 	}
 	if setup != nil {
-		setup(&cfg)
+		if cleanup := setup(&cfg); cleanup != nil {
+			defer cleanup()
+		}
+	}
+	var bus *timedBus
+	open := cfg.Open
+	cfg.Open = func() (hw.Bus, error) {
+		b, err := open()
+		bus = &timedBus{Bus: b}
+		return bus, err
 	}
 	s, err := system.Start(cfg)
 	if err != nil {
@@ -553,6 +562,9 @@ func measureTick(hz float64, dur time.Duration, setup func(*system.Config), read
 	window := func() float64 {
 		load := startLoad()
 		stopTrace := startTrace()
+		if bus == nil {
+			fail(fmt.Errorf("the motor bus never opened"))
+		}
 		bus.mu.Lock()
 		bus.writes = bus.writes[:0]
 		bus.mu.Unlock()

@@ -4,27 +4,37 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"reachyd/actors/media"
 	"reachyd/actors/system"
+	"reachyd/hw"
 	hwcam "reachyd/hw/camera"
+	"reachyd/hw/dxlbus"
+	"reachyd/hw/robotcfg"
+	"reachyd/hw/serialport"
+	"reachyd/internal/deathsig"
 	"reachyd/media/gst"
 	"reachyd/media/gstcam"
 	"reachyd/media/mixer"
 	"reachyd/media/webrtc"
+	"reachyd/sim"
 	simcam "reachyd/sim/camera"
+	"reachyd/sim/x330"
 )
 
 // withCamera adds the simulator's test pattern at 640x480@30 to the tree,
 // as reachyd runs it: in a child process (this program's hidden
 // -scenario sim-camera, which is reachyd sim-camera's code).
-func withCamera(cfg *system.Config) {
+func withCamera(cfg *system.Config) func() {
 	self, err := os.Executable()
 	if err != nil {
 		fail(err)
@@ -35,6 +45,7 @@ func withCamera(cfg *system.Config) {
 		fail(err)
 	}
 	cfg.Camera = &system.CameraConfig{Source: src, Out: hwcam.NewBroadcaster()}
+	return nil
 }
 
 // runSimCamera is the hidden -scenario sim-camera: the test pattern at
@@ -62,8 +73,8 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // the first video encoder GStreamer has, the synthetic microphone and
 // speaker, the simulated mixer, loopback-only WebRTC on a free port; no
 // sounds folder and no gateway, so data channel commands go nowhere).
-func withMedia(info gst.Info, dir string) func(*system.Config) {
-	return func(cfg *system.Config) {
+func withMedia(info gst.Info, dir string) func(*system.Config) func() {
+	return func(cfg *system.Config) func() {
 		withCamera(cfg)
 		mx, _ := mixer.NewSim(filepath.Join(dir, "volume.json"))
 		opt := media.Options{Launch: info.Launch, Info: info, Camera: cfg.Camera.Out, CameraFPS: 30,
@@ -76,7 +87,79 @@ func withMedia(info gst.Info, dir string) func(*system.Config) {
 		cfg.Media = &system.MediaConfig{Options: opt}
 		cfg.Daemon.NoMedia = false
 		cfg.Daemon.CameraSpecsName = "mujoco"
+		return nil
 	}
+}
+
+// withSerial puts the robot's serial path under the tick: the simulated
+// motors are served on a pseudo-terminal by a child process (this
+// program's hidden -scenario sim-bus, as reachyd sim-bus), and the bus is
+// opened as reachyd --backend robot opens it (the serial port, the
+// Dynamixel client, the start-up sequence). The control thread's reads
+// are then blocking syscalls, as on the robot.
+func withSerial(then func(*system.Config) func()) func(*system.Config) func() {
+	return func(cfg *system.Config) func() {
+		self, err := os.Executable()
+		if err != nil {
+			fail(err)
+		}
+		cmd := exec.Command(self, "-scenario", "sim-bus")
+		cmd.Stderr = os.Stderr
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			fail(err)
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			fail(err)
+		}
+		if err := deathsig.Start(cmd, syscall.SIGKILL); err != nil {
+			fail(err)
+		}
+		stop := func() {
+			_ = in.Close() // the child stops serving at the end of its input
+			_ = cmd.Wait()
+		}
+		path, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil {
+			stop()
+			fail(fmt.Errorf("sim-bus: %w", err))
+		}
+		path = strings.TrimSpace(path)
+		cfg.Open = func() (hw.Bus, error) {
+			port, err := serialport.Open(path)
+			if err != nil {
+				return nil, err
+			}
+			return dxlbus.Open(port, port, dxlbus.Options{Config: robotcfg.Default(), Reflash: true, Log: slog.New(slog.DiscardHandler)})
+		}
+		cfg.Daemon.BackendKind = "robot"
+		cfg.Motorbus.Controller = "dynamixel " + path
+		var more func()
+		if then != nil {
+			more = then(cfg)
+		}
+		return func() {
+			if more != nil {
+				more()
+			}
+			stop()
+		}
+	}
+}
+
+// runSimBus is the hidden -scenario sim-bus: the simulated motors, with
+// the bus's timing, on a pseudo-terminal whose path it prints, until its
+// input ends.
+func runSimBus() {
+	robot := sim.New(sim.Options{Timing: true})
+	path, stop, err := x330.ServePTY(robot.Motors)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println(path)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = stop()
 }
 
 // mediaUp waits for the media actor's pipelines and signalling server, then
@@ -121,19 +204,22 @@ func mediaTick(hz float64, dur time.Duration, runs, consumers int) {
 	defer os.RemoveAll(dir)
 	type config struct {
 		name  string
-		setup func(*system.Config)
+		setup func(*system.Config) func()
 		ready func(*system.System) func()
 	}
 	all := map[string]config{
 		"none":   {"no media, no camera", nil, nil},
 		"camera": {"camera only (640x480@30)", withCamera, nil},
 		"media":  {fmt.Sprintf("media, %d consumers", consumers), withMedia(info, dir), mediaUp(consumers)},
+		// The robot's path: the serial port's blocking reads.
+		"serial":       {"serial (pty), no media", withSerial(nil), nil},
+		"serial-media": {fmt.Sprintf("serial (pty), media, %d cons.", consumers), withSerial(withMedia(info, dir)), mediaUp(consumers)},
 	}
 	var configs []config
 	for _, k := range strings.Split(tickConfigs, ",") {
 		c, ok := all[strings.TrimSpace(k)]
 		if !ok {
-			fail(fmt.Errorf("-tick-configs: unknown configuration %q (none, camera, media)", k))
+			fail(fmt.Errorf("-tick-configs: unknown configuration %q (none, camera, media, serial, serial-media)", k))
 		}
 		configs = append(configs, c)
 	}
