@@ -12,6 +12,8 @@
 //
 // Start forks the child from a goroutine locked to its thread, which stays
 // there until the child has exited, so the signal fires only when the
-// daemon dies. The packages with their own forking goroutine (apps/procs,
-// media/gst, skills/host) do the same inline.
+// daemon dies. apps/procs and media/gst do the same inline: their forking
+// goroutine also waits for the leader in order to end its process group,
+// and media/gst's gives the thread a nice value and a slice that the child
+// inherits.
 package deathsig

@@ -54,11 +54,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"reachyd/internal/deathsig"
 )
 
 //go:embed host.py
@@ -264,35 +266,20 @@ func Start(opt Options) (*Process, error) {
 		done:    make(chan struct{}),
 	}
 
-	// The parent-death signal is tied to the OS thread that forked the
-	// child, not to reachyd: Linux signals the child when that thread
-	// exits, and the Go runtime ends a thread when a goroutine locked to
-	// it exits (golang/go#27505). So the child is forked from a goroutine
-	// that stays locked on its thread, waiting for the child, until the
-	// child is gone.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			runtime.UnlockOSThread()
-			started <- err
-			return
-		}
-		p.pid = cmd.Process.Pid
-		p.io.Add(3)
-		go p.writeFrames()
-		go p.readFrames()
-		go p.readLog()
-		go p.watchImports(filepath.Join(opt.WorkDir, importingFile), opt.ImportTimeout+importGrace(opt.ImportTimeout))
-		started <- nil
-		p.wait()
-	}()
-	err = <-started
+	// The host dies with reachyd, and only then (internal/deathsig).
+	err = deathsig.Start(cmd, syscall.SIGKILL)
 	closeAll(inR, outW, errW) // the child has its copies; EOF needs ours gone
 	if err != nil {
 		closeAll(inW, outR, errR)
 		return nil, fmt.Errorf("skill host: start %s: %w", opt.Python, err)
 	}
+	p.pid = cmd.Process.Pid
+	p.io.Add(3)
+	go p.writeFrames()
+	go p.readFrames()
+	go p.readLog()
+	go p.watchImports(filepath.Join(opt.WorkDir, importingFile), opt.ImportTimeout+importGrace(opt.ImportTimeout))
+	go p.wait()
 	return p, nil
 }
 
@@ -340,7 +327,6 @@ func closeAll(fs ...*os.File) {
 // then drains the pipes and closes done.
 func (p *Process) wait() {
 	waitExited(p.pid)
-	runtime.UnlockOSThread()
 	p.mu.Lock()
 	// Skills may have started processes: none outlives the host.
 	killGroupLocked(p.pid, p.reaped)

@@ -14,11 +14,9 @@ const (
 )
 
 // sysProcAttr puts the host in a group of its own (so Stop reaches the
-// processes skills start) and has the kernel SIGKILL it if reachyd dies
-// without stopping it.
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
+// processes skills start); Start has the kernel SIGKILL it if reachyd
+// dies without stopping it (deathsig).
+func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
 // waitExited waits for the leader to exit without reaping it, so its pid,
 // hence the group id, stays pinned while the rest of the group is killed.
