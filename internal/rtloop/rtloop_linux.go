@@ -34,6 +34,7 @@ type Loop struct {
 	tid       atomic.Int32
 	lastYield time.Time    // the loop's thread only
 	due       atomic.Int64 // when the timer rings (Unix ns; 0: not armed)
+	yields    atomic.Int64 // counted for the tests
 }
 
 // Start starts a loop's thread. It fails only when the kernel cannot give
@@ -117,8 +118,9 @@ func (l *Loop) Arm(d time.Duration) {
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(max(d, 1)))}
 	l.mu.Lock()
 	if !l.fdsClosed {
-		_ = unix.TimerfdSettime(l.tfd, 0, &spec, nil)
+		// The due time first: a ring read meanwhile clears it.
 		l.due.Store(time.Now().Add(d).UnixNano())
+		_ = unix.TimerfdSettime(l.tfd, 0, &spec, nil)
 	}
 	l.mu.Unlock()
 }
@@ -145,12 +147,16 @@ func (l *Loop) run(started chan<- struct{}) {
 	// Never unlocked: the thread ends with this goroutine, and its
 	// priority never reaches another goroutine. The main thread is never
 	// ended that way (the runtime parks it for good instead): there, hand
-	// over to a goroutine started while this one holds the main thread, so
-	// it runs on another.
+	// over to another goroutine, and hold the main thread until that one
+	// runs, so that it runs on another thread. (Returning at once would
+	// free the main thread for it: with one P, over and over.)
 	runtime.LockOSThread()
 	if unix.Gettid() == unix.Getpid() {
-		go l.run(started)
+		elsewhere := make(chan struct{})
+		go l.run(elsewhere)
+		<-elsewhere
 		runtime.UnlockOSThread()
+		close(started)
 		return
 	}
 	l.tid.Store(int32(unix.Gettid()))
@@ -187,8 +193,13 @@ func (l *Loop) run(started chan<- struct{}) {
 		for i := 0; i < n; i++ {
 			switch int(evs[i].Fd) {
 			case l.tfd:
-				if _, err := unix.Read(l.tfd, buf[:]); err == nil && l.opt.OnTimer != nil {
-					l.opt.OnTimer()
+				if _, err := unix.Read(l.tfd, buf[:]); err == nil {
+					// Rung: no due time until the next Arm, so that a
+					// timer left unarmed does not stop the yields.
+					l.due.Store(0)
+					if l.opt.OnTimer != nil {
+						l.opt.OnTimer()
+					}
 				}
 			case l.evfd:
 				_, _ = unix.Read(l.evfd, buf[:])
@@ -234,11 +245,14 @@ func (l *Loop) yield() {
 	if now.Sub(l.lastYield) < yieldEvery {
 		return
 	}
+	// Not when the timer rings within the margin, or has rung and the
+	// ring is not handled yet (due is cleared when it is).
 	if due := l.due.Load(); due != 0 && time.Unix(0, due).Sub(now) < yieldMargin {
 		return
 	}
 	runtime.Gosched()
 	l.lastYield = time.Now()
+	l.yields.Add(1)
 }
 
 // drain runs the queued work, including work queued meanwhile, and

@@ -109,6 +109,29 @@ func TestTimerRingsOnTheLoopsThread(t *testing.T) {
 	}
 }
 
+// The thread keeps yielding to the Go scheduler (which keeps the
+// runtime's monitor from polling) after the timer has rung and nobody
+// armed it again, as when motorbus crash-loops with no bus.
+func TestYieldsOnceTheTimerHasRung(t *testing.T) {
+	rang := make(chan struct{}, 1)
+	l := start(t, Options{Name: "test", OnTimer: func() { rang <- struct{}{} }})
+	l.Arm(time.Millisecond)
+	select {
+	case <-rang:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the timer never rang")
+	}
+	before := l.yields.Load()
+	// A wait ends every 8 ms at most, and the thread yields once per 5 ms.
+	deadline := time.Now().Add(10 * time.Second)
+	for l.yields.Load() < before+3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d yields in 10 s after the ring", l.yields.Load()-before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestRealTimePriority: as root (or with CAP_SYS_NICE) the thread runs
 // SCHED_FIFO at the asked priority; and no other thread of the process
 // does.

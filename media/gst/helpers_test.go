@@ -24,6 +24,9 @@ import (
 const orphanEnv = "REACHYD_GST_TEST_ORPHAN_PARENT"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(mainThreadEnv) == "1" {
+		os.Exit(mainThreadHelper())
+	}
 	if os.Getenv(orphanEnv) == "1" {
 		p, err := Start(context.Background(), Spec{Name: "orphan",
 			Argv: Fixed([]string{"sleep", "300"}), Logger: discardLogger})

@@ -3,7 +3,10 @@
 package gst
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -151,4 +154,66 @@ func TestSliceReachesTheChildAndNotTheDaemon(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// mainThreadEnv makes the test binary the helper of
+// TestNicedStartFromTheMainThreadWithOneP instead of running the tests.
+const mainThreadEnv = "REACHYD_GST_TEST_MAIN_THREAD"
+
+// mainThreadHelper starts niced children from the main goroutine, on the
+// main thread, with one P: the forking goroutine is first run on the main
+// thread (where the main goroutine waits for it) and must hand over.
+func mainThreadHelper() int {
+	if unix.Gettid() != unix.Getpid() {
+		fmt.Println("skip: the main goroutine is not on the main thread")
+		return 0
+	}
+	base, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	base = 20 - base // the raw syscall's 40..1 scale, as a nice value
+	for i := 0; i < 3; i++ {
+		p, err := Start(context.Background(), Spec{Name: "main", Argv: Fixed([]string{"sleep", "300"}),
+			Nice: base + 3, Restart: RestartNever, Logger: discardLogger})
+		if err != nil {
+			fmt.Println("error:", err)
+			return 1
+		}
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p.Pid()) + "/stat")
+		p.Stop()
+		<-p.Done()
+		if err != nil {
+			fmt.Println("error:", err)
+			return 1
+		}
+		s := string(b)
+		if f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]); f[16] != strconv.Itoa(base+3) {
+			fmt.Printf("error: the child's nice value is %s, want %d\n", f[16], base+3)
+			return 1
+		}
+	}
+	fmt.Println("ok")
+	return 0
+}
+
+// With GOMAXPROCS=1 a niced child started from the main thread used to
+// hand the start over to a new goroutine that the main thread ran again,
+// forever.
+func TestNicedStartFromTheMainThreadWithOneP(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), mainThreadEnv+"=1", "GOMAXPROCS=1")
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the helper never got its children started (killed after 60 s): %s", out)
+	}
+	switch s := string(out); {
+	case strings.HasPrefix(s, "skip"):
+		t.Skip(strings.TrimSpace(s))
+	case err != nil || !strings.HasPrefix(s, "ok"):
+		t.Fatalf("helper: %v: %s", err, out)
+	}
 }

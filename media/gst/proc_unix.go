@@ -25,6 +25,9 @@ func backgroundForkingThread(int, time.Duration) bool { return false }
 // backgroundChild gives the child nice value n; slice requests are
 // Linux's.
 func backgroundChild(pid, n int, _ time.Duration) error {
+	if n == 0 { // the daemon's, which the child has
+		return nil
+	}
 	return syscall.Setpriority(syscall.PRIO_PROCESS, pid, n)
 }
 

@@ -486,8 +486,8 @@ func (p *Process) launch() (*child, error) {
 		c.feed = &feeder{ch: make(chan []byte, p.spec.StdinQueue), quit: make(chan struct{}), w: feedW}
 	}
 	started := make(chan error, 1)
-	var launch func()
-	launch = func() {
+	var launch func(locked func())
+	launch = func(locked func()) {
 		niced := false
 		if lockThread {
 			// Pdeathsig fires when the forking thread ends: keep this
@@ -499,13 +499,18 @@ func (p *Process) launch() (*child, error) {
 			runtime.LockOSThread()
 			if onMainThread() {
 				// The runtime never ends the main thread (it parks it for
-				// good), so it must not take them: hand over to a
-				// goroutine started while this one holds it, which runs
-				// on another thread.
-				go launch()
+				// good), so it must not take them: hand over to another
+				// goroutine, and hold the main thread until that one has
+				// locked its own, so that it is another. (Returning at
+				// once would free the main thread for it: with one P,
+				// over and over.)
+				elsewhere := make(chan struct{})
+				go launch(func() { close(elsewhere) })
+				<-elsewhere
 				runtime.UnlockOSThread()
 				return
 			}
+			locked()
 			if p.spec.Nice != 0 || p.spec.Slice != 0 {
 				niced = backgroundForkingThread(p.spec.Nice, p.spec.Slice)
 			}
@@ -527,7 +532,7 @@ func (p *Process) launch() (*child, error) {
 		started <- nil
 		c.wait(!niced)
 	}
-	go launch()
+	go launch(func() {})
 	err = <-started
 	closeAll(toClose)
 	if err != nil {
