@@ -47,7 +47,9 @@ func (m MotorMode) EnumName() string {
 
 // ---- the control tick --------------------------------------------------
 
-// Tick is the motorbus actor's own clock message.
+// Tick is the motorbus actor's own clock message; Seq numbers the clock
+// that sent it (one per incarnation of the actor), so a tick left over
+// from before a restart is known.
 type Tick struct{ Seq uint64 }
 
 // Present is sent by motorbus to moves after every bus read: the measured

@@ -134,6 +134,7 @@ func (t *thread) ring() {
 // the way. Without it (outside Linux, or when the thread could not start)
 // Go timers send the ticks, up to a millisecond late.
 type clock struct {
+	id      uint64 // in its ticks' Seq
 	mu      sync.Mutex
 	send    func()
 	loop    *rtloop.Loop
@@ -167,8 +168,14 @@ func (c *clock) after(d time.Duration) {
 		c.loop.Arm(d)
 		return
 	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	c.timer = time.AfterFunc(d, c.ring)
 }
+
+// clockIDs numbers the clocks of every motorbus incarnation.
+var clockIDs atomic.Uint64
 
 func (c *clock) stop() {
 	c.mu.Lock()
@@ -191,6 +198,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 			a.thread.loop.Close() // the thread ends after this message
 		}
 	case *messages.Tick:
+		if a.clock == nil || m.Seq != a.clock.id {
+			return // an earlier incarnation's
+		}
 		a.tick(ctx)
 	case *messages.Goals:
 		a.core.AcceptGoals(*m)
@@ -424,7 +434,12 @@ func (a *Actor) started(ctx actor.Context) {
 	a.opt.Loop.SetPeriod(a.opt.Period)
 	self := ctx.Self()
 	root := ctx.ActorSystem().Root
-	a.clock = newClock(a.thread.loop, func() { root.Send(self, &messages.Tick{}) })
+	// The incarnation's ticks carry its clock's number: one its
+	// predecessor's clock queued before it was stopped (the mailbox is
+	// suspended between a panic and the restart) is dropped.
+	id := clockIDs.Add(1)
+	a.clock = newClock(a.thread.loop, func() { root.Send(self, &messages.Tick{Seq: id}) })
+	a.clock.id = id
 	a.thread.clock.Store(a.clock)
 	a.pushStatus(ctx, true)
 	a.readHealth(ctx)

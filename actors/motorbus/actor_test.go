@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +240,56 @@ func TestOpeningReadsRetried(t *testing.T) {
 	r.waitStatus("ready", func(s messages.BackendStatus) bool { return s.Ready })
 	if e := r.errors(); len(e) != 0 {
 		t.Fatalf("the opening failed: %q", e)
+	}
+}
+
+// readCounter counts the present-position reads: one per tick, after the
+// open's.
+type readCounter struct {
+	hw.Bus
+	reads atomic.Int64
+}
+
+func (b *readCounter) ReadPositions() (hw.Positions, error) {
+	b.reads.Add(1)
+	return b.Bus.ReadPositions()
+}
+
+// A Tick that no clock of the current incarnation sent (one queued by the
+// previous incarnation's clock between a panic and the restart, when the
+// mailbox is suspended) runs no tick: it would come off the schedule and
+// push the next slot back.
+func TestTickOfAnotherClockIsDropped(t *testing.T) {
+	s := kit.NewSystem(slog.New(slog.DiscardHandler))
+	t.Cleanup(s.Shutdown)
+	robot := sim.New(sim.Options{})
+	bus := &readCounter{}
+	pid, err := s.Root.SpawnNamed(Props(Options{
+		Period: time.Hour, // the first tick is an hour away
+		Log:    slog.New(slog.DiscardHandler),
+		Open: func() (hw.Bus, error) {
+			b, err := robot.Open()
+			bus.Bus = b
+			return bus, err
+		},
+	}), "motorbus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := kit.Ask[messages.MotorStatus](ctx, s, pid, &messages.GetMotorStatus{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status() // after Started
+	before := bus.reads.Load()
+	s.Root.Send(pid, &messages.Tick{})
+	s.Root.Send(pid, &messages.Tick{Seq: 1 << 62})
+	status() // after the ticks
+	if got := bus.reads.Load() - before; got != 0 {
+		t.Fatalf("ticks of no current clock ran %d bus reads", got)
 	}
 }
