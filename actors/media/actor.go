@@ -36,6 +36,11 @@ type Options struct {
 	Camera       *hwcam.Broadcaster
 	CameraFPS    int
 	VideoEncoder gst.Encoder
+	// KeyframeInterval is the encoder's keyframe interval in frames
+	// (default CameraFPS: one a second). A consumer that asks for a
+	// keyframe (PLI, FIR) gets one at once, by a renewal of the video
+	// pipeline, at most once per RenewEvery.
+	KeyframeInterval int
 	// Audio configures the audio pipeline's devices (ports are the actor's).
 	Audio gst.AudioConfig
 	// SpeakerInputs is the number of consumers heard at once (default 4).
@@ -301,7 +306,16 @@ type running struct {
 	viewers atomic.Int32
 	// viewersChanged wakes the camera feeder when viewers changed.
 	viewersChanged chan struct{}
+	// keyframe carries consumers' keyframe requests to the camera feeder
+	// (one pending at most).
+	keyframe chan struct{}
 }
+
+// RenewEvery bounds the video pipeline's renewals for keyframe requests:
+// each gives every viewer a gap of a few frames, so a consumer on a lossy
+// link that keeps asking costs the others at most one a second; the
+// encoder's own keyframes come once per KeyframeInterval anyway.
+const RenewEvery = time.Second
 
 // viewersDelta counts a session in or out and wakes the camera feeder.
 func (r *running) viewersDelta(d int32) {
@@ -320,7 +334,8 @@ func (a *Actor) acquire() {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{ctx: ctx, cancel: cancel, feedDone: make(chan struct{}), viewersChanged: make(chan struct{}, 1)}
+	r := &running{ctx: ctx, cancel: cancel, feedDone: make(chan struct{}), viewersChanged: make(chan struct{}, 1),
+		keyframe: make(chan struct{}, 1)}
 	a.run = r
 	self, root := a.self, a.root
 	onEvent := func(ev gst.Event) { root.Send(self, &pipeEvent{ev: ev}) }
@@ -360,6 +375,16 @@ func (a *Actor) acquire() {
 			userStart(s)
 		}
 	}
+	userKeyframe := wcfg.OnKeyframeRequest
+	wcfg.OnKeyframeRequest = func(session string) {
+		select {
+		case r.keyframe <- struct{}{}:
+		default:
+		}
+		if userKeyframe != nil {
+			userKeyframe(session)
+		}
+	}
 	if a.opt.VideoEncoder.Codec() == "h264" {
 		wcfg.VideoMimeType = "video/H264"
 	}
@@ -391,7 +416,8 @@ func (a *Actor) acquire() {
 	if a.opt.Camera != nil && len(a.opt.Info.VideoEncoders()) > 0 {
 		r.videoRx, err = gst.NewUDPReceiver(func(pkt []byte) { _ = producer.WriteVideoRTP(pkt) })
 		if err == nil {
-			argv, aerr := gst.VideoArgs(a.opt.Launch, gst.VideoConfig{Encoder: a.opt.VideoEncoder, Port: r.videoRx.Port(), Framerate: a.opt.CameraFPS})
+			argv, aerr := gst.VideoArgs(a.opt.Launch, gst.VideoConfig{Encoder: a.opt.VideoEncoder, Port: r.videoRx.Port(), Framerate: a.opt.CameraFPS,
+				KeyframeInterval: a.opt.KeyframeInterval})
 			if aerr != nil {
 				err = aerr
 			} else {
@@ -409,6 +435,9 @@ func (a *Actor) acquire() {
 				var frames <-chan hwcam.Frame
 				unsubscribe := func() {}
 				defer func() { unsubscribe() }()
+				// gst-launch-1.0 cannot be asked for a keyframe; a new
+				// encoder starts with one.
+				var renewed time.Time
 				for {
 					switch watched := r.viewers.Load() > 0; {
 					case watched && frames == nil:
@@ -421,6 +450,11 @@ func (a *Actor) acquire() {
 					case <-ctx.Done():
 						return
 					case <-r.viewersChanged:
+					case <-r.keyframe:
+						if frames != nil && time.Since(renewed) >= RenewEvery {
+							renewed = time.Now()
+							p.Renew()
+						}
 					case f, ok := <-frames:
 						if !ok {
 							frames, unsubscribe = nil, func() {}

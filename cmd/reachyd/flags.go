@@ -75,6 +75,7 @@ type Options struct {
 	NoTURN         bool
 	GstLaunch      string
 	VideoEncoder   string
+	KeyframeEvery  int
 	AudioSource    string
 	AudioSink      string
 	AEC            bool
@@ -264,6 +265,7 @@ func parseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.BoolVar(&o.NoTURN, "no-turn", false, "do not fetch TURN credentials (REACHY_TURN_URL with the Hugging Face token) for remote WebRTC consumers; daemon_config.json turn_enabled=false does the same")
 	fs.StringVar(&o.GstLaunch, "gst-launch", "gst-launch-1.0", "GStreamer's gst-launch-1.0, which runs the media pipelines")
 	fs.StringVar(&o.VideoEncoder, "video-encoder", "auto", "video encoder: auto (hardware H.264 where present, else VP8), vp8, x264 or v4l2h264")
+	fs.IntVar(&o.KeyframeEvery, "video-keyframe-interval", 0, "the video encoder's keyframe interval in frames (0: the camera's frame rate, one a second); a consumer that asks for a keyframe gets one at once anyway")
 	fs.StringVar(&o.AudioSource, "audio-source", "auto", "microphone: auto (a test tone on the simulator, else the default device), sim, alsa[:DEVICE], pulse[:DEVICE]")
 	fs.StringVar(&o.AudioSink, "audio-sink", "auto", "speaker: auto (a level meter on the simulator, else the default device), sim, alsa[:DEVICE], pulse[:DEVICE]")
 	fs.BoolVar(&o.AEC, "aec", true, "cancel the speaker's echo in the microphone (webrtcdsp) when the device is real")
@@ -389,6 +391,9 @@ func (o *Options) validate() error {
 	case "auto", "vp8", "x264", "v4l2h264":
 	default:
 		return fmt.Errorf("--video-encoder must be auto, vp8, x264 or v4l2h264, got %q", o.VideoEncoder)
+	}
+	if o.KeyframeEvery < 0 || o.KeyframeEvery > 1000 {
+		return fmt.Errorf("--video-keyframe-interval must be 0 (the frame rate) or 1..1000 frames, got %d", o.KeyframeEvery)
 	}
 	for _, d := range []struct{ flag, v string }{{"--audio-source", o.AudioSource}, {"--audio-sink", o.AudioSink}} {
 		if _, _, err := parseAudioDevice(d.v); err != nil {

@@ -79,7 +79,7 @@ func mediaSetup(o *Options, log *slog.Logger, cam *hwcam.Broadcaster, hooks *med
 	log.Info("media: GStreamer found", "gstreamer", info.Summary())
 
 	sim := o.Backend == "sim"
-	opt := media.Options{Launch: o.GstLaunch, Info: info, Camera: cam, CameraFPS: o.CameraFPS, Hooks: hooks}
+	opt := media.Options{Launch: o.GstLaunch, Info: info, Camera: cam, CameraFPS: o.CameraFPS, KeyframeInterval: o.KeyframeEvery, Hooks: hooks}
 
 	// Video encoder: hardware H.264 where present (the robot's Pi), else VP8.
 	encs := info.VideoEncoders()

@@ -22,7 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
 
 	"reachyd/internal/deathsig"
@@ -526,6 +528,17 @@ func TestMediaSoundsVolumeRelease(t *testing.T) {
 // consumer gets media again, and the control loop never stopped.
 func TestMediaPipelineCrash(t *testing.T) {
 	d := startMediaDaemon(t)
+	// A session open across the crash: the restarted pipelines' RTP
+	// reaches it too (the producer keeps the tracks' sequence going, or
+	// the consumer's SRTP replay protection drops it).
+	early := dialConsumer(t, d.signallingURL(), nil)
+	for _, ch := range []<-chan *rtp.Packet{early.Video, early.Audio} {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no media before the crash")
+		}
+	}
 	before := d.mediaStatus().Reachyd.Media
 	for _, p := range before.Pipelines {
 		if err := syscall.Kill(p.Pid, syscall.SIGKILL); err != nil {
@@ -544,6 +557,17 @@ func TestMediaPipelineCrash(t *testing.T) {
 		return true
 	})
 	t.Logf("restarted: %+v", after.Pipelines)
+	for name, ch := range map[string]<-chan *rtp.Packet{"video": early.Video, "audio": early.Audio} {
+		// What was queued before the restart goes first.
+		for n := len(ch); n > 0; n-- {
+			<-ch
+		}
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the session open across the crash got no %s from the restarted pipeline", name)
+		}
+	}
 	c := dialConsumer(t, d.signallingURL(), nil)
 	for _, ch := range []<-chan *rtp.Packet{c.Video, c.Audio} {
 		select {
@@ -604,5 +628,59 @@ func TestMediaCuesAndWobbling(t *testing.T) {
 	}
 	if code, _ := d.do("POST", "/api/media/wobbling/disable", nil); code != 200 {
 		t.Fatal("wobbling/disable")
+	}
+}
+
+// vp8Keyframe tells whether pkt starts a VP8 keyframe (RFC 7741: the
+// first packet of a frame, S=1 and partition 0, whose payload header has
+// the P bit clear).
+func vp8Keyframe(pkt *rtp.Packet) bool {
+	var vp8 codecs.VP8Packet
+	payload, err := vp8.Unmarshal(pkt.Payload)
+	return err == nil && vp8.S == 1 && vp8.PID == 0 && len(payload) > 0 && payload[0]&0x01 == 0
+}
+
+// TestMediaKeyframeOnRequest: gst-launch-1.0 cannot be asked for a
+// keyframe, so a consumer's PLI renews the video pipeline, whose new
+// encoder starts with one. The encoder's own keyframes are 1000 frames
+// (33 s) apart here: a keyframe soon after the PLI is the renewal's.
+func TestMediaKeyframeOnRequest(t *testing.T) {
+	d := startMediaDaemon(t, "--video-encoder", "vp8", "--video-keyframe-interval", "1000")
+	before := d.mediaStatus().Reachyd.Media.Pipelines
+	c := dialConsumer(t, d.signallingURL(), nil)
+	var ssrc uint32
+	select {
+	case pkt := <-c.Video:
+		ssrc = pkt.SSRC
+	case <-time.After(10 * time.Second):
+		t.Fatal("no video")
+	}
+	// Whatever keyframe the session's start brought has gone by; ask.
+	for n := len(c.Video); n > 0; n-- {
+		<-c.Video
+	}
+	if err := c.PeerConnection().WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	last := time.Now()
+	for got := false; !got; {
+		select {
+		case pkt := <-c.Video:
+			now := time.Now()
+			if got = vp8Keyframe(pkt); got {
+				t.Logf("the renewal's keyframe came %v after the packet before it", now.Sub(last).Round(time.Millisecond))
+			}
+			last = now
+		case <-deadline:
+			t.Fatalf("no keyframe within 10 s of the PLI; pipelines before %+v, now %+v", before, d.mediaStatus().Reachyd.Media.Pipelines)
+		}
+	}
+	// A renewal, not a restart: the status counts no restart.
+	after := d.mediaStatus().Reachyd.Media.Pipelines
+	for i, p := range after {
+		if p.Restarts != before[i].Restarts || !p.Running {
+			t.Errorf("pipeline %s after the renewal: %+v (before %+v)", p.Name, p, before[i])
+		}
 	}
 }

@@ -95,11 +95,27 @@ func startProc(t *testing.T, spec Spec) *Process {
 }
 
 // events collects a Process's events for a test.
-type events struct{ ch chan Event }
+type events struct {
+	ch  chan Event
+	mu  sync.Mutex
+	all []EventKind
+}
 
 func newEvents() *events { return &events{ch: make(chan Event, 1024)} }
 
-func (e *events) on(ev Event) { e.ch <- ev }
+func (e *events) on(ev Event) {
+	e.mu.Lock()
+	e.all = append(e.all, ev.Kind)
+	e.mu.Unlock()
+	e.ch <- ev
+}
+
+// kinds lists the kinds of every event so far, in order.
+func (e *events) kinds() []EventKind {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]EventKind(nil), e.all...)
+}
 
 // next waits for the next event of kind, skipping others.
 func (e *events) next(t *testing.T, kind EventKind) Event {

@@ -116,8 +116,10 @@ type Event struct {
 	Name string
 	// Pid is the child's pid (0 when it could not be started).
 	Pid int
-	// Run counts the children started, from 1.
-	Run int
+	// Run counts the children started, from 1; a child started by Renew
+	// keeps the run of the one it replaced, and has Renewed set.
+	Run     int
+	Renewed bool
 	// Status is how the child ended ("exit status 1", "signal: killed",
 	// "start failed: ..."); Code its exit code, -1 when killed by a signal
 	// or never started.
@@ -255,6 +257,7 @@ type Process struct {
 
 	pid     atomic.Int64
 	runs    atomic.Int64
+	renew   chan struct{} // Renew's requests, one pending at most
 	dropped atomic.Uint64
 	feed    atomic.Pointer[feeder]
 
@@ -282,6 +285,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		rand:     spec.Rand,
 		log:      spec.Logger,
 		done:     make(chan struct{}),
+		renew:    make(chan struct{}, 1),
 		outLimit: newLineLimiter(logRate, logBurst),
 		errLimit: newLineLimiter(logRate, logBurst),
 	}
@@ -305,12 +309,12 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	}
 	p.log = p.log.With("pipeline", spec.Name)
 
-	c, err := p.launch()
+	c, err := p.launch(1)
 	if err != nil {
 		return nil, fmt.Errorf("gst: starting %s: %w", spec.Name, err)
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
-	p.started(c)
+	p.started(c, false)
 	go p.supervise(ctx, c)
 	return p, nil
 }
@@ -340,6 +344,20 @@ func (p *Process) Err() error {
 		return p.err
 	default:
 		return nil
+	}
+}
+
+// Renew replaces the running child with a new one at once: the pipeline
+// starts afresh, as a video encoder must for its next frame to be a
+// keyframe (gst-launch-1.0 cannot be asked for one). It is not a failure:
+// no backoff, and the new child keeps the run number (Restarts does not
+// count it); its EventStarted has Renewed set. Writes meanwhile are
+// dropped. It does not wait, and does nothing between runs or after the
+// end.
+func (p *Process) Renew() {
+	select {
+	case p.renew <- struct{}{}:
+	default: // one is pending
 	}
 }
 
@@ -420,7 +438,7 @@ func (c *child) signal(sig syscall.Signal) {
 func killGroup(pid int) error { return syscall.Kill(-pid, syscall.SIGKILL) }
 
 // launch starts one child.
-func (p *Process) launch() (*child, error) {
+func (p *Process) launch(run int) (*child, error) {
 	argv, err := p.spec.Argv()
 	if err != nil {
 		return nil, fmt.Errorf("building the command: %w", err)
@@ -428,7 +446,7 @@ func (p *Process) launch() (*child, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, errors.New("empty command")
 	}
-	c := &child{exited: make(chan struct{}), run: int(p.runs.Load()) + 1}
+	c := &child{exited: make(chan struct{}), run: run}
 
 	var toClose []*os.File // the child's ends, closed in the parent after the start
 	closeAll := func(fs []*os.File) {
@@ -605,14 +623,16 @@ func (c *child) exitEvent() Event {
 	return ev
 }
 
-// started records a running child.
-func (p *Process) started(c *child) {
-	p.runs.Add(1)
+// started records a running child; a renewed one is not a new run.
+func (p *Process) started(c *child, renewed bool) {
+	if !renewed {
+		p.runs.Add(1)
+	}
 	p.pid.Store(int64(c.pid))
 	if c.feed != nil {
 		p.feed.Store(c.feed)
 	}
-	p.emit(Event{Kind: EventStarted, Pid: c.pid, Run: c.run})
+	p.emit(Event{Kind: EventStarted, Pid: c.pid, Run: c.run, Renewed: renewed})
 }
 
 func (p *Process) supervise(ctx context.Context, c *child) {
@@ -623,14 +643,31 @@ func (p *Process) supervise(ctx context.Context, c *child) {
 		if c != nil {
 			select {
 			case <-c.exited:
+				p.cleared()
+				ev = c.exitEvent()
 			case <-ctx.Done():
 				p.terminate(c)
 				p.cleared()
 				p.finish(ErrStopped, Event{Kind: EventStopped, Pid: c.pid, Run: c.run})
 				return
+			case <-p.renew:
+				p.terminate(c)
+				p.cleared()
+				if ctx.Err() != nil {
+					p.finish(ErrStopped, Event{Kind: EventStopped, Pid: c.pid, Run: c.run})
+					return
+				}
+				next, err := p.launch(c.run)
+				if err == nil {
+					p.started(next, true)
+					c = next
+					continue
+				}
+				// As a child that could not be started: a failure, and
+				// restarted as one whatever the Restart policy.
+				ev = Event{Kind: EventExited, Run: c.run, Code: -1, Status: "start failed: " + err.Error()}
+				c = nil
 			}
-			p.cleared()
-			ev = c.exitEvent()
 		}
 		// A child that ended on its own and is not to be restarted has its
 		// own outcome, even if Stop came at the same time.
@@ -673,12 +710,13 @@ func (p *Process) supervise(ctx context.Context, c *child) {
 			}
 		}
 		var err error
-		if c, err = p.launch(); err != nil {
+		run := int(p.runs.Load()) + 1
+		if c, err = p.launch(run); err != nil {
 			c = nil
-			ev = Event{Kind: EventExited, Run: int(p.runs.Load()) + 1, Code: -1, Status: "start failed: " + err.Error()}
+			ev = Event{Kind: EventExited, Run: run, Code: -1, Status: "start failed: " + err.Error()}
 			continue
 		}
-		p.started(c)
+		p.started(c, false)
 	}
 }
 
@@ -718,6 +756,10 @@ func (p *Process) emit(ev Event) {
 	attrs := []any{"pid", ev.Pid, "run", ev.Run}
 	switch ev.Kind {
 	case EventStarted:
+		if ev.Renewed {
+			p.log.Debug("gstreamer pipeline renewed", attrs...)
+			break
+		}
 		p.log.Info("gstreamer pipeline started", attrs...)
 	case EventExited:
 		attrs = append(attrs, "status", ev.Status, "uptime", ev.Uptime.Round(time.Millisecond))

@@ -407,3 +407,55 @@ func TestOutputLinesAreBounded(t *testing.T) {
 		t.Fatalf("lines of lengths %v (last %q), want [%d 5]", lens, got[len(got)-1], MaxLineLen)
 	}
 }
+
+// Renew replaces the child at once with a new one: not a failure (no
+// failure counted, no restart counted, no exit event), and the writes
+// reach the new child.
+func TestRenewReplacesTheChild(t *testing.T) {
+	dir := t.TempDir()
+	ev := newEvents()
+	// Each child writes its stdin to a file of its own, named after it.
+	p := startProc(t, Spec{Name: "renewed", Argv: Fixed([]string{"sh", "-c", `echo $$; exec cat > "$1/$$"`, "sh", dir}),
+		StdinPipe: true, Backoff: fastBackoff, OnEvent: ev.on, OnStdout: func([]byte) bool { return true }})
+	first := ev.next(t, EventStarted)
+	killAtEnd(t, first.Pid)
+	p.Write([]byte("to the first\n"))
+	waitFor(t, "the first child to read", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, strconv.Itoa(first.Pid)))
+		return string(b) == "to the first\n"
+	})
+
+	p.Renew()
+	second := ev.next(t, EventStarted)
+	killAtEnd(t, second.Pid)
+	if second.Pid == first.Pid || !second.Renewed || second.Run != first.Run {
+		t.Fatalf("after Renew: %+v (first %+v)", second, first)
+	}
+	if alive(first.Pid) {
+		t.Error("the replaced child still runs")
+	}
+	if p.Restarts() != 0 || p.Pid() != second.Pid {
+		t.Errorf("Restarts %d Pid %d, want 0 and %d", p.Restarts(), p.Pid(), second.Pid)
+	}
+	p.Write([]byte("to the second\n"))
+	waitFor(t, "the second child to read", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, strconv.Itoa(second.Pid)))
+		return string(b) == "to the second\n"
+	})
+	if got := ev.kinds(); len(got) != 2 || got[0] != EventStarted || got[1] != EventStarted {
+		t.Errorf("events %v, want two starts and nothing else", got)
+	}
+
+	// A crash afterwards is the first failure, and a restart.
+	if err := syscall.Kill(second.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if exited := ev.next(t, EventExited); exited.Failures != 1 || !exited.Restart {
+		t.Errorf("exit after the renewal: %+v", exited)
+	}
+	third := ev.next(t, EventStarted)
+	killAtEnd(t, third.Pid)
+	if third.Renewed || third.Run != 2 || p.Restarts() != 1 {
+		t.Errorf("restart after the renewal: %+v, Restarts %d", third, p.Restarts())
+	}
+}

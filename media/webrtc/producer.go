@@ -319,6 +319,9 @@ type Producer struct {
 	api   *pion.API
 	video *pion.TrackLocalStaticRTP
 	audio *pion.TrackLocalStaticRTP
+	// videoSeq and audioSeq keep the tracks continuous when their
+	// pipelines are restarted (continuity).
+	videoSeq, audioSeq *continuity
 
 	mu         sync.Mutex
 	closed     bool
@@ -419,6 +422,8 @@ func New(cfg Config) (*Producer, error) {
 		api:        api,
 		video:      video,
 		audio:      audio,
+		videoSeq:   newContinuity(videoCodec.ClockRate),
+		audioSeq:   newContinuity(opus.ClockRate),
 		peers:      map[string]*peer{},
 		iceServers: slices.Clone(cfg.ICEServers),
 		sessions:   map[string]*Session{},
@@ -483,15 +488,20 @@ func nonLoopbackUp() bool {
 func (p *Producer) ID() string { return p.id }
 
 // WriteVideoRTP sends one RTP packet of the configured video codec to every
-// session. Pion rewrites SSRC and payload type per session. Safe to call
-// from one feeding goroutine while sessions come and go.
+// session. Pion rewrites SSRC and payload type per session; the sequence
+// number and timestamp are rewritten in pkt itself, so that the track stays
+// continuous when its pipeline is restarted (a new source SSRC). Safe to
+// call from one feeding goroutine while sessions come and go.
 func (p *Producer) WriteVideoRTP(pkt []byte) error {
+	p.videoSeq.rewrite(pkt)
 	_, err := p.video.Write(pkt)
 	return err
 }
 
-// WriteAudioRTP sends one Opus RTP packet to every session.
+// WriteAudioRTP sends one Opus RTP packet to every session, rewritten as
+// WriteVideoRTP does.
 func (p *Producer) WriteAudioRTP(pkt []byte) error {
+	p.audioSeq.rewrite(pkt)
 	_, err := p.audio.Write(pkt)
 	return err
 }
