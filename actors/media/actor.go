@@ -312,9 +312,9 @@ type running struct {
 }
 
 // RenewEvery bounds the video pipeline's renewals for keyframe requests:
-// each gives every viewer a gap of a few frames, so a consumer on a lossy
-// link that keeps asking costs the others at most one a second; the
-// encoder's own keyframes come once per KeyframeInterval anyway.
+// each costs every viewer about a frame, so a consumer on a lossy link
+// that keeps asking costs the others one a second at most. A request
+// within RenewEvery of a renewal is served when it has passed.
 const RenewEvery = time.Second
 
 // viewersDelta counts a session in or out and wakes the camera feeder.
@@ -437,7 +437,17 @@ func (a *Actor) acquire() {
 				defer func() { unsubscribe() }()
 				// gst-launch-1.0 cannot be asked for a keyframe; a new
 				// encoder starts with one.
+				// Requests within RenewEvery of a renewal wait for its
+				// end, coalesced (later: a timer's channel, nil when none
+				// waits).
 				var renewed time.Time
+				var later <-chan time.Time
+				renew := func() {
+					if frames != nil {
+						renewed = time.Now()
+						p.Renew()
+					}
+				}
 				for {
 					switch watched := r.viewers.Load() > 0; {
 					case watched && frames == nil:
@@ -451,10 +461,16 @@ func (a *Actor) acquire() {
 						return
 					case <-r.viewersChanged:
 					case <-r.keyframe:
-						if frames != nil && time.Since(renewed) >= RenewEvery {
-							renewed = time.Now()
-							p.Renew()
+						switch wait := RenewEvery - time.Since(renewed); {
+						case later != nil: // one is waiting already
+						case wait <= 0:
+							renew()
+						default:
+							later = time.After(wait)
 						}
+					case <-later:
+						later = nil
+						renew()
 					case f, ok := <-frames:
 						if !ok {
 							frames, unsubscribe = nil, func() {}

@@ -28,7 +28,8 @@ type browserReport struct {
 	Frames           int               `json:"frames"`
 	DistinctSeqs     int               `json:"distinctSeqs"`
 	LatenciesMs      []float64         `json:"latenciesMs"`
-	LatencyAtMs      []float64         `json:"latencyAtMs"` // when each latency was read, ms after the first frame
+	LatencyAtMs      []float64         `json:"latencyAtMs"`  // when each latency was read, ms after the first frame
+	FirstFrameMs     float64           `json:"firstFrameMs"` // from the consumer session's creation to its first picture
 	AudioPeak        float64           `json:"audioPeak"`
 	SDPAudioSendrecv bool              `json:"sdpAudioSendrecv"`
 	MicSent          bool              `json:"micSent"`

@@ -85,6 +85,28 @@ func BenchmarkMediaGlassToGlass(b *testing.B) {
 	})
 }
 
+// BenchmarkMediaFirstFrame: how long a new viewer waits for its first
+// picture, from the creation of its consumer session in gstwebrtc-api
+// (headless Chromium) to the first frame presented: signalling, ICE, DTLS
+// and the first keyframe. Each session is the first of a fresh daemon.
+//
+//	go test -run '^$' -bench MediaFirstFrame -benchtime 5x ./cmd/reachyd
+func BenchmarkMediaFirstFrame(b *testing.B) {
+	var first []float64
+	for range b.N {
+		rep, _, _ := browserSession(b, 3)
+		if len(rep.Errors) > 0 || rep.FirstFrameMs <= 0 {
+			b.Fatalf("no picture: %v", rep.Errors)
+		}
+		first = append(first, rep.FirstFrameMs)
+	}
+	sort.Float64s(first)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(percentile(first, 0.5), "p50-ms")
+	b.ReportMetric(first[len(first)-1], "max-ms")
+	b.Logf("first picture after %v ms", first)
+}
+
 // reportGlass reports p50, p95 and max of the latencies (ms), the rate of
 // distinct frames over span seconds, and how much of a core other programs
 // used meanwhile (internal/cpuload; the figures are CPU-bound on a shared

@@ -243,8 +243,9 @@ type Config struct {
 	// microphone), as received (SSRC and payload type are the consumer's).
 	// pkt is reused after the call returns.
 	OnRemoteAudio func(session string, pkt []byte)
-	// OnKeyframeRequest is called for each PLI or FIR a consumer sends about
-	// the video.
+	// OnKeyframeRequest is called when a session's video needs a keyframe:
+	// once when the session connects, and for each PLI or FIR its consumer
+	// sends about the video.
 	OnKeyframeRequest func(session string)
 
 	// CheckOrigin decides whether a WebSocket upgrade may proceed (the

@@ -215,6 +215,13 @@ func (s *Session) onState(st pion.PeerConnectionState) {
 			s.iceTimer.Stop()
 		}
 		s.mu.Unlock()
+		// The session's video can be decoded from a keyframe on: ask for
+		// one now that it can be received, rather than wait for the
+		// consumer to find it missing (a browser asks after 200 ms, a
+		// GStreamer webrtcsrc may never ask).
+		if cb := s.p.cfg.OnKeyframeRequest; cb != nil {
+			cb(s.id)
+		}
 	case pion.PeerConnectionStateFailed:
 		s.end(ReasonConnectionFailed, true)
 	case pion.PeerConnectionStateClosed:

@@ -568,14 +568,54 @@ func TestKeyframeRequest(t *testing.T) {
 			return false
 		}
 	})
+	// The connection asked once by itself (TestKeyframeOnConnect).
+	until(t, "the connection's keyframe request", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.keyframe == 1
+	})
 	until(t, "keyframe request", func() bool {
 		if err := c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
 			t.Fatal(err)
 		}
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
-		return rec.keyframe > 0
+		return rec.keyframe > 1
 	})
+}
+
+// A session that connects asks for a keyframe once, by itself: its video
+// is decodable only from one on, and a consumer may never ask.
+func TestKeyframeOnConnect(t *testing.T) {
+	rec := newRecorder()
+	p, url := newProducer(t, rec.config())
+	c := connectConsumer(t, dialWS(t, url, nil), p, false)
+	until(t, "the connection", func() bool {
+		return c.pc.ConnectionState() == pion.PeerConnectionStateConnected
+	})
+	until(t, "a keyframe request", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.keyframe == 1
+	})
+	// Video flowing and no PLI sent: no more requests.
+	var seq uint16
+	until(t, "video", func() bool {
+		seq++
+		_ = p.WriteVideoRTP(vp8Packet(seq, 1))
+		select {
+		case <-c.video:
+			return true
+		default:
+			return false
+		}
+	})
+	rec.mu.Lock()
+	n := rec.keyframe
+	rec.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d keyframe requests, want the connection's one", n)
+	}
 }
 
 // Candidates gathered before the offer is sent wait for it: the test holds
