@@ -255,27 +255,36 @@ func (b *readCounter) ReadPositions() (hw.Positions, error) {
 	return b.Bus.ReadPositions()
 }
 
+// spawnWrapped spawns motorbus, with opt, on a new simulated robot whose
+// bus is handed to wrap on every open; the actor's bus is what wrap
+// returns. The actor system ends with the test.
+func spawnWrapped(t *testing.T, opt Options, wrap func(hw.Bus) hw.Bus) (*kit.System, *actor.PID) {
+	t.Helper()
+	s := kit.NewSystem(slog.New(slog.DiscardHandler))
+	t.Cleanup(s.Shutdown)
+	robot := sim.New(sim.Options{})
+	opt.Open = func() (hw.Bus, error) {
+		b, err := robot.Open()
+		if err != nil {
+			return nil, err
+		}
+		return wrap(b), nil
+	}
+	pid, err := s.Root.SpawnNamed(Props(opt), "motorbus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, pid
+}
+
 // A Tick that no clock of the current incarnation sent (one queued by the
 // previous incarnation's clock between a panic and the restart, when the
 // mailbox is suspended) runs no tick: it would come off the schedule and
 // push the next slot back.
 func TestTickOfAnotherClockIsDropped(t *testing.T) {
-	s := kit.NewSystem(slog.New(slog.DiscardHandler))
-	t.Cleanup(s.Shutdown)
-	robot := sim.New(sim.Options{})
 	bus := &readCounter{}
-	pid, err := s.Root.SpawnNamed(Props(Options{
-		Period: time.Hour, // the first tick is an hour away
-		Log:    slog.New(slog.DiscardHandler),
-		Open: func() (hw.Bus, error) {
-			b, err := robot.Open()
-			bus.Bus = b
-			return bus, err
-		},
-	}), "motorbus")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, pid := spawnWrapped(t, Options{Period: time.Hour /* the first tick is an hour away */, Log: slog.New(slog.DiscardHandler)},
+		func(b hw.Bus) hw.Bus { bus.Bus = b; return bus })
 	status := func() {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,15 +1,12 @@
 package motorbus
 
 import (
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"reachyd/actors/kit"
 	"reachyd/hw"
 	"reachyd/internal/loopstats"
-	"reachyd/sim"
 )
 
 // slowBus makes one ReadPositions take stall, when asked.
@@ -29,23 +26,10 @@ func (b *slowBus) ReadPositions() (hw.Positions, error) {
 // counted with its lateness, the configured period is known, and a tick
 // that overruns several periods shows as missed slots.
 func TestLoopStats(t *testing.T) {
-	s := kit.NewSystem(slog.New(slog.DiscardHandler))
-	t.Cleanup(s.Shutdown)
-	robot := sim.New(sim.Options{})
 	bus := &slowBus{}
 	var loop loopstats.Loop
 	const period = 10 * time.Millisecond
-	pid, err := s.Root.SpawnNamed(Props(Options{
-		Period: period, Loop: &loop,
-		Open: func() (hw.Bus, error) {
-			b, err := robot.Open()
-			bus.Bus = b
-			return bus, err
-		},
-	}), "motorbus")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, pid := spawnWrapped(t, Options{Period: period, Loop: &loop}, func(b hw.Bus) hw.Bus { bus.Bus = b; return bus })
 	t.Cleanup(func() { _ = s.Root.StopFuture(pid).Wait() })
 
 	wait := func(what string, ok func(loopstats.Snapshot) bool) loopstats.Snapshot {

@@ -15,7 +15,6 @@ import (
 
 	"reachyd/actors/kit"
 	"reachyd/hw"
-	"reachyd/sim"
 )
 
 // tidBus records the thread of every goal write (one per tick).
@@ -76,21 +75,9 @@ func TestTicksRunOnTheControlThread(t *testing.T) {
 	if len(fifoThreads(t)) != 0 {
 		t.Fatal("a real-time thread exists before the actor starts")
 	}
-	s := kit.NewSystem(slog.New(slog.DiscardHandler))
-	t.Cleanup(s.Shutdown)
-	robot := sim.New(sim.Options{})
 	bus := &tidBus{tids: map[int]int{}}
-	pid, err := s.Root.SpawnNamed(Props(Options{
-		Period: 5 * time.Millisecond, RTPriority: 9, Log: slog.New(slog.DiscardHandler),
-		Open: func() (hw.Bus, error) {
-			b, err := robot.Open()
-			bus.Bus = b
-			return bus, err
-		},
-	}), "motorbus")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, pid := spawnWrapped(t, Options{Period: 5 * time.Millisecond, RTPriority: 9, Log: slog.New(slog.DiscardHandler)},
+		func(b hw.Bus) hw.Bus { bus.Bus = b; return bus })
 	ticks := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
