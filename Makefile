@@ -35,16 +35,23 @@ test: lint
 test-short:
 	$(GO) test -count=1 -short $(PKGS)
 
+# A crasher found fails at once (it is kept in testdata). Go's fuzzing
+# engine also fails a run now and then with "context deadline exceeded"
+# and no crasher, more often on a busy machine: such a run is tried again,
+# three times at most.
 FUZZTIME ?= 30s
 fuzz:
 	@set -e; for spec in $$($(GO) list -f '{{.ImportPath}}' $(PKGS)); do \
 	  for f in $$($(GO) test -list 'Fuzz.*' $$spec 2>/dev/null | grep '^Fuzz' || true); do \
 	    echo "fuzz $$spec $$f"; \
-	    if ! $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec >/tmp/reachyd-fuzz.log 2>&1; then \
+	    for try in 1 2 3; do \
+	      if $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec >/tmp/reachyd-fuzz.log 2>&1; then break; fi; \
 	      cat /tmp/reachyd-fuzz.log; \
-	      echo "fuzz $$spec $$f failed; once more (a crasher found is kept in testdata and fails again)"; \
-	      $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec; \
-	    fi; \
+	      if [ $$try = 3 ] || grep -q 'Failing input written' /tmp/reachyd-fuzz.log || ! grep -q 'context deadline exceeded' /tmp/reachyd-fuzz.log; then \
+	        echo "fuzz $$spec $$f failed"; exit 1; \
+	      fi; \
+	      echo "fuzz $$spec $$f: the engine's deadline error, no crasher; once more"; \
+	    done; \
 	  done; \
 	done
 
