@@ -436,10 +436,9 @@ func (a *Actor) acquire() {
 				unsubscribe := func() {}
 				defer func() { unsubscribe() }()
 				// gst-launch-1.0 cannot be asked for a keyframe; a new
-				// encoder starts with one.
-				// Requests within RenewEvery of a renewal wait for its
-				// end, coalesced (later: a timer's channel, nil when none
-				// waits).
+				// encoder starts with one. Requests within RenewEvery of
+				// a renewal wait for its end, coalesced (later: a timer's
+				// channel, nil when none waits).
 				var renewed time.Time
 				var later <-chan time.Time
 				renew := func() {
